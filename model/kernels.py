@@ -1,0 +1,255 @@
+r"""Numba kernels of the equilibrium in changes (model.md, steps 1-6).
+
+Small typed loops over plain arrays that write into ``out`` arguments; no validation, no
+allocation of results the caller needs, no I/O.  Each has a NumPy twin in
+:mod:`model.equations`, and the tests check that they agree.
+
+Index names: ``n`` importer, ``i`` exporter, ``j``, ``k`` sectors.  Prices are carried in logs:
+``lw = log(w_hat)``, ``lP = log(P_hat)``, ``lc = log(c_hat)``, ``ltau = log(tau_hat)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# Status codes of _solve_fixed_point.
+CONVERGED = 0
+MAX_ITER = 1
+NOT_FINITE = 2
+
+
+@njit(cache=True)
+def _unit_costs(lw, lP, beta, gamma, out):
+    r"""``lc[n, j] = beta[n, j] lw[n] + sum_k gamma[n, k, j] lP[n, k]`` (model.md step 1)."""
+    nr, ns = beta.shape
+    for n in range(nr):
+        for j in range(ns):
+            acc = beta[n, j] * lw[n]
+            for k in range(ns):
+                acc += gamma[n, k, j] * lP[n, k]
+            out[n, j] = acc
+
+
+@njit(cache=True)
+def _price_index(lc, pi0, ltau, sigma, out):
+    r"""CES price index ``P[n, j]^(1-s) = sum_i pi0[n, i, j] (tau[n, i, j] c[i, j])^(1-s)``.
+
+    Writes ``log P``; a sector with no absorption gets 0.  Cells with ``pi0 == 0`` or a
+    prohibitive (infinite) ``tau`` contribute nothing.
+    """
+    nr, _, ns = pi0.shape
+    for n in range(nr):
+        for j in range(ns):
+            e = 1.0 - sigma[j]
+            acc = 0.0
+            for i in range(nr):
+                if pi0[n, i, j] > 0.0:
+                    acc += pi0[n, i, j] * np.exp(e * (ltau[n, i, j] + lc[i, j]))
+            out[n, j] = np.log(acc) / e if acc > 0.0 else 0.0
+
+
+@njit(cache=True)
+def _trade_shares(lc, lP, pi0, ltau, sigma, out):
+    r"""``pi1[n, i, j] = pi0[n, i, j] (tau[n, i, j] c[i, j] / P[n, j])^(1 - sigma_j)`` (step 3)."""
+    nr, _, ns = pi0.shape
+    for n in range(nr):
+        for i in range(nr):
+            for j in range(ns):
+                if pi0[n, i, j] > 0.0:
+                    e = 1.0 - sigma[j]
+                    out[n, i, j] = pi0[n, i, j] * np.exp(e * (ltau[n, i, j] + lc[i, j] - lP[n, j]))
+                else:
+                    out[n, i, j] = 0.0
+
+
+@njit(cache=True)
+def _expenditure(pi1, inv1pt, alpha, gamma, income_exog, mat, rhs, out):
+    r"""Solve the linear expenditure system of model.md step 4 for ``E1[n, j]``.
+
+    .. math::
+        E_{nj} = \alpha_{nj}\Big(\hat w_n VA^0_n + D^1_n + \sum_{i,k} \frac{t_{nik}}{1+t_{nik}}
+        \pi_{nik} E_{nk}\Big) + \sum_k \gamma_{njk} \sum_m \frac{\pi_{mnk}}{1+t_{mnk}} E_{mk}
+
+    ``inv1pt = 1/(1 + t1)``; ``income_exog[n] = w_hat[n] VA0[n] + D1[n]``.  ``mat`` (NS x NS,
+    NS = regions x sectors) and ``rhs`` (NS) are workspace.
+    """
+    nr, _, ns = pi1.shape
+    size = nr * ns
+    for a in range(size):
+        for b in range(size):
+            mat[a, b] = 0.0
+        mat[a, a] = 1.0
+    for n in range(nr):
+        for j in range(ns):
+            row = n * ns + j
+            rhs[row] = alpha[n, j] * income_exog[n]
+            # tariff revenue on n's spending on every sector k
+            for k in range(ns):
+                rev = 0.0
+                for i in range(nr):
+                    rev += (1.0 - inv1pt[n, i, k]) * pi1[n, i, k]
+                mat[row, n * ns + k] -= alpha[n, j] * rev
+            # intermediate demand of n's sectors k for composite j, from their sales to every m
+            for k in range(ns):
+                g = gamma[n, j, k]
+                if g != 0.0:
+                    for m in range(nr):
+                        mat[row, m * ns + k] -= g * pi1[m, n, k] * inv1pt[m, n, k]
+    sol = np.linalg.solve(mat, rhs)
+    for n in range(nr):
+        for j in range(ns):
+            out[n, j] = sol[n * ns + j]
+
+
+@njit(cache=True)
+def _gross_output(pi1, inv1pt, E1, out):
+    r"""``Y1[i, j] = sum_n pi1[n, i, j] E1[n, j] / (1 + t1[n, i, j])``."""
+    nr, _, ns = pi1.shape
+    for i in range(nr):
+        for j in range(ns):
+            acc = 0.0
+            for n in range(nr):
+                acc += pi1[n, i, j] * E1[n, j] * inv1pt[n, i, j]
+            out[i, j] = acc
+
+
+@njit(cache=True)
+def _labour_demand(beta, Y1, out):
+    r"""Wage bill demanded, ``sum_j beta[n, j] Y1[n, j]`` (model.md step 5)."""
+    nr, ns = beta.shape
+    for n in range(nr):
+        acc = 0.0
+        for j in range(ns):
+            acc += beta[n, j] * Y1[n, j]
+        out[n] = acc
+
+
+@njit(cache=True)
+def _evaluate(w, lP, beta, gamma, pi0, ltau, inv1pt, sigma, alpha, va, D1,
+              lc, lP_new, pi1, E1, Y1, demand, mat, rhs):
+    """One pass of steps 1-5 at wages ``w`` and log price indices ``lP``; fills the outputs."""
+    nr = w.shape[0]
+    lw = np.log(w)
+    _unit_costs(lw, lP, beta, gamma, lc)
+    _price_index(lc, pi0, ltau, sigma, lP_new)
+    _trade_shares(lc, lP_new, pi0, ltau, sigma, pi1)
+    income = np.empty(nr)
+    for n in range(nr):
+        income[n] = w[n] * va[n] + D1[n]
+    _expenditure(pi1, inv1pt, alpha, gamma, income, mat, rhs, E1)
+    _gross_output(pi1, inv1pt, E1, Y1)
+    _labour_demand(beta, Y1, demand)
+
+
+@njit(cache=True)
+def _fixed_point_map(x, beta, gamma, pi0, ltau, inv1pt, sigma, alpha, va, D1, damping,
+                     g, work_lc, work_lP, pi1, E1, Y1, demand, mat, rhs):
+    r"""The map ``G`` of the joint fixed point in ``x = (w_hat, log P_hat)``.
+
+    Wages move to the level that clears the labour market at current prices (Alvarez & Lucas
+    2007; Caliendo & Parro 2015), ``w <- sum_j beta Y1 / VA0``, rescaled so world value added is
+    unchanged (the numeraire); price indices move to their CES value at current unit costs.
+    Both updates are damped.  Returns ``(labour residual, price residual)``: max |excess labour
+    demand| / world value added, and max |change of log P|.
+    """
+    nr, ns = beta.shape
+    w = x[:nr]
+    lP = x[nr:].reshape((nr, ns))
+    _evaluate(w, lP, beta, gamma, pi0, ltau, inv1pt, sigma, alpha, va, D1,
+              work_lc, work_lP, pi1, E1, Y1, demand, mat, rhs)
+    new_world = 0.0
+    res_w = 0.0
+    total_va = 0.0
+    for n in range(nr):
+        total_va += va[n]
+    for n in range(nr):
+        new_world += demand[n]
+    for n in range(nr):
+        res_w = max(res_w, abs(demand[n] - w[n] * va[n]) / total_va)
+        w_new = demand[n] / va[n] * (total_va / new_world)
+        g[n] = w[n] + damping * (w_new - w[n])
+    res_p = 0.0
+    for n in range(nr):
+        for j in range(ns):
+            d = work_lP[n, j] - lP[n, j]
+            res_p = max(res_p, abs(d))
+            g[nr + n * ns + j] = lP[n, j] + damping * d
+    return res_w, res_p
+
+
+@njit(cache=True)
+def _solve_fixed_point(x0, beta, gamma, pi0, ltau, inv1pt, sigma, alpha, va, D1,
+                       tol, max_iter, damping, memory, anderson, x_out):
+    r"""Iterate ``x <- G(x)`` from ``x0``, with Anderson mixing (Walker & Ni 2011) if asked.
+
+    Anderson type II: with ``f_k = G(x_k) - x_k``, choose ``gamma`` to minimise
+    ``|f_k - dF gamma|`` over the last ``memory`` differences, then
+    ``x_{k+1} = G(x_k) - dG gamma``.  A step that leaves positive wages or finite values is
+    replaced by the plain step and the history is cleared.
+
+    Returns ``(status, iterations, labour residual, price residual)``; ``x_out`` holds the last
+    iterate (the solution when status is ``CONVERGED``).
+    """
+    nr, ns = beta.shape
+    dim = x0.shape[0]
+    lc = np.empty((nr, ns))
+    lPn = np.empty((nr, ns))
+    pi1 = np.empty((nr, nr, ns))
+    E1 = np.empty((nr, ns))
+    Y1 = np.empty((nr, ns))
+    demand = np.empty(nr)
+    mat = np.empty((nr * ns, nr * ns))
+    rhs = np.empty(nr * ns)
+    x = x0.copy()
+    g = np.empty(dim)
+    f = np.empty(dim)
+    f_old = np.empty(dim)
+    g_old = np.empty(dim)
+    dF = np.zeros((memory, dim))  # rows: past differences of f and of G(x)
+    dG = np.zeros((memory, dim))
+    stored = 0
+    head = 0
+    res_w = np.inf
+    res_p = np.inf
+    for it in range(max_iter + 1):
+        res_w, res_p = _fixed_point_map(x, beta, gamma, pi0, ltau, inv1pt, sigma, alpha, va, D1,
+                                        damping, g, lc, lPn, pi1, E1, Y1, demand, mat, rhs)
+        if not (np.isfinite(res_w) and np.isfinite(res_p)):
+            x_out[:] = x
+            return NOT_FINITE, it, res_w, res_p
+        if res_w < tol and res_p < tol:
+            x_out[:] = x
+            return CONVERGED, it, res_w, res_p
+        if it == max_iter:
+            break
+        for a in range(dim):
+            f[a] = g[a] - x[a]
+        if anderson and it > 0:
+            for a in range(dim):
+                dF[head, a] = f[a] - f_old[a]
+                dG[head, a] = g[a] - g_old[a]
+            head = (head + 1) % memory
+            stored = min(stored + 1, memory)
+        f_old[:] = f
+        g_old[:] = g
+        if anderson and stored > 0:
+            coef = np.linalg.lstsq(dF[:stored].T.copy(), f, rcond=1e-12)[0]
+            x_new = g - coef @ dG[:stored]
+            ok = True
+            for a in range(dim):
+                if not np.isfinite(x_new[a]):
+                    ok = False
+            for n in range(nr):
+                if x_new[n] <= 0.0:
+                    ok = False
+            if ok:
+                x[:] = x_new
+            else:
+                x[:] = g
+                stored = 0
+                head = 0
+        else:
+            x[:] = g
+    x_out[:] = x
+    return MAX_ITER, max_iter, res_w, res_p

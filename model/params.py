@@ -1,0 +1,128 @@
+"""Counterfactual policy and solver settings: frozen dataclasses of arrays, validated once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from calibration.calibrate import Benchmark
+
+
+class ModelError(ValueError):
+    """A policy or setting the model cannot take (bad shapes, rates at or below -100 %, ...)."""
+
+
+@dataclass(frozen=True)
+class SolverSettings:
+    """How the fixed point is solved.
+
+    Attributes
+    ----------
+    tol : convergence bound on max |labour excess demand| / world value added, and on the
+        largest change of a log price index between two iterations.
+    max_iter : iteration limit; reaching it is an error, never a result.
+    damping : weight of the new iterate in the update ``x <- x + damping (G(x) - x)``, in (0, 1].
+    acceleration : ``"anderson"`` (Anderson mixing, Walker & Ni 2011) or ``"none"``.
+    memory : number of past iterates Anderson mixing uses.
+    """
+
+    tol: float = 1e-10
+    max_iter: int = 5000
+    damping: float = 1.0
+    acceleration: str = "anderson"
+    memory: int = 5
+
+    def __post_init__(self):
+        if not (0.0 < self.tol < 1.0):
+            raise ModelError(f"solver tol {self.tol} must be in (0, 1)")
+        if int(self.max_iter) != self.max_iter or self.max_iter < 1:
+            raise ModelError(f"solver max_iter {self.max_iter} must be a positive integer")
+        if not (0.0 < self.damping <= 1.0):
+            raise ModelError(f"solver damping {self.damping} must be in (0, 1]")
+        if self.acceleration not in ("anderson", "none"):
+            raise ModelError(
+                f"solver acceleration '{self.acceleration}' must be 'anderson' or 'none'"
+            )
+        if int(self.memory) != self.memory or not (1 <= self.memory <= 50):
+            raise ModelError(f"solver memory {self.memory} must be an integer in 1..50")
+
+    def as_dict(self) -> dict:
+        return {"tol": self.tol, "max_iter": self.max_iter, "damping": self.damping,
+                "acceleration": self.acceleration, "memory": self.memory}
+
+
+@dataclass(frozen=True, eq=False)
+class Policy:
+    """The counterfactual, as arrays aligned with a :class:`~calibration.calibrate.Benchmark`.
+
+    Attributes
+    ----------
+    t1 : (R, R, S) ``t1[n, i, j]`` counterfactual ad valorem tariffs (``inf`` is prohibitive).
+    d_hat : (R, R, S) ``d_hat[n, i, j]`` change of iceberg trade costs (1 = unchanged).
+    D1 : (R,) counterfactual deficits (imports - exports) in numeraire units (world value added
+        is fixed at its benchmark level); they sum to zero.
+    """
+
+    t1: np.ndarray
+    d_hat: np.ndarray
+    D1: np.ndarray
+
+    def __post_init__(self):
+        for value in (self.t1, self.d_hat, self.D1):
+            value.setflags(write=False)
+
+
+def make_policy(bm: Benchmark, t1=None, d_hat=None, D1=None) -> Policy:
+    """Check and freeze a policy; defaults are the benchmark tariffs, costs and deficits."""
+    nr, ns = bm.shape
+    t1 = bm.t0.copy() if t1 is None else np.array(t1, dtype=float)
+    d_hat = np.ones((nr, nr, ns)) if d_hat is None else np.array(d_hat, dtype=float)
+    D1 = bm.D0.copy() if D1 is None else np.array(D1, dtype=float)
+    if t1.shape != (nr, nr, ns) or d_hat.shape != (nr, nr, ns) or D1.shape != (nr,):
+        raise ModelError(
+            f"policy shapes t1 {t1.shape}, d_hat {d_hat.shape}, D1 {D1.shape} do not match "
+            f"{nr} regions x {ns} sectors"
+        )
+    if np.isnan(t1).any() or not (t1 > -1.0).all():
+        raise ModelError("every tariff must be above -1 (-100 %)")
+    if np.isnan(d_hat).any() or not (d_hat > 0.0).all():
+        raise ModelError("every trade-cost factor must be positive")
+    idx = np.arange(nr)
+    if (t1[idx, idx, :] != 0.0).any() or (d_hat[idx, idx, :] != 1.0).any():
+        raise ModelError("a region cannot tax or change the trade cost of its own goods")
+    if not np.isfinite(D1).all():
+        raise ModelError("deficits must be finite")
+    scale = max(bm.VA0.sum(), 1.0)
+    if abs(D1.sum()) > 1e-9 * scale:
+        raise ModelError(f"deficits must sum to zero across regions; they sum to {D1.sum():.6g}")
+    return Policy(t1=t1, d_hat=d_hat, D1=D1)
+
+
+def deficit_rule(bm: Benchmark, rule) -> np.ndarray:
+    """Counterfactual deficits ``D1`` for a trade-balance closure.
+
+    ``"fixed"`` keeps ``D1 = D0`` (in numeraire units); ``"balanced"`` sets every ``D1 = 0``; a
+    mapping ``{region index: target}`` sets those regions' deficits and lets every other region
+    absorb the change in proportion to its benchmark value added, so ``sum(D1) == 0``.
+    """
+    if isinstance(rule, str):
+        if rule == "fixed":
+            return bm.D0.copy()
+        if rule == "balanced":
+            return np.zeros_like(bm.D0)
+        raise ModelError(f"trade-balance closure '{rule}' must be 'fixed', 'balanced' or targets")
+    D1 = bm.D0.copy()
+    targeted = np.zeros(len(D1), dtype=bool)
+    for n, value in rule.items():
+        D1[n] = float(value)
+        targeted[n] = True
+    if targeted.all():
+        if abs(D1.sum()) > 1e-9 * max(bm.VA0.sum(), 1.0):
+            raise ModelError(
+                f"every region has a deficit target and the targets sum to {D1.sum():.6g}, not 0"
+            )
+        return D1
+    va = bm.VA0.sum(axis=1) * ~targeted
+    D1[~targeted] -= D1.sum() * va[~targeted] / va.sum()
+    return D1
