@@ -1,0 +1,133 @@
+r"""Outcomes of a solved scenario (model.md, "Outcomes"), as plain arrays.
+
+Percent changes are ``100 (x1 / x0 - 1)``; values are in the dataset's unit at numeraire prices
+(world value added is held at its benchmark level).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from calibration.calibrate import Benchmark
+from model.params import Policy
+from model.solver import Solution
+
+
+def shipments(pi1: np.ndarray, E1: np.ndarray, t1: np.ndarray) -> np.ndarray:
+    """Counterfactual shipments ``X1[i, n, j] = pi1[n, i, j] E1[n, j] / (1 + t1[n, i, j])``."""
+    spend = pi1 * E1[:, None, :] / (1.0 + t1)
+    return np.transpose(spend, (1, 0, 2))
+
+
+def off_diagonal(X: np.ndarray) -> np.ndarray:
+    """``X[i, n, j]`` with the domestic cells ``i == n`` set to zero."""
+    out = X.copy()
+    idx = np.arange(X.shape[0])
+    out[idx, idx, :] = 0.0
+    return out
+
+
+def trade_balance(X: np.ndarray) -> np.ndarray:
+    """Exports minus imports of each region, all partners, at pre-tariff prices."""
+    foreign = off_diagonal(X)
+    return foreign.sum(axis=(1, 2)) - foreign.sum(axis=(0, 2))
+
+
+def bilateral_balance(X: np.ndarray) -> np.ndarray:
+    """``B[n, p]`` = exports of ``n`` to partner ``p`` minus imports of ``n`` from ``p``."""
+    foreign = off_diagonal(X).sum(axis=2)  # [exporter, importer]
+    return foreign - foreign.T
+
+
+def consumer_price_index(alpha: np.ndarray, P_hat: np.ndarray) -> np.ndarray:
+    r"""Cobb-Douglas consumer price change :math:`\hat P^c_n = \prod_j \hat P_{nj}^{\alpha_{nj}}`."""
+    return np.exp((alpha * np.log(P_hat)).sum(axis=1))
+
+
+def tornqvist(log_price: np.ndarray, v0: np.ndarray, v1: np.ndarray) -> np.ndarray:
+    r"""Törnqvist index change over the last two axes: :math:`\exp\sum \bar s \log\hat p` with
+    :math:`\bar s` the mean of benchmark and counterfactual value shares."""
+    s0 = v0 / v0.sum(axis=(-2, -1), keepdims=True)
+    s1 = v1 / v1.sum(axis=(-2, -1), keepdims=True)
+    weights = 0.5 * (s0 + s1)
+    return np.exp(np.where(weights > 0, weights * log_price, 0.0).sum(axis=(-2, -1)))
+
+
+def terms_of_trade(bm: Benchmark, policy: Policy, sol: Solution, X1: np.ndarray) -> np.ndarray:
+    r"""Percent change of the export over the import price index (Törnqvist, pre-tariff prices).
+
+    The price of a flow ``i -> n`` of sector ``j`` is :math:`\hat d_{nij}\hat c_{ij}`, the
+    delivered price before the importer's tariff, so one region's export price is its partner's
+    import price.
+    """
+    nr = len(bm.regions)
+    # log price of flow [i, n, j]
+    lp = np.log(sol.c_hat)[:, None, :] + np.log(np.transpose(policy.d_hat, (1, 0, 2)))
+    X0f, X1f = off_diagonal(bm.X0), off_diagonal(X1)
+    px = np.array([tornqvist(lp[n], X0f[n], X1f[n]) for n in range(nr)])
+    pm = np.array([tornqvist(lp[:, n], X0f[:, n], X1f[:, n]) for n in range(nr)])
+    return 100.0 * (px / pm - 1.0)
+
+
+def real_gdp(bm: Benchmark, policy: Policy, sol: Solution, F1: np.ndarray, X1: np.ndarray):
+    r"""Percent change of GDP at benchmark prices, expenditure side (GTAP's ``qgdp``).
+
+    Final demand quantities :math:`F^1_{nj}/\hat P_{nj}` plus export volumes minus import
+    volumes, each flow's volume being its value over :math:`\hat d_{nij}\hat c_{ij}`; the
+    benchmark is :math:`\sum_j F^0_{nj} + \text{exports} - \text{imports} = VA^0_n + R^0_n`.
+    """
+    price = sol.c_hat[:, None, :] * np.transpose(policy.d_hat, (1, 0, 2))  # [i, n, j]
+    vol1 = off_diagonal(X1) / price
+    vol0 = off_diagonal(bm.X0)
+    gdp1 = (F1 / sol.P_hat).sum(axis=1) + vol1.sum(axis=(1, 2)) - vol1.sum(axis=(0, 2))
+    gdp0 = bm.F0.sum(axis=1) + vol0.sum(axis=(1, 2)) - vol0.sum(axis=(0, 2))
+    return 100.0 * (gdp1 / gdp0 - 1.0)
+
+
+def outcomes(bm: Benchmark, policy: Policy, sol: Solution) -> dict[str, np.ndarray]:
+    """Every outcome of model.md for one solved scenario, keyed by results variable name."""
+    inv1pt = 1.0 / (1.0 + policy.t1)
+    X1 = shipments(sol.pi1, sol.E1, policy.t1)
+    R1 = np.einsum("nij,nij,nj->n", 1.0 - inv1pt, sol.pi1, sol.E1)
+    va1 = sol.w_hat * bm.VA0.sum(axis=1)
+    I1 = va1 + R1 + policy.D1
+    F1 = bm.alpha * I1[:, None]
+    Pc = consumer_price_index(bm.alpha, sol.P_hat)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y_hat = np.where(bm.Y0 > 0, sol.Y1 / bm.Y0, np.nan)
+        employment = np.where(bm.beta > 0, y_hat / sol.w_hat[:, None], np.nan)
+    return {
+        "welfare": 100.0 * (I1 / bm.I0 / Pc - 1.0),
+        "real_wage": 100.0 * (sol.w_hat / Pc - 1.0),
+        "wage": sol.w_hat.copy(),
+        "price_index": Pc,
+        "real_gdp": real_gdp(bm, policy, sol, F1, X1),
+        "output": 100.0 * (y_hat / sol.c_hat - 1.0),
+        "employment": 100.0 * (employment - 1.0),
+        "trade": X1,
+        "trade_balance": trade_balance(X1),
+        "bilateral_balance": bilateral_balance(X1),
+        "tariff_revenue": R1,
+        "terms_of_trade": terms_of_trade(bm, policy, sol, X1),
+        "income": I1,
+        "value_added": va1,
+        "gross_output": sol.Y1.copy(),
+        "absorption": sol.E1.copy(),
+        "sector_price": sol.P_hat.copy(),
+        "unit_cost": sol.c_hat.copy(),
+    }
+
+
+def updated_dataset(bm: Benchmark, policy: Policy, sol: Solution, **info):
+    """The counterfactual equilibrium as a new benchmark dataset (GTAP's "updated database").
+
+    Values are in numeraire units: shipments ``X1``, value added ``beta Y1``, intermediates
+    ``gamma Y1`` and the scenario's tariffs. Solving the zero shock on it reproduces it.
+    """
+    from calibration.io import make_dataset
+
+    X1 = shipments(sol.pi1, sol.E1, policy.t1)
+    return make_dataset(
+        bm.regions, bm.sectors, X1, bm.beta * sol.Y1, bm.gamma * sol.Y1[:, None, :],
+        policy.t1, bm.sigma, bm.sigma_m, **info,
+    )

@@ -1,0 +1,190 @@
+"""Tables and figures from a results Dataset: ``summary.csv``, ``report.md``, PNG figures and
+the terminal table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from model.results import atomic_path, write_text
+
+HEADLINE = {
+    "welfare": "welfare (EV, % of income)",
+    "real_wage": "real wage (%)",
+    "real_gdp": "real GDP (%)",
+    "terms_of_trade": "terms of trade (%)",
+    "trade_balance": "trade balance ({unit})",
+    "trade_balance_change": "change in trade balance ({unit})",
+    "tariff_revenue": "tariff revenue ({unit})",
+}
+
+
+def summary_table(result: xr.Dataset) -> pd.DataFrame:
+    """One row per scenario and region with the headline indicators."""
+    rows = []
+    for sc in result.scenario.values:
+        for region in result.region.values:
+            r = result.sel(scenario=sc, region=region)
+            rows.append({
+                "scenario": sc,
+                "region": region,
+                "welfare": float(r.welfare),
+                "real_wage": float(r.real_wage),
+                "real_gdp": float(r.real_gdp),
+                "terms_of_trade": float(r.terms_of_trade),
+                "trade_balance": float(r.trade_balance),
+                "trade_balance_change": float(r.trade_balance - r.trade_balance_benchmark),
+                "tariff_revenue": float(r.tariff_revenue),
+                "converged": bool(r.converged),
+                "residual": float(r.residual),
+            })
+    return pd.DataFrame(rows)
+
+
+def largest_output_changes(result: xr.Dataset, scenario: str, count: int = 5) -> pd.DataFrame:
+    """The ``count`` largest absolute changes of real sectoral output in a scenario."""
+    out = result.output.sel(scenario=scenario).to_series().dropna()
+    order = out.abs().sort_values(ascending=False).index[:count]
+    return out.loc[order].rename("output (%)").reset_index()
+
+
+def _fmt(x: float, digits: int = 3) -> str:
+    return "n/a" if not np.isfinite(x) else f"{x:.{digits}f}"
+
+
+def _markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
+    cols = list(frame.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for _, row in frame.iterrows():
+        cells = [_fmt(v, digits) if isinstance(v, (float, np.floating)) else str(v) for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def report_markdown(result: xr.Dataset, figures: list[Path] = ()) -> str:
+    """``report.md``: headline indicators side by side for all scenarios, the largest sectoral
+    output changes, and each scenario's convergence record."""
+    unit = result.attrs.get("dataset_unit", "")
+    summary = summary_table(result)
+    parts = [
+        f"# {result.attrs.get('title', 'Results')}",
+        "",
+        f"Dataset `{result.attrs['dataset_name']}` ({result.attrs['dataset_year']}, {unit}; "
+        f"sha256 `{result.attrs['dataset_hash_sha256'][:12]}`), elasticities from "
+        f"`{result.attrs['elasticities_file']}`. Scenario file `{result.attrs['scenario_file']}`. "
+        f"armington-cge {result.attrs['package_version']}. Percent changes are relative to the "
+        f"benchmark; values are in {unit} at benchmark prices of world value added (the numeraire).",
+        "",
+        "## Scenarios",
+        "",
+    ]
+    for sc in result.scenario.values:
+        desc = str(result.description.sel(scenario=sc).values)
+        closure = str(result.closure.sel(scenario=sc).values)
+        parts.append(f"- **{sc}**: {desc or '(no description)'} Trade-balance closure: {closure}.")
+    parts += ["", "## Headline indicators", ""]
+    for key, label in HEADLINE.items():
+        table = summary.pivot(index="scenario", columns="region", values=key)
+        table = table.loc[list(result.scenario.values), list(result.region.values)]
+        parts += [f"### {label.format(unit=unit)}", "",
+                  _markdown_table(table.reset_index()), ""]
+    bench = result.trade_balance_benchmark.to_series()
+    parts += ["Benchmark trade balance: "
+              + ", ".join(f"{r} {_fmt(v)}" for r, v in bench.items()) + f" ({unit}).", ""]
+    parts += ["## Largest changes of sectoral output (real gross output, %)", ""]
+    for sc in result.scenario.values:
+        if not bool(result.converged.sel(scenario=sc)):
+            continue
+        parts += [f"### {sc}", "", _markdown_table(largest_output_changes(result, sc)), ""]
+    parts += ["## Convergence", "",
+              "| scenario | converged | iterations | labour residual | price residual |",
+              "|---|---|---|---|---|"]
+    for sc in result.scenario.values:
+        r = result.sel(scenario=sc)
+        parts.append(f"| {sc} | {bool(r.converged)} | {int(r.iterations)} | "
+                     f"{float(r.residual):.2e} | {float(r.price_residual):.2e} |")
+    parts += ["", f"Solver: tolerance {result.attrs.get('solver_tol')}, "
+              f"acceleration {result.attrs.get('solver_acceleration')}, "
+              f"damping {result.attrs.get('solver_damping')}.", ""]
+    if figures:
+        parts += ["## Figures", ""] + [f"![{p.stem}]({p.name})" for p in figures] + [""]
+    return "\n".join(parts)
+
+
+def terminal_table(result: xr.Dataset) -> str:
+    """A short comparison table for the terminal."""
+    summary = summary_table(result)
+    cols = ["scenario", "region", "welfare", "real_wage", "real_gdp", "terms_of_trade",
+            "trade_balance"]
+    frame = summary[cols].copy()
+    unit = result.attrs.get("dataset_unit", "")
+    frame.columns = ["scenario", "region", "welfare %", "real wage %", "real GDP %", "ToT %",
+                     f"balance {unit}"]
+    return frame.to_string(index=False, float_format=lambda v: f"{v:9.3f}")
+
+
+def write_figures(result: xr.Dataset, folder: Path) -> list[Path]:
+    """``headline.png`` (welfare, real wage, real GDP and terms of trade by scenario and region)
+    and ``output.png`` (sectoral output changes by scenario, one panel per region)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder = Path(folder)
+    paths = []
+    scenarios = list(result.scenario.values)
+    regions = list(result.region.values)
+    x = np.arange(len(scenarios))
+    width = 0.8 / max(len(regions), 1)
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), constrained_layout=True)
+    for ax, key in zip(axes.ravel(), ("welfare", "real_wage", "real_gdp", "terms_of_trade")):
+        for k, region in enumerate(regions):
+            values = result[key].sel(region=region).values
+            ax.bar(x + (k - (len(regions) - 1) / 2) * width, values, width, label=region)
+        ax.axhline(0, color="black", linewidth=0.6)
+        ax.set_title(HEADLINE[key].format(unit=""))
+        ax.set_xticks(x, scenarios, rotation=30, ha="right", fontsize=8)
+        ax.set_ylabel("percent change")
+    axes[0, 0].legend()
+    fig.suptitle(result.attrs.get("title", ""))
+    paths.append(_save(fig, folder / "headline.png"))
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, len(regions), figsize=(5 + 4 * len(regions), 1.5 + 0.45 *
+                             len(result.sector)), constrained_layout=True, squeeze=False)
+    data = result.output.values  # [scenario, region, sector]
+    limit = np.nanmax(np.abs(data)) if np.isfinite(data).any() else 1.0
+    limit = limit if limit > 0 else 1.0
+    for ax, (k, region) in zip(axes[0], enumerate(regions)):
+        image = ax.imshow(data[:, k, :].T, cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
+        ax.set_title(f"{region}: real output (%)")
+        ax.set_xticks(range(len(scenarios)), scenarios, rotation=30, ha="right", fontsize=8)
+        ax.set_yticks(range(len(result.sector)), list(result.sector.values), fontsize=8)
+        for s in range(len(scenarios)):
+            for j in range(len(result.sector)):
+                if np.isfinite(data[s, k, j]):
+                    ax.text(s, j, f"{data[s, k, j]:.1f}", ha="center", va="center", fontsize=7)
+    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8)
+    paths.append(_save(fig, folder / "output.png"))
+    plt.close(fig)
+    return paths
+
+
+def _save(fig, path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    return path
+
+
+def write_reports(result: xr.Dataset, folder: Path) -> list[Path]:
+    """Write ``summary.csv``, the figures and ``report.md`` into ``folder``."""
+    folder = Path(folder)
+    figures = write_figures(result, folder)
+    write_text(summary_table(result).to_csv(index=False, float_format="%.6g"),
+               folder / "summary.csv")
+    write_text(report_markdown(result, figures), folder / "report.md")
+    return [folder / "summary.csv", folder / "report.md", *figures]
