@@ -33,7 +33,8 @@ def random_dataset(
     seed : seed of ``numpy.random.default_rng``.
     io : with input-output links (intermediate cost shares 0.2-0.6) or none.
     tariffs : benchmark tariffs drawn in [0, 0.2], or all zero.
-    zero_flows : probability that a bilateral (non-domestic) flow is exactly zero.
+    zero_flows : probability that a bilateral (non-domestic) flow is exactly zero; sector 0 is
+        traded between every pair, so every region exports and imports something.
     sigma_range : range of the Armington elasticities.
     """
     rng = np.random.default_rng(seed)
@@ -49,7 +50,9 @@ def random_dataset(
         output[n] = np.linalg.solve(np.eye(ns) - gamma[n], final[n])
     shares = rng.uniform(0.1, 1.0, (nr, nr, ns))  # [i, n, j]
     if zero_flows > 0:
-        shares *= rng.uniform(size=shares.shape) >= zero_flows
+        keep = rng.uniform(size=shares.shape) >= zero_flows
+        keep[:, :, 0] = True  # sector 0 links every pair, so any trade balance is attainable
+        shares *= keep
     idx = np.arange(nr)
     shares[idx, idx, :] = 0.0
     foreign = shares.sum(axis=1, keepdims=True)

@@ -47,9 +47,11 @@ def consumer_price_index(alpha: np.ndarray, P_hat: np.ndarray) -> np.ndarray:
 def tornqvist(log_price: np.ndarray, v0: np.ndarray, v1: np.ndarray) -> np.ndarray:
     r"""Törnqvist index change over the last two axes: :math:`\exp\sum \bar s \log\hat p` with
     :math:`\bar s` the mean of benchmark and counterfactual value shares."""
-    s0 = v0 / v0.sum(axis=(-2, -1), keepdims=True)
-    s1 = v1 / v1.sum(axis=(-2, -1), keepdims=True)
-    weights = 0.5 * (s0 + s1)
+    t0 = v0.sum(axis=(-2, -1), keepdims=True)
+    t1 = v1.sum(axis=(-2, -1), keepdims=True)
+    if not (t0 > 0).all() or not (t1 > 0).all():
+        return np.nan  # no trade in one of the two situations: no price index
+    weights = 0.5 * (v0 / t0 + v1 / t1)
     return np.exp(np.where(weights > 0, weights * log_price, 0.0).sum(axis=(-2, -1)))
 
 

@@ -1,0 +1,151 @@
+"""The command line end to end: outputs, the results schema, exit codes, and nothing written
+on bad input."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from model.results import BENCHMARK, VARIABLES
+from model.run import main
+from tests.conftest import EXAMPLE, ROOT, write_scenario
+
+OUTCOMES = ["welfare", "real_wage", "wage", "price_index", "real_gdp", "output", "employment",
+            "trade", "trade_balance", "bilateral_balance", "tariff_revenue", "terms_of_trade"]
+
+
+@pytest.fixture(scope="module")
+def example_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "example" / "results.nc"
+    code = main([str(ROOT / "scenarios" / "example.toml"), "--out", str(out), "--quiet"])
+    assert code == 0
+    return out
+
+
+def test_writes_every_output(example_run):
+    folder = example_run.parent
+    for name in ("results.nc", "summary.csv", "report.md", "headline.png", "output.png"):
+        assert (folder / name).stat().st_size > 0, name
+    assert not list(folder.glob(".*tmp"))  # no temporary files left behind
+    report = (folder / "report.md").read_text()
+    for text in ("Headline indicators", "welfare", "real GDP", "terms of trade", "trade balance",
+                 "Largest changes of sectoral output", "auto_tariff", "balanced_trade"):
+        assert text in report
+
+
+def test_results_schema_units_and_provenance(example_run):
+    res = xr.load_dataset(example_run)
+    assert list(res.scenario.values) == ["auto_tariff", "broad_tariff", "tariff_war",
+                                         "balanced_trade", "costlier_shipping"]
+    for name in OUTCOMES + list(BENCHMARK):
+        assert name in res, name
+        assert res[name].attrs["units"] and res[name].attrs["long_name"], name
+    for name, (dims, _, _) in VARIABLES.items():
+        assert res[name].dims == ("scenario",) + dims
+    assert res.trade.dims == ("scenario", "exporter", "importer", "sector")
+    assert res.trade.attrs["units"] == "US$ bn"
+    assert res.welfare.attrs["units"] == "percent change"
+    assert bool(res.converged.all()) and float(res.residual.max()) < 1e-10
+    assert "[scenarios.auto_tariff]" in res.attrs["scenario_text"]
+    assert res.attrs["dataset_name"] == "example" and len(res.attrs["dataset_hash_sha256"]) == 64
+    assert res.attrs["solver_tol"] == 1e-10
+    assert "package_version" in res.attrs
+    # the balanced_trade scenario meets its target and fixed-closure scenarios keep the
+    # balance, to the solver tolerance (a trade-balance gap equals the labour excess demand)
+    tb = res.trade_balance
+    bound = 1e-10 * float(res.value_added_benchmark.sum())
+    assert abs(float(tb.sel(scenario="balanced_trade", region="HOME"))) < bound
+    np.testing.assert_allclose(tb.sel(scenario="tariff_war"), res.trade_balance_benchmark,
+                               atol=bound)
+    # bilateral balances are antisymmetric and add up to the overall balance
+    bb = res.bilateral_balance.sel(scenario="auto_tariff").values
+    np.testing.assert_allclose(bb, -bb.T, atol=1e-10)
+    np.testing.assert_allclose(bb.sum(axis=1), tb.sel(scenario="auto_tariff"), atol=1e-10)
+
+
+def test_summary_matches_results(example_run):
+    import pandas as pd
+
+    summary = pd.read_csv(example_run.parent / "summary.csv")
+    res = xr.load_dataset(example_run)
+    row = summary[(summary.scenario == "tariff_war") & (summary.region == "FOREIGN")].iloc[0]
+    assert row.welfare == pytest.approx(float(res.welfare.sel(scenario="tariff_war",
+                                                              region="FOREIGN")), rel=1e-5)
+
+
+def bad_inputs(tmp_path):
+    """(name, scenario path) pairs, each broken in a different way."""
+    ok = EXAMPLE
+    cases = {}
+    d = tmp_path / "malformed"
+    d.mkdir()
+    cases["malformed toml"] = write_scenario(d, "[scenarios.s\n", data=str(ok))
+    d = tmp_path / "unknown_region"
+    d.mkdir()
+    cases["unknown region"] = write_scenario(d, '[scenarios.s]\n[[scenarios.s.tariffs]]\n'
+                                             'importer = "XX"\nexporter = "HOME"\n'
+                                             'sectors = "all"\nrate = 0.1\n', data=str(ok))
+    d = tmp_path / "tariff_below"
+    d.mkdir()
+    cases["tariff below -100%"] = write_scenario(d, '[scenarios.s]\n[[scenarios.s.tariffs]]\n'
+                                                 'importer = "HOME"\nexporter = "FOREIGN"\n'
+                                                 'sectors = "all"\nrate = -2.0\n', data=str(ok))
+    d = tmp_path / "no_data"
+    d.mkdir()
+    cases["missing dataset"] = write_scenario(d, "[scenarios.s]\n", data="nowhere")
+    d = tmp_path / "unbalanced"
+    d.mkdir()
+    import shutil
+    shutil.copytree(ok, d / "data")
+    flows = (d / "data" / "flows.csv").read_text().replace("HOME,HOME,autos,230.000",
+                                                           "HOME,HOME,autos,231.000")
+    (d / "data" / "flows.csv").write_text(flows)
+    cases["unbalanced accounts"] = write_scenario(d, "[scenarios.s]\n")
+    return cases
+
+
+def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys):
+    for name, path in bad_inputs(tmp_path).items():
+        out = path.parent / "out" / "results.nc"
+        code = main([str(path), "--out", str(out), "--quiet"])
+        err = capsys.readouterr().err
+        assert code == 2, name
+        assert str(path.parent) in err, (name, err)
+        assert not (path.parent / "out").exists(), name
+
+
+def test_nonconvergence_exits_3_and_keeps_other_scenarios(tmp_path, capsys):
+    path = write_scenario(tmp_path, """
+[solver]
+max_iter = 2
+[scenarios.zero]
+description = "no change: converges at once"
+[scenarios.hard]
+[[scenarios.hard.tariffs]]
+importer = "FOREIGN"
+exporter = "HOME"
+sectors = "all"
+add = 0.5
+""", data=str(EXAMPLE))
+    out = tmp_path / "out" / "results.nc"
+    code = main([str(path), "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 3
+    assert "hard" in err and "did not converge" in err and "residual" in err
+    res = xr.load_dataset(out)
+    assert bool(res.converged.sel(scenario="zero")) and not bool(res.converged.sel(scenario="hard"))
+    assert np.isnan(res.welfare.sel(scenario="hard")).all()
+    assert float(res.residual.sel(scenario="hard")) > 1e-10
+    assert float(res.welfare.sel(scenario="zero", region="HOME")) == pytest.approx(0, abs=1e-12)
+
+
+def test_module_entry_point_runs(tmp_path):
+    out = tmp_path / "r" / "results.nc"
+    proc = subprocess.run([sys.executable, "-m", "model.run", str(ROOT / "scenarios" /
+                           "example.toml"), "--out", str(out)], capture_output=True, text=True,
+                          cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert "welfare" in proc.stdout and "auto_tariff" in proc.stdout
+    assert out.exists()

@@ -1,0 +1,166 @@
+"""Scenario files: tariff entries, overrides, trade costs, closures, defaults, solver settings,
+and precise errors for every kind of bad input."""
+
+import numpy as np
+import pytest
+
+from calibration.calibrate import calibrate
+from calibration.io import load_dataset
+from model.scenario import ScenarioError, load_scenario_file, policies
+from tests.conftest import EXAMPLE, write_scenario
+
+H, F = 0, 1  # HOME, FOREIGN
+AG, MAN, AUT, SRV = range(4)
+
+
+@pytest.fixture(scope="module")
+def bm():
+    return calibrate(load_dataset(EXAMPLE))
+
+
+def policies_of(tmp_path, body, bm):
+    path = write_scenario(tmp_path, body, data=str(EXAMPLE))
+    sf = load_scenario_file(path)
+    return sf, policies(sf, bm)
+
+
+def test_rate_add_floor_except_and_overrides(tmp_path, bm):
+    body = """
+[scenarios.s]
+[[scenarios.s.tariffs]]
+importer = "FOREIGN"
+exporter = "HOME"
+sectors = "all"
+except = ["services"]
+add = 0.10
+[[scenarios.s.tariffs]]
+importer = "FOREIGN"
+exporter = "HOME"
+sectors = ["autos"]
+rate = 0.25
+[[scenarios.s.tariffs]]
+importer = "HOME"
+exporter = "FOREIGN"
+sectors = ["agriculture", "manufacturing"]
+floor = 0.04
+"""
+    _, (pol,) = policies_of(tmp_path, body, bm)
+    t0, t1 = bm.t0, pol.t1
+    assert t1[F, H, AG] == pytest.approx(t0[F, H, AG] + 0.10)  # 0.30 + 0.10
+    assert t1[F, H, MAN] == pytest.approx(t0[F, H, MAN] + 0.10)
+    assert t1[F, H, AUT] == 0.25  # the later entry overrides
+    assert t1[F, H, SRV] == t0[F, H, SRV]  # excepted
+    assert t1[H, F, AG] == max(t0[H, F, AG], 0.04) == 0.05  # benchmark above the floor
+    assert t1[H, F, MAN] == 0.04  # floor above benchmark 0.02
+    assert t1[H, F, AUT] == t0[H, F, AUT]
+    assert (t1[[H, F], [H, F], :] == 0).all()
+    np.testing.assert_array_equal(pol.D1, bm.D0)
+    np.testing.assert_array_equal(pol.d_hat, 1.0)
+
+
+def test_all_regions_trade_costs_defaults_and_closures(tmp_path, bm):
+    body = """
+[defaults]
+closure = { trade_balance = "balanced" }
+[[defaults.tariffs]]
+importer = "all"
+exporter = "all"
+sectors = ["services"]
+rate = 0.01
+
+[scenarios.a]
+[[scenarios.a.trade_costs]]
+importer = "all"
+exporter = "HOME"
+sectors = ["autos"]
+factor = 1.2
+
+[scenarios.b]
+closure = { trade_balance = { HOME = 10.0 } }
+[[scenarios.b.tariffs]]
+importer = "HOME"
+exporter = "FOREIGN"
+sectors = ["services"]
+rate = 0.05
+
+[scenarios.c]
+closure = { trade_balance = "fixed" }
+"""
+    sf, (a, b, c) = policies_of(tmp_path, body, bm)
+    assert [s.name for s in sf.scenarios] == ["a", "b", "c"]
+    assert a.t1[H, F, SRV] == a.t1[F, H, SRV] == 0.01  # defaults apply to every scenario
+    assert a.d_hat[F, H, AUT] == 1.2 and a.d_hat[H, F, AUT] == 1.0 and a.d_hat[H, H, AUT] == 1.0
+    np.testing.assert_array_equal(a.D1, 0.0)
+    assert b.t1[H, F, SRV] == 0.05 and b.t1[F, H, SRV] == 0.01  # scenario entries come later
+    np.testing.assert_allclose(b.D1, [10.0, -10.0])
+    np.testing.assert_array_equal(c.D1, bm.D0)
+
+
+def test_solver_table_and_alternative_elasticities(tmp_path):
+    path = write_scenario(tmp_path, """elasticities = "elasticities_alt.csv"
+[solver]
+tol = 1e-12
+max_iter = 300
+[scenarios.s]
+""", data=str(EXAMPLE))
+    sf = load_scenario_file(path)
+    assert sf.solver.tol == 1e-12 and sf.solver.max_iter == 300
+    assert sf.elasticities == "elasticities_alt.csv"
+
+
+BAD = [
+    ('[scenarios.s]\nfoo = 1\n', ["scenarios.s.foo", "unknown key", "description, closure"]),
+    ('colour = "red"\n[scenarios.s]\n', ["colour", "unknown key", "title, data"]),
+    ('[scenarios]\n', ["scenarios", "at least one"]),
+    ('[scenarios.s\n', ["not valid TOML"]),
+    ('[scenarios.s]\n[[scenarios.s.tariffs]]\nimporter = "MARS"\nexporter = "HOME"\n'
+     'sectors = "all"\nrate = 0.1\n',
+     ["scenarios.s.tariffs[0].importer", "unknown region 'MARS'", "HOME, FOREIGN"]),
+    ('[scenarios.s]\n[[scenarios.s.tariffs]]\nimporter = "HOME"\nexporter = "FOREIGN"\n'
+     'sectors = ["cars"]\nrate = 0.1\n',
+     ["scenarios.s.tariffs[0].sectors", "unknown sector 'cars'", "agriculture, manufacturing"]),
+    ('[scenarios.s]\n[[scenarios.s.tariffs]]\nimporter = "HOME"\nexporter = "FOREIGN"\n'
+     'sectors = "all"\nexcept = ["cars"]\nrate = 0.1\n',
+     ["scenarios.s.tariffs[0].except", "unknown sector 'cars'"]),
+    ('[scenarios.s]\n[[scenarios.s.tariffs]]\nimporter = "HOME"\nexporter = "FOREIGN"\n'
+     'sectors = "all"\nrate = 0.1\nadd = 0.1\n',
+     ["scenarios.s.tariffs[0]", "exactly one of rate, add or floor", "rate and add"]),
+    ('[scenarios.s]\n[[scenarios.s.tariffs]]\nimporter = "HOME"\nexporter = "FOREIGN"\n'
+     'sectors = "all"\nrate = -1.2\n', ["scenarios.s.tariffs[0].rate", "above -1"]),
+    ('[scenarios.s]\n[[scenarios.s.tariffs]]\nimporter = "FOREIGN"\nexporter = "HOME"\n'
+     'sectors = ["agriculture"]\nadd = -1.5\n',
+     ["scenarios.s.tariffs[0]", "tariff of -1.2", "-100 %"]),
+    ('[scenarios.s]\n[[scenarios.s.tariffs]]\nimporter = "HOME"\nexporter = "HOME"\n'
+     'sectors = "all"\nrate = 0.1\n', ["scenarios.s.tariffs[0]", "own goods"]),
+    ('[scenarios.s]\n[[scenarios.s.tariffs]]\nimporter = "HOME"\nsectors = "all"\nrate = 0.1\n',
+     ["scenarios.s.tariffs[0].exporter", "missing"]),
+    ('[scenarios.s]\n[[scenarios.s.tariffs]]\nimporter = "HOME"\nexporter = "FOREIGN"\n'
+     'sectors = "all"\nrate = "ten"\n', ["scenarios.s.tariffs[0].rate", "must be a number"]),
+    ('[scenarios.s]\n[[scenarios.s.trade_costs]]\nimporter = "HOME"\nexporter = "FOREIGN"\n'
+     'sectors = "all"\nfactor = 0\n', ["scenarios.s.trade_costs[0].factor", "positive"]),
+    ('[scenarios.s]\nclosure = { trade_balance = "floating" }\n',
+     ["scenarios.s.closure.trade_balance", "'floating' is not a closure"]),
+    ('[scenarios.s]\nclosure = { trade_balance = { MARS = 0.0 } }\n',
+     ["scenarios.s.closure.trade_balance.MARS", "unknown region"]),
+    ('[scenarios.s]\nclosure = { wages = "fixed" }\n', ["scenarios.s.closure.wages", "unknown key"]),
+    ('[solver]\ntol = 2.0\n[scenarios.s]\n', ["solver", "tol 2.0"]),
+    ('[solver]\nspeed = 2\n[scenarios.s]\n', ["solver.speed", "unknown key"]),
+]
+
+
+@pytest.mark.parametrize("body,words", BAD, ids=[b[1][0] + ":" + b[1][-1] for b in BAD])
+def test_bad_scenario_is_refused_naming_the_key(tmp_path, bm, body, words):
+    path = write_scenario(tmp_path, body, data=str(EXAMPLE))
+    with pytest.raises(ScenarioError) as info:
+        policies(load_scenario_file(path), bm)
+    message = str(info.value)
+    assert str(path) in message
+    for word in words:
+        assert word in message, (word, message)
+
+
+def test_missing_data_key(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text('[scenarios.s]\n')
+    with pytest.raises(ScenarioError, match="data: missing"):
+        load_scenario_file(path)
