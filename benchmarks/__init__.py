@@ -1,0 +1,1 @@
+"""Solver benchmarks; run ``python -m benchmarks``."""
