@@ -27,7 +27,7 @@ from calibration.calibrate import calibrate
 from calibration.synthetic import random_dataset
 from model import equations
 from model.params import SolverSettings, make_policy
-from model.solver import kernel_inputs, solve
+from model.solver import initial_state, kernel_params, solve
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,12 +51,11 @@ def median_time(fn, repeat: int) -> float:
 
 def scipy_solve(bm, pol):
     """The same fixed point, ``G(x) - x = 0``, by MINPACK's hybrid method on the NumPy twin."""
-    args = kernel_inputs(bm, pol)
-    nr, ns = bm.shape
-    x0 = np.concatenate([np.ones(nr), np.zeros(nr * ns)])
+    p = kernel_params(bm, pol)
+    x0 = initial_state(bm)
 
     def residual(x):
-        return equations.fixed_point_map(x, *args, 1.0)[0] - x
+        return equations.fixed_point_map(x, p, 1.0)[0] - x
 
     sol = root(residual, x0, method="hybr", options={"xtol": 1e-12})
     return sol.x, sol.nfev

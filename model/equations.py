@@ -74,26 +74,47 @@ def labour_demand(beta, Y1) -> np.ndarray:
     return (beta * Y1).sum(axis=1)
 
 
-def evaluate(w, lP, beta, gamma, pi0, ltau, inv1pt, sigma, alpha, va, D1) -> dict:
-    """Steps 1-5 at wages ``w`` and log price indices ``lP`` (twin of ``kernels._evaluate``)."""
-    lc = unit_costs(np.log(w), lP, beta, gamma)
-    lP_new = price_index(lc, pi0, ltau, sigma)
-    pi1 = trade_shares(lc, lP_new, pi0, ltau, sigma)
-    E1 = expenditure(pi1, inv1pt, alpha, gamma, w * va + D1)
-    Y1 = gross_output(pi1, inv1pt, E1)
+def expenditure_step(pi1, inv1pt, alpha, gamma, income_exog, E) -> np.ndarray:
+    r"""Right-hand side of the expenditure system at ``E`` (one Jacobi step; twin of
+    ``kernels._expenditure_step``): :math:`\alpha(\hat w VA^0 + D^1 + R(E)) + \gamma Y(E)`."""
+    Y = gross_output(pi1, inv1pt, E)
+    R = tariff_revenue(pi1, inv1pt, E)
+    return alpha * (income_exog + R)[:, None] + np.einsum("njk,nk->nj", gamma, Y)
+
+
+def evaluate(w, lP, p, E=None) -> dict:
+    """Steps 1-5 at wages ``w`` and log price indices ``lP`` (twin of ``kernels._evaluate``);
+    ``p`` is a :class:`~model.kernels.KernelParams`.  Absorption solves the linear system, or,
+    when ``E`` is given, takes one Jacobi step from it."""
+    lc = unit_costs(np.log(w), lP, p.beta, p.gamma)
+    lP_new = price_index(lc, p.pi0, p.ltau, p.sigma)
+    pi1 = trade_shares(lc, lP_new, p.pi0, p.ltau, p.sigma)
+    income = w * p.va + p.D1
+    if E is None:
+        E1 = expenditure(pi1, p.inv1pt, p.alpha, p.gamma, income)
+    else:
+        E1 = expenditure_step(pi1, p.inv1pt, p.alpha, p.gamma, income, E)
+    Y1 = gross_output(pi1, p.inv1pt, E1)
     return {"lc": lc, "lP": lP_new, "pi1": pi1, "E1": E1, "Y1": Y1,
-            "demand": labour_demand(beta, Y1)}
+            "demand": labour_demand(p.beta, Y1)}
 
 
-def fixed_point_map(x, beta, gamma, pi0, ltau, inv1pt, sigma, alpha, va, D1, damping):
-    """The map ``G`` of the joint fixed point in ``(w_hat, log P_hat)`` (twin of
-    ``kernels._fixed_point_map``); returns ``(G(x), labour residual, price residual)``."""
-    nr, ns = beta.shape
-    w, lP = x[:nr], x[nr:].reshape(nr, ns)
-    out = evaluate(w, lP, beta, gamma, pi0, ltau, inv1pt, sigma, alpha, va, D1)
+def fixed_point_map(x, p, damping):
+    """The map ``G`` of the joint fixed point in ``x = (w_hat, log P_hat, E / E0)`` (twin of
+    ``kernels._fixed_point_map``); returns ``(G(x), labour, price and absorption residuals)``."""
+    nr, ns = p.beta.shape
+    w = x[:nr]
+    lP = x[nr:nr + nr * ns].reshape(nr, ns)
+    E = x[nr + nr * ns:].reshape(nr, ns) * p.E0
+    out = evaluate(w, lP, p, None if p.direct else E)
     demand = out["demand"]
-    res_w = np.max(np.abs(demand - w * va)) / va.sum()
-    w_new = demand / va * (va.sum() / demand.sum())
+    world = p.va.sum()
+    res_w = np.max(np.abs(demand - w * p.va)) / world
+    w_new = demand / p.va * (world / demand.sum())
     d = out["lP"] - lP
-    g = np.concatenate([w + damping * (w_new - w), (lP + damping * d).ravel()])
-    return g, res_w, np.max(np.abs(d))
+    e_new = out["E1"] / p.E0
+    e_old = x[nr + nr * ns:].reshape(nr, ns)
+    g = np.concatenate([w + damping * (w_new - w), (lP + damping * d).ravel(),
+                        (e_old + damping * (e_new - e_old)).ravel()])
+    res_e = np.max(np.abs(out["E1"] - E)) / world
+    return g, res_w, np.max(np.abs(d)), res_e

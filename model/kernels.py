@@ -10,6 +10,8 @@ Index names: ``n`` importer, ``i`` exporter, ``j``, ``k`` sectors.  Prices are c
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
@@ -17,6 +19,29 @@ from numba import njit
 CONVERGED = 0
 MAX_ITER = 1
 NOT_FINITE = 2
+
+
+class KernelParams(NamedTuple):
+    """Everything the kernels need, as plain arrays (built by ``model.solver.kernel_params``).
+
+    ``beta[n, j]``, ``gamma[n, k, j]`` cost shares; ``pi0[n, i, j]`` benchmark expenditure
+    shares; ``ltau[n, i, j]`` log change of trade costs incl. tariffs; ``inv1pt[n, i, j]`` =
+    1/(1 + t1); ``sigma[j]``; ``alpha[n, j]`` final-demand shares; ``va[n]`` benchmark value
+    added; ``D1[n]`` deficits; ``E0[n, j]`` benchmark absorption (the scale of the absorption
+    part of the state); ``direct`` solves absorption by LU (else one Jacobi step per iteration).
+    """
+
+    beta: np.ndarray
+    gamma: np.ndarray
+    pi0: np.ndarray
+    ltau: np.ndarray
+    inv1pt: np.ndarray
+    sigma: np.ndarray
+    alpha: np.ndarray
+    va: np.ndarray
+    D1: np.ndarray
+    E0: np.ndarray
+    direct: bool
 
 
 @njit(cache=True)
@@ -96,6 +121,13 @@ def _expenditure(pi1, inv1pt, alpha, gamma, income_exog, mat, rhs, out):
                 if g != 0.0:
                     for m in range(nr):
                         mat[row, m * ns + k] -= g * pi1[m, n, k] * inv1pt[m, n, k]
+    for a in range(size):
+        ok = np.isfinite(rhs[a])
+        for b in range(size):
+            ok = ok and np.isfinite(mat[a, b])
+        if not ok:  # prices overflowed: report NaN and let the caller step back
+            out[:, :] = np.nan
+            return
     sol = np.linalg.solve(mat, rhs)
     for n in range(nr):
         for j in range(ns):
@@ -126,61 +158,115 @@ def _labour_demand(beta, Y1, out):
 
 
 @njit(cache=True)
-def _evaluate(w, lP, beta, gamma, pi0, ltau, inv1pt, sigma, alpha, va, D1,
-              lc, lP_new, pi1, E1, Y1, demand, mat, rhs):
-    """One pass of steps 1-5 at wages ``w`` and log price indices ``lP``; fills the outputs."""
-    nr = w.shape[0]
-    lw = np.log(w)
-    _unit_costs(lw, lP, beta, gamma, lc)
-    _price_index(lc, pi0, ltau, sigma, lP_new)
-    _trade_shares(lc, lP_new, pi0, ltau, sigma, pi1)
-    income = np.empty(nr)
+def _expenditure_step(pi1, inv1pt, alpha, gamma, income_exog, E, out):
+    r"""One Jacobi step of the expenditure system: ``out = alpha (income_exog + R(E)) +
+    gamma Y(E)``, the right-hand side of :func:`_expenditure` at ``E``."""
+    nr, _, ns = pi1.shape
+    Y = np.empty((nr, ns))
+    _gross_output(pi1, inv1pt, E, Y)
     for n in range(nr):
-        income[n] = w[n] * va[n] + D1[n]
-    _expenditure(pi1, inv1pt, alpha, gamma, income, mat, rhs, E1)
-    _gross_output(pi1, inv1pt, E1, Y1)
-    _labour_demand(beta, Y1, demand)
+        rev = 0.0
+        for i in range(nr):
+            for k in range(ns):
+                rev += (1.0 - inv1pt[n, i, k]) * pi1[n, i, k] * E[n, k]
+        for j in range(ns):
+            acc = alpha[n, j] * (income_exog[n] + rev)
+            for k in range(ns):
+                acc += gamma[n, j, k] * Y[n, k]
+            out[n, j] = acc
+
+
+class Workspace(NamedTuple):
+    """Scratch arrays of one solve, allocated once (see :func:`_workspace`)."""
+
+    lc: np.ndarray
+    lP: np.ndarray
+    pi1: np.ndarray
+    E: np.ndarray
+    Y: np.ndarray
+    demand: np.ndarray
+    income: np.ndarray
+    mat: np.ndarray
+    rhs: np.ndarray
 
 
 @njit(cache=True)
-def _fixed_point_map(x, beta, gamma, pi0, ltau, inv1pt, sigma, alpha, va, D1, damping,
-                     g, work_lc, work_lP, pi1, E1, Y1, demand, mat, rhs):
-    r"""The map ``G`` of the joint fixed point in ``x = (w_hat, log P_hat)``.
+def _workspace(nr, ns, direct):
+    size = nr * ns if direct else 1
+    return Workspace(np.empty((nr, ns)), np.empty((nr, ns)), np.empty((nr, nr, ns)),
+                     np.empty((nr, ns)), np.empty((nr, ns)), np.empty(nr), np.empty(nr),
+                     np.empty((size, size)), np.empty(size))
+
+
+@njit(cache=True)
+def _evaluate(x, p, ws):
+    """Steps 1-5 at the state ``x = (w_hat, log P_hat, E / E0)``: fills ``ws`` with unit
+    costs, the new price indices, shares, the new absorption, gross output and labour demand."""
+    nr, ns = p.beta.shape
+    w = x[:nr]
+    lP = x[nr:nr + nr * ns].reshape((nr, ns))
+    lw = np.log(w)
+    _unit_costs(lw, lP, p.beta, p.gamma, ws.lc)
+    _price_index(ws.lc, p.pi0, p.ltau, p.sigma, ws.lP)
+    _trade_shares(ws.lc, ws.lP, p.pi0, p.ltau, p.sigma, ws.pi1)
+    for n in range(nr):
+        ws.income[n] = w[n] * p.va[n] + p.D1[n]
+    if p.direct:
+        _expenditure(ws.pi1, p.inv1pt, p.alpha, p.gamma, ws.income, ws.mat, ws.rhs, ws.E)
+    else:
+        E_old = np.empty((nr, ns))
+        off = nr + nr * ns
+        for n in range(nr):
+            for j in range(ns):
+                E_old[n, j] = x[off + n * ns + j] * p.E0[n, j]
+        _expenditure_step(ws.pi1, p.inv1pt, p.alpha, p.gamma, ws.income, E_old, ws.E)
+    _gross_output(ws.pi1, p.inv1pt, ws.E, ws.Y)
+    _labour_demand(p.beta, ws.Y, ws.demand)
+
+
+@njit(cache=True)
+def _fixed_point_map(x, p, damping, g, ws):
+    r"""The map ``G`` of the joint fixed point in ``x = (w_hat, log P_hat, E / E0)``.
 
     Wages move to the level that clears the labour market at current prices (Alvarez & Lucas
     2007; Caliendo & Parro 2015), ``w <- sum_j beta Y1 / VA0``, rescaled so world value added is
-    unchanged (the numeraire); price indices move to their CES value at current unit costs.
-    Both updates are damped.  Returns ``(labour residual, price residual)``: max |excess labour
-    demand| / world value added, and max |change of log P|.
+    unchanged (the numeraire); price indices move to their CES value at current unit costs;
+    absorption to the solution of the expenditure system (or one step towards it).  All updates
+    are damped.  Returns ``(labour residual, price residual, absorption residual)``: max |excess
+    labour demand| / world value added, max |change of log P|, max |change of E| / world value
+    added.
     """
-    nr, ns = beta.shape
-    w = x[:nr]
-    lP = x[nr:].reshape((nr, ns))
-    _evaluate(w, lP, beta, gamma, pi0, ltau, inv1pt, sigma, alpha, va, D1,
-              work_lc, work_lP, pi1, E1, Y1, demand, mat, rhs)
-    new_world = 0.0
-    res_w = 0.0
+    nr, ns = p.beta.shape
+    _evaluate(x, p, ws)
     total_va = 0.0
+    new_world = 0.0
     for n in range(nr):
-        total_va += va[n]
+        total_va += p.va[n]
+        new_world += ws.demand[n]
+    res_w = 0.0
     for n in range(nr):
-        new_world += demand[n]
-    for n in range(nr):
-        res_w = max(res_w, abs(demand[n] - w[n] * va[n]) / total_va)
-        w_new = demand[n] / va[n] * (total_va / new_world)
-        g[n] = w[n] + damping * (w_new - w[n])
+        w = x[n]
+        res_w = max(res_w, abs(ws.demand[n] - w * p.va[n]) / total_va)
+        w_new = ws.demand[n] / p.va[n] * (total_va / new_world)
+        g[n] = w + damping * (w_new - w)
     res_p = 0.0
+    res_e = 0.0
+    off = nr + nr * ns
     for n in range(nr):
         for j in range(ns):
-            d = work_lP[n, j] - lP[n, j]
+            a = nr + n * ns + j
+            d = ws.lP[n, j] - x[a]
             res_p = max(res_p, abs(d))
-            g[nr + n * ns + j] = lP[n, j] + damping * d
-    return res_w, res_p
+            g[a] = x[a] + damping * d
+            b = off + n * ns + j
+            e_new = ws.E[n, j] / p.E0[n, j]
+            res_e = max(res_e, abs(ws.E[n, j] - x[b] * p.E0[n, j]) / total_va)
+            g[b] = x[b] + damping * (e_new - x[b])
+    return res_w, res_p, res_e
 
 
 @njit(cache=True)
-def _solve_fixed_point(x0, beta, gamma, pi0, ltau, inv1pt, sigma, alpha, va, D1,
-                       tol, max_iter, damping, memory, anderson, x_out):
+def _solve_fixed_point(x0, p, tol, max_iter, damping, memory, anderson, x_out):
     r"""Iterate ``x <- G(x)`` from ``x0``, with Anderson mixing (Walker & Ni 2011) if asked.
 
     Anderson type II: with ``f_k = G(x_k) - x_k``, choose ``gamma`` to minimise
@@ -188,19 +274,12 @@ def _solve_fixed_point(x0, beta, gamma, pi0, ltau, inv1pt, sigma, alpha, va, D1,
     ``x_{k+1} = G(x_k) - dG gamma``.  A step that leaves positive wages or finite values is
     replaced by the plain step and the history is cleared.
 
-    Returns ``(status, iterations, labour residual, price residual)``; ``x_out`` holds the last
-    iterate (the solution when status is ``CONVERGED``).
+    Returns ``(status, iterations, labour residual, price residual, absorption residual)``;
+    ``x_out`` holds the last iterate (the solution when status is ``CONVERGED``).
     """
-    nr, ns = beta.shape
+    nr, ns = p.beta.shape
+    ws = _workspace(nr, ns, p.direct)
     dim = x0.shape[0]
-    lc = np.empty((nr, ns))
-    lPn = np.empty((nr, ns))
-    pi1 = np.empty((nr, nr, ns))
-    E1 = np.empty((nr, ns))
-    Y1 = np.empty((nr, ns))
-    demand = np.empty(nr)
-    mat = np.empty((nr * ns, nr * ns))
-    rhs = np.empty(nr * ns)
     x = x0.copy()
     g = np.empty(dim)
     f = np.empty(dim)
@@ -212,15 +291,24 @@ def _solve_fixed_point(x0, beta, gamma, pi0, ltau, inv1pt, sigma, alpha, va, D1,
     head = 0
     res_w = np.inf
     res_p = np.inf
+    res_e = np.inf
     for it in range(max_iter + 1):
-        res_w, res_p = _fixed_point_map(x, beta, gamma, pi0, ltau, inv1pt, sigma, alpha, va, D1,
-                                        damping, g, lc, lPn, pi1, E1, Y1, demand, mat, rhs)
-        if not (np.isfinite(res_w) and np.isfinite(res_p)):
+        res_w, res_p, res_e = _fixed_point_map(x, p, damping, g, ws)
+        finite = np.isfinite(res_w) and np.isfinite(res_p) and np.isfinite(res_e)
+        for a in range(dim):
+            if not np.isfinite(g[a]):
+                finite = False
+        if not finite:
+            if stored > 0:  # an extrapolated step went too far: back to the last plain step
+                x[:] = g_old
+                stored = 0
+                head = 0
+                continue
             x_out[:] = x
-            return NOT_FINITE, it, res_w, res_p
-        if res_w < tol and res_p < tol:
+            return NOT_FINITE, it, res_w, res_p, res_e
+        if res_w < tol and res_p < tol and res_e < tol:
             x_out[:] = x
-            return CONVERGED, it, res_w, res_p
+            return CONVERGED, it, res_w, res_p, res_e
         if it == max_iter:
             break
         for a in range(dim):
@@ -252,4 +340,4 @@ def _solve_fixed_point(x0, beta, gamma, pi0, ltau, inv1pt, sigma, alpha, va, D1,
         else:
             x[:] = g
     x_out[:] = x
-    return MAX_ITER, max_iter, res_w, res_p
+    return MAX_ITER, max_iter, res_w, res_p, res_e

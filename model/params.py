@@ -25,6 +25,10 @@ class SolverSettings:
     damping : weight of the new iterate in the update ``x <- x + damping (G(x) - x)``, in (0, 1].
     acceleration : ``"anderson"`` (Anderson mixing, Walker & Ni 2011) or ``"none"``.
     memory : number of past iterates Anderson mixing uses.
+    expenditure : how absorption is found at each iteration: ``"iterative"`` (default) takes
+        one Jacobi step of the expenditure system and lets the fixed point converge it together
+        with wages and prices (cost grows with regions^2 x sectors); ``"direct"`` solves the
+        linear system by LU at every iteration (cost grows with (regions x sectors)^3).
     """
 
     tol: float = 1e-10
@@ -32,6 +36,7 @@ class SolverSettings:
     damping: float = 1.0
     acceleration: str = "anderson"
     memory: int = 5
+    expenditure: str = "iterative"
 
     def __post_init__(self):
         if not (0.0 < self.tol < 1.0):
@@ -46,10 +51,14 @@ class SolverSettings:
             )
         if int(self.memory) != self.memory or not (1 <= self.memory <= 50):
             raise ModelError(f"solver memory {self.memory} must be an integer in 1..50")
+        if self.expenditure not in ("direct", "iterative"):
+            raise ModelError(f"solver expenditure '{self.expenditure}' must be 'direct' or "
+                             "'iterative'")
 
     def as_dict(self) -> dict:
         return {"tol": self.tol, "max_iter": self.max_iter, "damping": self.damping,
-                "acceleration": self.acceleration, "memory": self.memory}
+                "acceleration": self.acceleration, "memory": self.memory,
+                "expenditure": self.expenditure}
 
 
 @dataclass(frozen=True, eq=False)

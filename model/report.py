@@ -100,12 +100,14 @@ def report_markdown(result: xr.Dataset, figures: list[Path] = ()) -> str:
             continue
         parts += [f"### {sc}", "", _markdown_table(largest_output_changes(result, sc)), ""]
     parts += ["## Convergence", "",
-              "| scenario | converged | iterations | labour residual | price residual |",
-              "|---|---|---|---|---|"]
+              "| scenario | converged | iterations | labour residual | price residual | "
+              "absorption residual |",
+              "|---|---|---|---|---|---|"]
     for sc in result.scenario.values:
         r = result.sel(scenario=sc)
         parts.append(f"| {sc} | {bool(r.converged)} | {int(r.iterations)} | "
-                     f"{float(r.residual):.2e} | {float(r.price_residual):.2e} |")
+                     f"{float(r.residual):.2e} | {float(r.price_residual):.2e} | "
+                     f"{float(r.absorption_residual):.2e} |")
     parts += ["", f"Solver: tolerance {result.attrs.get('solver_tol')}, "
               f"acceleration {result.attrs.get('solver_acceleration')}, "
               f"damping {result.attrs.get('solver_damping')}.", ""]

@@ -63,6 +63,8 @@ SCENARIO_INFO = {
     "iterations": ("1", "fixed-point iterations"),
     "residual": ("1", "max |labour excess demand| / world value added at the solution"),
     "price_residual": ("1", "max |change of log price index| in the last iteration"),
+    "absorption_residual": ("1", "max |change of absorption| / world value added in the last "
+                                 "iteration"),
 }
 
 

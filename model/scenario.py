@@ -24,7 +24,7 @@ TARIFF_KEYS = ("importer", "exporter", "sectors", "except", "rate", "add", "floo
 TARIFF_MODES = ("rate", "add", "floor")
 TRADE_COST_KEYS = ("importer", "exporter", "sectors", "except", "factor")
 CLOSURE_KEYS = ("trade_balance",)
-SOLVER_KEYS = ("tol", "max_iter", "damping", "acceleration", "memory")
+SOLVER_KEYS = ("tol", "max_iter", "damping", "acceleration", "memory", "expenditure")
 
 
 class ScenarioError(ValueError):

@@ -1,8 +1,9 @@
 r"""Solve the equilibrium in changes: one entry point, :func:`solve`.
 
-The unknowns are the wage changes :math:`\hat w_n` and the price-index changes
-:math:`\hat P_{nj}`, found as the joint fixed point of the labour-market wage update and the
-CES price equations (model.md steps 1-6); absorption solves a linear system at each step.
+The unknowns are the wage changes :math:`\hat w_n`, the price-index changes
+:math:`\hat P_{nj}` and absorption :math:`E_{nj}`, found as the joint fixed point of the
+labour-market wage update, the CES price equations and the expenditure system (model.md steps
+1-6).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 
 from calibration.calibrate import Benchmark
 from model import kernels
+from model.kernels import KernelParams
 from model.params import Policy, SolverSettings
 
 
@@ -37,6 +39,9 @@ class Solution:
         max |labour excess demand| / world value added at the solution.
     price_residual : float
         max |change of log price index| in the last iteration.
+    absorption_residual : float
+        max |change of absorption| / world value added in the last iteration.
+    x : the solution as a state vector ``(w_hat, log P_hat, E1 / E0)`` (a warm start).
     w_hat : (R,) wage changes; world value added is the numeraire.
     P_hat, c_hat : (R, S) price-index and unit-cost changes.
     pi1 : (R, R, S) counterfactual expenditure shares ``pi1[n, i, j]``.
@@ -47,6 +52,8 @@ class Solution:
     iterations: int
     residual: float
     price_residual: float
+    absorption_residual: float
+    x: np.ndarray
     w_hat: np.ndarray
     P_hat: np.ndarray
     c_hat: np.ndarray
@@ -56,27 +63,40 @@ class Solution:
     settings: SolverSettings
 
 
-def kernel_inputs(bm: Benchmark, policy: Policy, sigma: np.ndarray | None = None) -> tuple:
-    """The plain arrays the kernels take: ``(beta, gamma, pi0, ltau, inv1pt, sigma, alpha, va, D1)``.
+def kernel_params(
+    bm: Benchmark,
+    policy: Policy,
+    settings: SolverSettings = SolverSettings(),
+    sigma: np.ndarray | None = None,
+) -> KernelParams:
+    """The plain arrays the kernels take.
 
     ``ltau = log(d_hat (1 + t1) / (1 + t0))`` and ``inv1pt = 1 / (1 + t1)``; an infinite tariff
-    gives ``ltau = inf`` and ``inv1pt = 0`` (autarky in that cell).
+    gives ``ltau = inf`` and ``inv1pt = 0`` (autarky in that cell).  ``sigma`` replaces the
+    benchmark's elasticities (for sensitivity analysis).
     """
     with np.errstate(divide="ignore"):
         ltau = np.log(policy.d_hat) + np.log1p(policy.t1) - np.log1p(bm.t0)
-    inv1pt = 1.0 / (1.0 + policy.t1)
     sig = bm.sigma if sigma is None else np.asarray(sigma, dtype=float)
-    return (
-        np.ascontiguousarray(bm.beta),
-        np.ascontiguousarray(bm.gamma),
-        np.ascontiguousarray(bm.pi0),
-        ltau,
-        inv1pt,
-        np.ascontiguousarray(sig),
-        np.ascontiguousarray(bm.alpha),
-        bm.VA0.sum(axis=1),
-        np.ascontiguousarray(policy.D1),
+    return KernelParams(
+        beta=np.ascontiguousarray(bm.beta),
+        gamma=np.ascontiguousarray(bm.gamma),
+        pi0=np.ascontiguousarray(bm.pi0),
+        ltau=ltau,
+        inv1pt=1.0 / (1.0 + policy.t1),
+        sigma=np.ascontiguousarray(sig, dtype=float),
+        alpha=np.ascontiguousarray(bm.alpha),
+        va=bm.VA0.sum(axis=1),
+        D1=np.ascontiguousarray(policy.D1),
+        E0=np.where(bm.E0 > 0, bm.E0, 1.0),
+        direct=settings.expenditure == "direct",
     )
+
+
+def initial_state(bm: Benchmark) -> np.ndarray:
+    """The benchmark as a state vector: ``w_hat = 1``, ``log P_hat = 0``, ``E1 / E0 = 1``."""
+    nr, ns = bm.shape
+    return np.concatenate([np.ones(nr), np.zeros(nr * ns), np.ones(nr * ns)])
 
 
 def solve(
@@ -92,9 +112,9 @@ def solve(
     ----------
     bm : calibrated benchmark.
     policy : counterfactual tariffs, trade costs and deficits.
-    settings : tolerance, iteration limit, damping and acceleration.
-    x0 : optional starting point ``(w_hat, log P_hat.ravel())`` (a warm start); the default is
-        the benchmark, ``w_hat = 1`` and ``P_hat = 1``.
+    settings : tolerance, iteration limit, damping, acceleration, expenditure method.
+    x0 : optional starting state (``Solution.x`` of a nearby problem, a warm start); the
+        default is the benchmark (:func:`initial_state`).
     sigma : optional elasticities replacing the benchmark's (for sensitivity analysis).
 
     Returns
@@ -104,65 +124,61 @@ def solve(
     Raises
     ------
     ConvergenceError
-        When the residual is not below ``settings.tol`` within ``settings.max_iter`` iterations,
-        after retrying with stronger damping; the error carries the last iterate.
+        When the residuals are not below ``settings.tol`` within ``settings.max_iter``
+        iterations, after two retries from the benchmark with half the damping each time; the
+        error carries the last iterate.
     """
-    nr, ns = bm.shape
-    args = kernel_inputs(bm, policy, sigma)
-    x = np.concatenate([np.ones(nr), np.zeros(nr * ns)]) if x0 is None else np.array(x0, float)
+    p = kernel_params(bm, policy, settings, sigma)
+    x = initial_state(bm) if x0 is None else np.array(x0, dtype=float)
     out = np.empty_like(x)
     damping = settings.damping
     total_iter = 0
-    status, res_w, res_p = kernels.MAX_ITER, np.inf, np.inf
-    for attempt in range(3):
-        status, iters, res_w, res_p = kernels._solve_fixed_point(
-            x, *args, settings.tol, settings.max_iter, damping, settings.memory,
+    for _ in range(3):
+        status, iters, res_w, res_p, res_e = kernels._solve_fixed_point(
+            x, p, settings.tol, settings.max_iter, damping, settings.memory,
             settings.acceleration == "anderson", out,
         )
         total_iter += iters
         if status == kernels.CONVERGED:
             break
         damping *= 0.5  # retry from the benchmark with a more cautious update
-        x = np.concatenate([np.ones(nr), np.zeros(nr * ns)])
-    solution = _solution(out, args, status == kernels.CONVERGED, total_iter, res_w, res_p,
-                         settings, nr, ns)
+        x = initial_state(bm)
+    solution = _solution(out, p, status == kernels.CONVERGED, total_iter, (res_w, res_p, res_e),
+                         settings)
     if not solution.converged:
         reason = "values stopped being finite" if status == kernels.NOT_FINITE else (
             f"the iteration limit {settings.max_iter} was reached")
         raise ConvergenceError(
             f"the solver did not converge: {reason} (three attempts, last damping "
             f"{damping * 2:g}); labour residual {res_w:.3e}, price residual {res_p:.3e}, "
-            f"tolerance {settings.tol:g}, {total_iter} iterations in all",
+            f"absorption residual {res_e:.3e}, tolerance {settings.tol:g}, "
+            f"{total_iter} iterations in all",
             solution,
         )
     return solution
 
 
-def _solution(x, args, converged, iterations, res_w, res_p, settings, nr, ns) -> Solution:
+def _solution(x, p: KernelParams, converged, iterations, residuals, settings) -> Solution:
     """Recompute every equilibrium quantity at ``x`` with the kernels."""
-    beta, gamma, pi0, ltau, inv1pt, sigma, alpha, va, D1 = args
-    w = x[:nr].copy()
-    lP = x[nr:].reshape(nr, ns).copy()
-    lc = np.empty((nr, ns))
-    lP_new = np.empty((nr, ns))
-    pi1 = np.empty((nr, nr, ns))
-    E1 = np.empty((nr, ns))
-    Y1 = np.empty((nr, ns))
-    demand = np.empty(nr)
-    if np.all(np.isfinite(x)) and np.all(w > 0):
-        kernels._evaluate(w, lP, beta, gamma, pi0, ltau, inv1pt, sigma, alpha, va, D1,
-                          lc, lP_new, pi1, E1, Y1, demand,
-                          np.empty((nr * ns, nr * ns)), np.empty(nr * ns))
+    nr, ns = p.beta.shape
+    ws = kernels._workspace(nr, ns, p.direct)
+    if np.all(np.isfinite(x)) and np.all(x[:nr] > 0):
+        kernels._evaluate(x, p, ws)
+        lP = ws.lP
+        lc, pi1, E1, Y1 = ws.lc, ws.pi1, ws.E, ws.Y
     else:
-        for a in (lc, lP_new, pi1, E1, Y1):
-            a.fill(np.nan)
+        lP, lc = np.full((nr, ns), np.nan), np.full((nr, ns), np.nan)
+        pi1, E1, Y1 = np.full((nr, nr, ns), np.nan), np.full((nr, ns), np.nan), np.full(
+            (nr, ns), np.nan)
     return Solution(
         converged=bool(converged),
         iterations=int(iterations),
-        residual=float(res_w),
-        price_residual=float(res_p),
-        w_hat=w,
-        P_hat=np.exp(lP_new),
+        residual=float(residuals[0]),
+        price_residual=float(residuals[1]),
+        absorption_residual=float(residuals[2]),
+        x=x.copy(),
+        w_hat=x[:nr].copy(),
+        P_hat=np.exp(lP),
         c_hat=np.exp(lc),
         pi1=pi1,
         E1=E1,

@@ -55,6 +55,7 @@ def solve_study(study: Study, settings: SolverSettings | None = None) -> tuple[x
         outs.append(out)
         info.append({"converged": sol.converged, "iterations": sol.iterations,
                      "residual": sol.residual, "price_residual": sol.price_residual,
+                     "absorption_residual": sol.absorption_residual,
                      "description": sc.description, "closure": sc.closure.describe()})
     attrs = {
         "title": study.file.title,

@@ -10,7 +10,7 @@ from calibration.synthetic import random_dataset
 from model import equations as eq
 from model.outcomes import outcomes, trade_balance, updated_dataset
 from model.params import deficit_rule, make_policy
-from model.solver import kernel_inputs, solve
+from model.solver import kernel_params, solve
 
 PERCENT = ("welfare", "real_wage", "real_gdp", "terms_of_trade", "output", "employment")
 
@@ -46,13 +46,13 @@ def test_walras_law_holds_off_equilibrium():
     rng = np.random.default_rng(3)
     bm = calibrate(random_dataset(4, 5, seed=11))
     pol = make_policy(bm, t1=shocked(bm, rng))
-    args = kernel_inputs(bm, pol)
-    va = args[7]
+    p = kernel_params(bm, pol)
+    va = p.va
     for _ in range(5):
         w = rng.uniform(0.5, 1.5, 4)
         w *= va.sum() / (w * va).sum()
         lP = rng.normal(0, 0.2, bm.E0.shape)
-        out = eq.evaluate(w, lP, *args)
+        out = eq.evaluate(w, lP, p)
         excess = out["demand"] - w * va
         assert np.abs(excess).max() > 1e-3 * va.sum()  # far from equilibrium
         assert abs(excess.sum()) < 1e-11 * va.sum()
@@ -84,13 +84,12 @@ def test_equations_are_homogeneous_of_degree_one_in_nominal_values():
     rng = np.random.default_rng(8)
     bm = calibrate(random_dataset(3, 4, seed=8))
     pol = make_policy(bm, t1=shocked(bm, rng))
-    beta, gamma, pi0, ltau, inv1pt, sigma, alpha, va, D1 = kernel_inputs(bm, pol)
+    p = kernel_params(bm, pol)
     w = rng.uniform(0.8, 1.2, 3)
     lP = rng.normal(0, 0.1, (3, 4))
     lam = 3.7
-    a = eq.evaluate(w, lP, beta, gamma, pi0, ltau, inv1pt, sigma, alpha, va, D1)
-    b = eq.evaluate(lam * w, lP + np.log(lam), beta, gamma, pi0, ltau, inv1pt, sigma, alpha, va,
-                    lam * D1)
+    a = eq.evaluate(w, lP, p)
+    b = eq.evaluate(lam * w, lP + np.log(lam), p._replace(D1=lam * p.D1))
     np.testing.assert_allclose(b["pi1"], a["pi1"], rtol=1e-12)
     np.testing.assert_allclose(b["lP"], a["lP"] + np.log(lam), rtol=1e-12)
     for name in ("E1", "Y1", "demand"):

@@ -8,7 +8,8 @@ from calibration.synthetic import random_dataset
 from model import equations as eq
 from model import kernels as k
 from model.params import make_policy
-from model.solver import kernel_inputs
+from model.params import SolverSettings
+from model.solver import initial_state, kernel_params
 
 
 @pytest.fixture(params=[(2, 3, 0.0), (3, 5, 0.3), (4, 2, 0.5)], ids=lambda p: f"{p[0]}x{p[1]}z{p[2]}")
@@ -22,10 +23,10 @@ def state(request):
     d_hat = np.exp(rng.normal(0, 0.1, bm.t0.shape))
     d_hat[idx, idx, :] = 1.0
     pol = make_policy(bm, t1=t1, d_hat=d_hat)
-    args = kernel_inputs(bm, pol)
+    p = kernel_params(bm, pol)
     w = rng.uniform(0.8, 1.2, nr)
     lP = rng.normal(0, 0.1, (nr, ns))
-    return bm, args, w, lP
+    return bm, p, w, lP
 
 
 def test_unit_costs(state):
@@ -49,26 +50,60 @@ def test_price_index_and_shares(state):
     np.testing.assert_allclose(shares.sum(axis=1), (bm.E0 > 0).astype(float), rtol=1e-13)
 
 
-def test_expenditure_output_and_labour(state):
-    bm, args, w, lP = state
-    beta, gamma, pi0, ltau, inv1pt, sigma, alpha, va, D1 = args
-    nr, ns = beta.shape
-    outs = [np.empty((nr, ns)), np.empty((nr, ns)), np.empty((nr, nr, ns)), np.empty((nr, ns)),
-            np.empty((nr, ns)), np.empty(nr)]
-    k._evaluate(w, lP, *args, *outs, np.empty((nr * ns, nr * ns)), np.empty(nr * ns))
-    twin = eq.evaluate(w, lP, *args)
-    for name, got in zip(("lc", "lP", "pi1", "E1", "Y1", "demand"), outs):
+def state_vector(bm, w, lP, seed=0):
+    rng = np.random.default_rng(seed)
+    e = rng.uniform(0.8, 1.2, lP.size)
+    return np.concatenate([w, lP.ravel(), e])
+
+
+@pytest.mark.parametrize("direct", [True, False], ids=["direct", "iterative"])
+def test_evaluate(state, direct):
+    bm, p, w, lP = state
+    p = p._replace(direct=direct)
+    nr, ns = bm.shape
+    x = state_vector(bm, w, lP)
+    ws = k._workspace(nr, ns, direct)
+    k._evaluate(x, p, ws)
+    E = None if direct else x[nr + nr * ns:].reshape(nr, ns) * p.E0
+    twin = eq.evaluate(w, lP, p, E)
+    for name, got in zip(("lc", "lP", "pi1", "E1", "Y1", "demand"),
+                         (ws.lc, ws.lP, ws.pi1, ws.E, ws.Y, ws.demand)):
         np.testing.assert_allclose(got, twin[name], rtol=1e-11, atol=1e-12, err_msg=name)
 
 
-def test_fixed_point_map(state):
-    bm, args, w, lP = state
+def test_expenditure_step_has_the_direct_solution_as_fixed_point(state):
+    bm, p, w, lP = state
+    twin = eq.evaluate(w, lP, p)
+    income = w * p.va + p.D1
+    step = eq.expenditure_step(twin["pi1"], p.inv1pt, p.alpha, p.gamma, income, twin["E1"])
+    np.testing.assert_allclose(step, twin["E1"], rtol=1e-11)
+    out = np.empty_like(step)
+    k._expenditure_step(twin["pi1"], p.inv1pt, p.alpha, p.gamma, income, twin["E1"], out)
+    np.testing.assert_allclose(out, step, rtol=1e-12)
+
+
+@pytest.mark.parametrize("direct", [True, False], ids=["direct", "iterative"])
+def test_fixed_point_map(state, direct):
+    bm, p, w, lP = state
+    p = p._replace(direct=direct)
     nr, ns = bm.shape
-    x = np.concatenate([w, lP.ravel()])
+    x = state_vector(bm, w, lP, seed=1)
     g = np.empty_like(x)
-    work = [np.empty((nr, ns)), np.empty((nr, ns)), np.empty((nr, nr, ns)), np.empty((nr, ns)),
-            np.empty((nr, ns)), np.empty(nr), np.empty((nr * ns, nr * ns)), np.empty(nr * ns)]
-    res = k._fixed_point_map(x, *args, 0.7, g, *work)
-    g_twin, res_w, res_p = eq.fixed_point_map(x, *args, 0.7)
+    res = k._fixed_point_map(x, p, 0.7, g, k._workspace(nr, ns, direct))
+    g_twin, *res_twin = eq.fixed_point_map(x, p, 0.7)
     np.testing.assert_allclose(g, g_twin, rtol=1e-11, atol=1e-13)
-    np.testing.assert_allclose(res, (res_w, res_p), rtol=1e-9)
+    np.testing.assert_allclose(res, res_twin, rtol=1e-9)
+
+
+def test_iterative_and_direct_expenditure_give_the_same_equilibrium():
+    from model.solver import solve
+
+    bm = calibrate(random_dataset(3, 6, seed=4))
+    t1 = bm.t0 + 0.2
+    t1[[0, 1, 2], [0, 1, 2], :] = 0.0
+    pol = make_policy(bm, t1=t1)
+    a = solve(bm, pol, SolverSettings(expenditure="direct"))
+    b = solve(bm, pol, SolverSettings(expenditure="iterative"))
+    np.testing.assert_allclose(b.w_hat, a.w_hat, rtol=1e-9)
+    np.testing.assert_allclose(b.E1, a.E1, rtol=1e-8)
+    assert np.array_equal(initial_state(bm)[:3], np.ones(3))
