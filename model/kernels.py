@@ -341,3 +341,18 @@ def _solve_fixed_point(x0, p, tol, max_iter, damping, memory, anderson, x_out):
             x[:] = g
     x_out[:] = x
     return MAX_ITER, max_iter, res_w, res_p, res_e
+
+
+@njit(cache=True)
+def _with_sigma_scale(p, scale):
+    """``p`` with every Armington elasticity of sector ``j`` multiplied by ``scale[j]`` (for
+    sensitivity sweeps inside compiled code; keeps working as parameters are added)."""
+    return KernelParams(p.beta, p.gamma, p.pi0, p.ltau, p.inv1pt, p.sigma * scale, p.alpha,
+                        p.va, p.D1, p.E0, p.direct)
+
+
+@njit(cache=True)
+def _with_trade(p, ltau, inv1pt):
+    """``p`` with new trade-cost changes ``ltau`` and tariff factors ``inv1pt = 1/(1 + t1)``."""
+    return KernelParams(p.beta, p.gamma, p.pi0, ltau, inv1pt, p.sigma, p.alpha, p.va, p.D1,
+                        p.E0, p.direct)

@@ -17,7 +17,7 @@ import numpy as np
 from calibration.calibrate import Benchmark
 from model.params import ModelError, Policy, SolverSettings, deficit_rule, make_policy
 
-TOP_KEYS = ("title", "data", "elasticities", "defaults", "scenarios", "solver")
+TOP_KEYS = ("title", "data", "elasticities", "defaults", "scenarios", "solver", "sweep")
 DEFAULT_KEYS = ("closure", "tariffs", "trade_costs")
 SCENARIO_KEYS = ("description", "closure", "tariffs", "trade_costs")
 TARIFF_KEYS = ("importer", "exporter", "sectors", "except", "rate", "add", "floor")
@@ -93,6 +93,7 @@ class ScenarioFile:
     elasticities: str
     scenarios: tuple[Scenario, ...]
     solver: SolverSettings
+    sweep: dict | None = None  # the raw [sweep] table, checked by model.sweep
 
 
 def load_scenario_file(path: str | Path) -> ScenarioFile:
@@ -153,6 +154,7 @@ def load_scenario_file(path: str | Path) -> ScenarioFile:
         elasticities=elasticities,
         scenarios=tuple(parsed),
         solver=solver,
+        sweep=err.table(doc["sweep"], "sweep") if "sweep" in doc else None,
     )
 
 

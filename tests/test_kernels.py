@@ -107,3 +107,15 @@ def test_iterative_and_direct_expenditure_give_the_same_equilibrium():
     np.testing.assert_allclose(b.w_hat, a.w_hat, rtol=1e-9)
     np.testing.assert_allclose(b.E1, a.E1, rtol=1e-8)
     assert np.array_equal(initial_state(bm)[:3], np.ones(3))
+
+
+def test_parameter_replacements_inside_compiled_code(state):
+    bm, p, w, lP = state
+    scale = np.linspace(0.5, 1.5, len(p.sigma))
+    q = k._with_sigma_scale(p, scale)
+    np.testing.assert_array_equal(q.sigma, p.sigma * scale)
+    np.testing.assert_array_equal(q.beta, p.beta)
+    r = k._with_trade(p, np.zeros_like(p.ltau), np.ones_like(p.inv1pt))
+    assert not r.ltau.any() and (r.inv1pt == 1).all()
+    np.testing.assert_array_equal(r.sigma, p.sigma)
+    assert q.direct == p.direct and len(q) == len(p)
