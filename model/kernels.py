@@ -1,11 +1,14 @@
-r"""Numba kernels of the equilibrium in changes (model.md, steps 1-6).
+r"""Numba kernels of the equilibrium in changes (model.md, steps 1-6, with its extensions).
 
-Small typed loops over plain arrays that write into ``out`` arguments; no validation, no
-allocation of results the caller needs, no I/O.  Each has a NumPy twin in
-:mod:`model.equations`, and the tests check that they agree.
+Small typed loops over plain arrays that write into ``out`` arguments; no validation, no I/O.
+Each has a NumPy twin in :mod:`model.equations`, and the tests check that they agree.
 
-Index names: ``n`` importer, ``i`` exporter, ``j``, ``k`` sectors.  Prices are carried in logs:
-``lw = log(w_hat)``, ``lP = log(P_hat)``, ``lc = log(c_hat)``, ``ltau = log(tau_hat)``.
+Index names: ``n`` importer, ``i`` exporter, ``j``, ``k`` sectors.  Prices are carried in logs.
+
+The state of the fixed point is ``x = (a, log P, log r, E / E0)``: ``a[n]`` is the wage change
+of a region with full employment, or its employment change under a fixed real wage; ``log P``
+the (effective) price-index changes; ``log r`` the rental changes of sector-specific capital;
+``E / E0`` absorption relative to the benchmark.
 """
 
 from __future__ import annotations
@@ -24,11 +27,19 @@ NOT_FINITE = 2
 class KernelParams(NamedTuple):
     """Everything the kernels need, as plain arrays (built by ``model.solver.kernel_params``).
 
-    ``beta[n, j]``, ``gamma[n, k, j]`` cost shares; ``pi0[n, i, j]`` benchmark expenditure
-    shares; ``ltau[n, i, j]`` log change of trade costs incl. tariffs; ``inv1pt[n, i, j]`` =
-    1/(1 + t1); ``sigma[j]``; ``alpha[n, j]`` final-demand shares; ``va[n]`` benchmark value
-    added; ``D1[n]`` deficits; ``E0[n, j]`` benchmark absorption (the scale of the absorption
-    part of the state); ``direct`` solves absorption by LU (else one Jacobi step per iteration).
+    Benchmark: ``beta[n, j]`` value-added and ``gamma[n, k, j]`` intermediate cost shares;
+    ``pi0[n, i, j]`` expenditure shares; ``alpha[n, j]`` final-demand shares; ``theta[n, j]``
+    labour share of value added (1 without capital); ``vaL[n]`` labour income and
+    ``vaK[n, j]`` capital income; ``va[n]`` value added; ``E0[n, j]`` absorption (the scale
+    of the absorption part of the state, 1 where there is none).
+    Policy: ``ltau[n, i, j]`` log change of the importer's cost factor (iceberg, tariff and
+    export tax); ``inv1pt = 1/(1 + t1)``; ``inv1pe = 1/(1 + e1)`` with ``e1[n, i, j]`` the
+    export tax of exporter ``i`` on sales to ``n`` (its rents go to ``i``); ``lpref[n, i, j]``
+    log shift of the importer's preference for source ``i``; ``D1[n]`` deficits.
+    Elasticities ``sigma[j]`` (domestic vs imports) and ``sigma_m[j]`` (among import sources;
+    equal to ``sigma`` in the one-level model).  ``frw[n]`` is 1 where the real wage is fixed
+    and employment adjusts.  ``direct`` solves absorption by LU at every iteration (else one
+    Jacobi step).
     """
 
     beta: np.ndarray
@@ -42,62 +53,198 @@ class KernelParams(NamedTuple):
     D1: np.ndarray
     E0: np.ndarray
     direct: bool
+    sigma_m: np.ndarray
+    inv1pe: np.ndarray
+    lpref: np.ndarray
+    theta: np.ndarray
+    vaL: np.ndarray
+    vaK: np.ndarray
+    frw: np.ndarray
+
+
+class Workspace(NamedTuple):
+    """Scratch arrays of one solve (see :func:`_workspace`)."""
+
+    lw: np.ndarray      # [n] log wage change
+    L: np.ndarray       # [n] employment change
+    lpva: np.ndarray    # [n, j] log price of value added
+    lc: np.ndarray      # [n, j] log unit cost
+    lPs: np.ndarray     # [n, j] log CES price index at current preferences
+    lP: np.ndarray      # [n, j] log effective price index (benchmark preferences)
+    pi1: np.ndarray     # [n, i, j] expenditure shares
+    E: np.ndarray       # [n, j] absorption
+    Y: np.ndarray       # [n, j] gross output (producer revenue)
+    LD: np.ndarray      # [n] wage bill demanded
+    KD: np.ndarray      # [n, j] capital income demanded
+    income: np.ndarray  # [n] factor income + deficit
+    rents: np.ndarray   # [n] export-tax rents
+    mat: np.ndarray
+    rhs: np.ndarray
 
 
 @njit(cache=True)
-def _unit_costs(lw, lP, beta, gamma, out):
-    r"""``lc[n, j] = beta[n, j] lw[n] + sum_k gamma[n, k, j] lP[n, k]`` (model.md step 1)."""
+def _workspace(nr, ns, direct):
+    size = nr * ns if direct else 1
+    return Workspace(np.empty(nr), np.empty(nr), np.empty((nr, ns)), np.empty((nr, ns)),
+                     np.empty((nr, ns)), np.empty((nr, ns)), np.empty((nr, nr, ns)),
+                     np.empty((nr, ns)), np.empty((nr, ns)), np.empty(nr), np.empty((nr, ns)),
+                     np.empty(nr), np.empty(nr), np.empty((size, size)), np.empty(size))
+
+
+@njit(cache=True)
+def _factor_prices(x, p, lw, L, lpva):
+    r"""Wages, employment and the log price of value added from the state.
+
+    Full employment: ``w = a``, ``L = 1``.  Fixed real wage: ``w = Pc``, the Cobb-Douglas
+    consumer price :math:`\prod_j \hat P_{nj}^{\alpha_{nj}}`, and ``L = a``.  Value added is
+    Cobb-Douglas in labour and sector-specific capital:
+    :math:`\log p^{va}_{nj} = \theta_{nj}\log\hat w_n + (1-\theta_{nj})\log\hat r_{nj}`.
+    """
+    nr, ns = p.beta.shape
+    for n in range(nr):
+        if p.frw[n]:
+            acc = 0.0
+            for j in range(ns):
+                acc += p.alpha[n, j] * x[nr + n * ns + j]
+            lw[n] = acc
+            L[n] = x[n]
+        else:
+            lw[n] = np.log(x[n])
+            L[n] = 1.0
+    off = nr + nr * ns
+    for n in range(nr):
+        for j in range(ns):
+            th = p.theta[n, j]
+            lpva[n, j] = th * lw[n]
+            if th < 1.0:
+                lpva[n, j] += (1.0 - th) * x[off + n * ns + j]
+
+
+@njit(cache=True)
+def _unit_costs(lpva, lP, beta, gamma, out):
+    r"""``lc[n, j] = beta[n, j] lpva[n, j] + sum_k gamma[n, k, j] lP[n, k]`` (model.md step 1)."""
     nr, ns = beta.shape
     for n in range(nr):
         for j in range(ns):
-            acc = beta[n, j] * lw[n]
+            acc = beta[n, j] * lpva[n, j]
             for k in range(ns):
                 acc += gamma[n, k, j] * lP[n, k]
             out[n, j] = acc
 
 
 @njit(cache=True)
-def _price_index(lc, pi0, ltau, sigma, out):
-    r"""CES price index ``P[n, j]^(1-s) = sum_i pi0[n, i, j] (tau[n, i, j] c[i, j])^(1-s)``.
+def _prices_and_shares(lc, p, lPs, lPe, pi1):
+    r"""Armington price indices and expenditure shares (model.md steps 2-3), nested form.
 
-    Writes ``log P``; a sector with no absorption gets 0.  Cells with ``pi0 == 0`` or a
-    prohibitive (infinite) ``tau`` contribute nothing.
-    """
-    nr, _, ns = pi0.shape
-    for n in range(nr):
-        for j in range(ns):
-            e = 1.0 - sigma[j]
-            acc = 0.0
-            for i in range(nr):
-                if pi0[n, i, j] > 0.0:
-                    acc += pi0[n, i, j] * np.exp(e * (ltau[n, i, j] + lc[i, j]))
-            out[n, j] = np.log(acc) / e if acc > 0.0 else 0.0
-
-
-@njit(cache=True)
-def _trade_shares(lc, lP, pi0, ltau, sigma, out):
-    r"""``pi1[n, i, j] = pi0[n, i, j] (tau[n, i, j] c[i, j] / P[n, j])^(1 - sigma_j)`` (step 3)."""
-    nr, _, ns = pi0.shape
-    for n in range(nr):
-        for i in range(nr):
-            for j in range(ns):
-                if pi0[n, i, j] > 0.0:
-                    e = 1.0 - sigma[j]
-                    out[n, i, j] = pi0[n, i, j] * np.exp(e * (ltau[n, i, j] + lc[i, j] - lP[n, j]))
-                else:
-                    out[n, i, j] = 0.0
-
-
-@njit(cache=True)
-def _expenditure(pi1, inv1pt, alpha, gamma, income_exog, mat, rhs, out):
-    r"""Solve the linear expenditure system of model.md step 4 for ``E1[n, j]``.
+    Domestic goods against the import composite with ``sigma``, import sources within the
+    composite with ``sigma_m`` (GTAP's nesting; one level when they are equal):
 
     .. math::
-        E_{nj} = \alpha_{nj}\Big(\hat w_n VA^0_n + D^1_n + \sum_{i,k} \frac{t_{nik}}{1+t_{nik}}
-        \pi_{nik} E_{nk}\Big) + \sum_k \gamma_{njk} \sum_m \frac{\pi_{mnk}}{1+t_{mnk}} E_{mk}
+        \hat P_M^{1-\sigma_M} = \sum_{i\ne n}\frac{\pi^0_{ni}}{1-\pi^0_{nn}} a_{ni}
+        (\hat\tau_{ni}\hat c_i)^{1-\sigma_M},\quad
+        \hat P^{1-\sigma} = \pi^0_{nn} a_{nn} (\hat\tau_{nn}\hat c_n)^{1-\sigma}
+        + (1-\pi^0_{nn})\hat P_M^{1-\sigma},
 
-    ``inv1pt = 1/(1 + t1)``; ``income_exog[n] = w_hat[n] VA0[n] + D1[n]``.  ``mat`` (NS x NS,
-    NS = regions x sectors) and ``rhs`` (NS) are workspace.
+    with preference shifts ``a = exp(lpref)``.  ``lPs`` is that index; ``lPe`` the effective
+    index at benchmark preferences, minus the log of the CES quantity index of what is bought
+    per unit of spending (equal to ``lPs`` without preference shifts).
+    """
+    nr, _, ns = p.pi0.shape
+    for n in range(nr):
+        for j in range(ns):
+            eD = 1.0 - p.sigma[j]
+            eM = 1.0 - p.sigma_m[j]
+            d = p.pi0[n, n, j]
+            m0 = 0.0
+            shifted = p.lpref[n, n, j] != 0.0
+            for i in range(nr):
+                if i != n:
+                    m0 += p.pi0[n, i, j]
+                    shifted = shifted or p.lpref[n, i, j] != 0.0
+            lPM = np.inf
+            if m0 > 0.0:
+                sm = 0.0
+                for i in range(nr):
+                    if i != n and p.pi0[n, i, j] > 0.0:
+                        sm += p.pi0[n, i, j] / m0 * np.exp(
+                            eM * (p.ltau[n, i, j] + lc[i, j]) + p.lpref[n, i, j])
+                if sm > 0.0:
+                    lPM = np.log(sm) / eM
+            s = 0.0
+            uD = p.ltau[n, n, j] + lc[n, j]
+            if d > 0.0:
+                s += d * np.exp(eD * uD + p.lpref[n, n, j])
+            if m0 > 0.0 and lPM < np.inf:
+                s += m0 * np.exp(eD * lPM)
+            if s <= 0.0:
+                lPs[n, j] = 0.0
+                lPe[n, j] = 0.0
+                for i in range(nr):
+                    pi1[n, i, j] = 0.0
+                continue
+            lp = np.log(s) / eD
+            lPs[n, j] = lp
+            pi1[n, n, j] = d * np.exp(eD * (uD - lp) + p.lpref[n, n, j]) if d > 0.0 else 0.0
+            mT = m0 * np.exp(eD * (lPM - lp)) if (m0 > 0.0 and lPM < np.inf) else 0.0
+            for i in range(nr):
+                if i != n:
+                    if mT > 0.0 and p.pi0[n, i, j] > 0.0:
+                        pi1[n, i, j] = mT * p.pi0[n, i, j] / m0 * np.exp(
+                            eM * (p.ltau[n, i, j] + lc[i, j] - lPM) + p.lpref[n, i, j])
+                    else:
+                        pi1[n, i, j] = 0.0
+            if not shifted:
+                lPe[n, j] = lp
+                continue
+            # quantity index at benchmark preferences of what one unit of spending buys
+            rD = (p.sigma[j] - 1.0) / p.sigma[j]
+            rM = (p.sigma_m[j] - 1.0) / p.sigma_m[j]
+            q = 0.0
+            if d > 0.0:
+                q += d * (pi1[n, n, j] / d * np.exp(-uD)) ** rD
+            if m0 > 0.0:
+                qm = 0.0
+                for i in range(nr):
+                    if i != n and p.pi0[n, i, j] > 0.0:
+                        qi = pi1[n, i, j] / p.pi0[n, i, j] * np.exp(-(p.ltau[n, i, j] + lc[i, j]))
+                        qm += p.pi0[n, i, j] / m0 * qi ** rM
+                q += m0 * qm ** (rD / rM)
+            lPe[n, j] = -np.log(q) / rD
+
+
+@njit(cache=True)
+def _gross_output(pi1, p, E, out):
+    r"""Producer revenue ``Y[i, j] = sum_n pi1[n, i, j] E[n, j] / ((1 + t1) (1 + e1))``."""
+    nr, _, ns = pi1.shape
+    for i in range(nr):
+        for j in range(ns):
+            acc = 0.0
+            for n in range(nr):
+                acc += pi1[n, i, j] * E[n, j] * p.inv1pt[n, i, j] * p.inv1pe[n, i, j]
+            out[i, j] = acc
+
+
+@njit(cache=True)
+def _rents(pi1, p, E, out):
+    r"""Export-tax rents of each exporter: ``sum_{n,j} X[i, n, j] e1 / (1 + e1)``."""
+    nr, _, ns = pi1.shape
+    for i in range(nr):
+        acc = 0.0
+        for n in range(nr):
+            for j in range(ns):
+                acc += pi1[n, i, j] * E[n, j] * p.inv1pt[n, i, j] * (1.0 - p.inv1pe[n, i, j])
+        out[i] = acc
+
+
+@njit(cache=True)
+def _expenditure(pi1, p, income_exog, mat, rhs, out):
+    r"""Solve the linear expenditure system of model.md step 4 for ``E1[n, j]`` by LU.
+
+    .. math::
+        E_{nj} = \alpha_{nj}\big(\text{income}_n + R_n(E) + \text{rents}_n(E)\big)
+        + \sum_k \gamma_{njk} Y_{nk}(E)
+
+    ``income_exog[n]`` = factor income + deficit.  ``mat`` and ``rhs`` are workspace.
     """
     nr, _, ns = pi1.shape
     size = nr * ns
@@ -108,19 +255,18 @@ def _expenditure(pi1, inv1pt, alpha, gamma, income_exog, mat, rhs, out):
     for n in range(nr):
         for j in range(ns):
             row = n * ns + j
-            rhs[row] = alpha[n, j] * income_exog[n]
-            # tariff revenue on n's spending on every sector k
+            rhs[row] = p.alpha[n, j] * income_exog[n]
             for k in range(ns):
                 rev = 0.0
                 for i in range(nr):
-                    rev += (1.0 - inv1pt[n, i, k]) * pi1[n, i, k]
-                mat[row, n * ns + k] -= alpha[n, j] * rev
-            # intermediate demand of n's sectors k for composite j, from their sales to every m
-            for k in range(ns):
-                g = gamma[n, j, k]
-                if g != 0.0:
-                    for m in range(nr):
-                        mat[row, m * ns + k] -= g * pi1[m, n, k] * inv1pt[m, n, k]
+                    rev += (1.0 - p.inv1pt[n, i, k]) * pi1[n, i, k]
+                mat[row, n * ns + k] -= p.alpha[n, j] * rev
+            for m in range(nr):
+                for k in range(ns):
+                    sale = pi1[m, n, k] * p.inv1pt[m, n, k]
+                    coef = p.gamma[n, j, k] * sale * p.inv1pe[m, n, k]
+                    coef += p.alpha[n, j] * sale * (1.0 - p.inv1pe[m, n, k])
+                    mat[row, m * ns + k] -= coef
     for a in range(size):
         ok = np.isfinite(rhs[a])
         for b in range(size):
@@ -135,134 +281,128 @@ def _expenditure(pi1, inv1pt, alpha, gamma, income_exog, mat, rhs, out):
 
 
 @njit(cache=True)
-def _gross_output(pi1, inv1pt, E1, out):
-    r"""``Y1[i, j] = sum_n pi1[n, i, j] E1[n, j] / (1 + t1[n, i, j])``."""
-    nr, _, ns = pi1.shape
-    for i in range(nr):
-        for j in range(ns):
-            acc = 0.0
-            for n in range(nr):
-                acc += pi1[n, i, j] * E1[n, j] * inv1pt[n, i, j]
-            out[i, j] = acc
-
-
-@njit(cache=True)
-def _labour_demand(beta, Y1, out):
-    r"""Wage bill demanded, ``sum_j beta[n, j] Y1[n, j]`` (model.md step 5)."""
-    nr, ns = beta.shape
-    for n in range(nr):
-        acc = 0.0
-        for j in range(ns):
-            acc += beta[n, j] * Y1[n, j]
-        out[n] = acc
-
-
-@njit(cache=True)
-def _expenditure_step(pi1, inv1pt, alpha, gamma, income_exog, E, out):
-    r"""One Jacobi step of the expenditure system: ``out = alpha (income_exog + R(E)) +
-    gamma Y(E)``, the right-hand side of :func:`_expenditure` at ``E``."""
+def _expenditure_step(pi1, p, income_exog, E, out):
+    r"""One Jacobi step of the expenditure system: the right-hand side of
+    :func:`_expenditure` at ``E``."""
     nr, _, ns = pi1.shape
     Y = np.empty((nr, ns))
-    _gross_output(pi1, inv1pt, E, Y)
+    rents = np.empty(nr)
+    _gross_output(pi1, p, E, Y)
+    _rents(pi1, p, E, rents)
     for n in range(nr):
         rev = 0.0
         for i in range(nr):
             for k in range(ns):
-                rev += (1.0 - inv1pt[n, i, k]) * pi1[n, i, k] * E[n, k]
+                rev += (1.0 - p.inv1pt[n, i, k]) * pi1[n, i, k] * E[n, k]
         for j in range(ns):
-            acc = alpha[n, j] * (income_exog[n] + rev)
+            acc = p.alpha[n, j] * (income_exog[n] + rev + rents[n])
             for k in range(ns):
-                acc += gamma[n, j, k] * Y[n, k]
+                acc += p.gamma[n, j, k] * Y[n, k]
             out[n, j] = acc
-
-
-class Workspace(NamedTuple):
-    """Scratch arrays of one solve, allocated once (see :func:`_workspace`)."""
-
-    lc: np.ndarray
-    lP: np.ndarray
-    pi1: np.ndarray
-    E: np.ndarray
-    Y: np.ndarray
-    demand: np.ndarray
-    income: np.ndarray
-    mat: np.ndarray
-    rhs: np.ndarray
-
-
-@njit(cache=True)
-def _workspace(nr, ns, direct):
-    size = nr * ns if direct else 1
-    return Workspace(np.empty((nr, ns)), np.empty((nr, ns)), np.empty((nr, nr, ns)),
-                     np.empty((nr, ns)), np.empty((nr, ns)), np.empty(nr), np.empty(nr),
-                     np.empty((size, size)), np.empty(size))
 
 
 @njit(cache=True)
 def _evaluate(x, p, ws):
-    """Steps 1-5 at the state ``x = (w_hat, log P_hat, E / E0)``: fills ``ws`` with unit
-    costs, the new price indices, shares, the new absorption, gross output and labour demand."""
+    """Steps 1-5 at the state ``x``: fills ``ws`` with factor prices, costs, the new price
+    indices, shares, absorption, gross output, rents and factor demands."""
     nr, ns = p.beta.shape
-    w = x[:nr]
     lP = x[nr:nr + nr * ns].reshape((nr, ns))
-    lw = np.log(w)
-    _unit_costs(lw, lP, p.beta, p.gamma, ws.lc)
-    _price_index(ws.lc, p.pi0, p.ltau, p.sigma, ws.lP)
-    _trade_shares(ws.lc, ws.lP, p.pi0, p.ltau, p.sigma, ws.pi1)
+    _factor_prices(x, p, ws.lw, ws.L, ws.lpva)
+    _unit_costs(ws.lpva, lP, p.beta, p.gamma, ws.lc)
+    _prices_and_shares(ws.lc, p, ws.lPs, ws.lP, ws.pi1)
+    off_r = nr + nr * ns
     for n in range(nr):
-        ws.income[n] = w[n] * p.va[n] + p.D1[n]
+        acc = np.exp(ws.lw[n]) * ws.L[n] * p.vaL[n] + p.D1[n]
+        for j in range(ns):
+            if p.vaK[n, j] > 0.0:
+                acc += np.exp(x[off_r + n * ns + j]) * p.vaK[n, j]
+        ws.income[n] = acc
     if p.direct:
-        _expenditure(ws.pi1, p.inv1pt, p.alpha, p.gamma, ws.income, ws.mat, ws.rhs, ws.E)
+        _expenditure(ws.pi1, p, ws.income, ws.mat, ws.rhs, ws.E)
     else:
         E_old = np.empty((nr, ns))
-        off = nr + nr * ns
+        off = nr + 2 * nr * ns
         for n in range(nr):
             for j in range(ns):
                 E_old[n, j] = x[off + n * ns + j] * p.E0[n, j]
-        _expenditure_step(ws.pi1, p.inv1pt, p.alpha, p.gamma, ws.income, E_old, ws.E)
-    _gross_output(ws.pi1, p.inv1pt, ws.E, ws.Y)
-    _labour_demand(p.beta, ws.Y, ws.demand)
+        _expenditure_step(ws.pi1, p, ws.income, E_old, ws.E)
+    _gross_output(ws.pi1, p, ws.E, ws.Y)
+    _rents(ws.pi1, p, ws.E, ws.rents)
+    for n in range(nr):
+        acc = 0.0
+        for j in range(ns):
+            acc += p.theta[n, j] * p.beta[n, j] * ws.Y[n, j]
+            ws.KD[n, j] = (1.0 - p.theta[n, j]) * p.beta[n, j] * ws.Y[n, j]
+        ws.LD[n] = acc
 
 
 @njit(cache=True)
 def _fixed_point_map(x, p, damping, g, ws):
-    r"""The map ``G`` of the joint fixed point in ``x = (w_hat, log P_hat, E / E0)``.
+    r"""The map ``G`` of the joint fixed point in ``x = (a, log P, log r, E / E0)``.
 
-    Wages move to the level that clears the labour market at current prices (Alvarez & Lucas
-    2007; Caliendo & Parro 2015), ``w <- sum_j beta Y1 / VA0``, rescaled so world value added is
-    unchanged (the numeraire); price indices move to their CES value at current unit costs;
-    absorption to the solution of the expenditure system (or one step towards it).  All updates
-    are damped.  Returns ``(labour residual, price residual, absorption residual)``: max |excess
-    labour demand| / world value added, max |change of log P|, max |change of E| / world value
+    Factor prices move to the level that clears each factor market at current prices
+    (Alvarez & Lucas 2007; Caliendo & Parro 2015): the wage to ``labour demand / labour
+    supply`` (or, with a fixed real wage, employment to ``labour demand / wage``), the rental
+    of each sector's capital to ``capital demand / capital``; price indices move to their CES
+    value at current unit costs; absorption to the solution of the expenditure system (or one
+    step towards it).  Prices are then rescaled so that the world factor-price index (benchmark
+    factor incomes as weights) is unchanged: the numeraire, equal to world value added under
+    full employment.  All updates are damped.
+
+    Returns ``(factor residual, price residual, absorption residual)``: max |excess demand for
+    a factor| / world value added, max |change of log P|, max |change of E| / world value
     added.
     """
     nr, ns = p.beta.shape
     _evaluate(x, p, ws)
-    total_va = 0.0
-    new_world = 0.0
+    off_r = nr + nr * ns
+    off_e = nr + 2 * nr * ns
+    world = 0.0
     for n in range(nr):
-        total_va += p.va[n]
-        new_world += ws.demand[n]
-    res_w = 0.0
+        world += p.va[n]
+    res_f = 0.0
+    h = 0.0  # world factor-price index at the new prices, benchmark weights
     for n in range(nr):
-        w = x[n]
-        res_w = max(res_w, abs(ws.demand[n] - w * p.va[n]) / total_va)
-        w_new = ws.demand[n] / p.va[n] * (total_va / new_world)
-        g[n] = w + damping * (w_new - w)
+        w = np.exp(ws.lw[n])
+        res_f = max(res_f, abs(ws.LD[n] - w * ws.L[n] * p.vaL[n]) / world)
+        if p.frw[n]:
+            acc = 0.0
+            for j in range(ns):
+                acc += p.alpha[n, j] * ws.lP[n, j]
+            h += np.exp(acc) * p.vaL[n]
+        else:
+            h += ws.LD[n]
+        for j in range(ns):
+            if p.vaK[n, j] > 0.0:
+                r = np.exp(x[off_r + n * ns + j])
+                res_f = max(res_f, abs(ws.KD[n, j] - r * p.vaK[n, j]) / world)
+                h += ws.KD[n, j]
+    scale = world / h
+    lscale = np.log(scale)
+    for n in range(nr):
+        if p.frw[n]:
+            a_new = ws.LD[n] / (np.exp(ws.lw[n]) * p.vaL[n])
+        else:
+            a_new = ws.LD[n] / p.vaL[n] * scale
+        g[n] = x[n] + damping * (a_new - x[n])
     res_p = 0.0
     res_e = 0.0
-    off = nr + nr * ns
     for n in range(nr):
         for j in range(ns):
             a = nr + n * ns + j
             d = ws.lP[n, j] - x[a]
             res_p = max(res_p, abs(d))
-            g[a] = x[a] + damping * d
-            b = off + n * ns + j
-            e_new = ws.E[n, j] / p.E0[n, j]
-            res_e = max(res_e, abs(ws.E[n, j] - x[b] * p.E0[n, j]) / total_va)
-            g[b] = x[b] + damping * (e_new - x[b])
-    return res_w, res_p, res_e
+            g[a] = x[a] + damping * (d + lscale)
+            b = off_r + n * ns + j
+            if p.vaK[n, j] > 0.0:
+                lr_new = np.log(ws.KD[n, j] / p.vaK[n, j]) + lscale
+                g[b] = x[b] + damping * (lr_new - x[b])
+            else:
+                g[b] = x[b]
+            c = off_e + n * ns + j
+            res_e = max(res_e, abs(ws.E[n, j] - x[c] * p.E0[n, j]) / world)
+            g[c] = x[c] + damping * (ws.E[n, j] / p.E0[n, j] - x[c])
+    return res_f, res_p, res_e
 
 
 @njit(cache=True)
@@ -274,7 +414,7 @@ def _solve_fixed_point(x0, p, tol, max_iter, damping, memory, anderson, x_out):
     ``x_{k+1} = G(x_k) - dG gamma``.  A step that leaves positive wages or finite values is
     replaced by the plain step and the history is cleared.
 
-    Returns ``(status, iterations, labour residual, price residual, absorption residual)``;
+    Returns ``(status, iterations, factor residual, price residual, absorption residual)``;
     ``x_out`` holds the last iterate (the solution when status is ``CONVERGED``).
     """
     nr, ns = p.beta.shape
@@ -345,14 +485,16 @@ def _solve_fixed_point(x0, p, tol, max_iter, damping, memory, anderson, x_out):
 
 @njit(cache=True)
 def _with_sigma_scale(p, scale):
-    """``p`` with every Armington elasticity of sector ``j`` multiplied by ``scale[j]`` (for
+    """``p`` with both Armington elasticities of sector ``j`` multiplied by ``scale[j]`` (for
     sensitivity sweeps inside compiled code; keeps working as parameters are added)."""
     return KernelParams(p.beta, p.gamma, p.pi0, p.ltau, p.inv1pt, p.sigma * scale, p.alpha,
-                        p.va, p.D1, p.E0, p.direct)
+                        p.va, p.D1, p.E0, p.direct, p.sigma_m * scale, p.inv1pe, p.lpref,
+                        p.theta, p.vaL, p.vaK, p.frw)
 
 
 @njit(cache=True)
 def _with_trade(p, ltau, inv1pt):
     """``p`` with new trade-cost changes ``ltau`` and tariff factors ``inv1pt = 1/(1 + t1)``."""
     return KernelParams(p.beta, p.gamma, p.pi0, ltau, inv1pt, p.sigma, p.alpha, p.va, p.D1,
-                        p.E0, p.direct)
+                        p.E0, p.direct, p.sigma_m, p.inv1pe, p.lpref, p.theta, p.vaL, p.vaK,
+                        p.frw)

@@ -55,16 +55,21 @@ def tornqvist(log_price: np.ndarray, v0: np.ndarray, v1: np.ndarray) -> np.ndarr
     return np.exp(np.where(weights > 0, weights * log_price, 0.0).sum(axis=(-2, -1)))
 
 
+def flow_price(policy: Policy, sol: Solution) -> np.ndarray:
+    r"""Price change of each flow ``[i, n, j]`` before the importer's tariff:
+    :math:`\hat d_{nij}(1+e_{nij})\hat c_{ij}` (delivered cost, including any export tax)."""
+    wedge = policy.d_hat * (1.0 + policy.e1)  # [n, i, j]
+    return sol.c_hat[:, None, :] * np.transpose(wedge, (1, 0, 2))
+
+
 def terms_of_trade(bm: Benchmark, policy: Policy, sol: Solution, X1: np.ndarray) -> np.ndarray:
     r"""Percent change of the export over the import price index (Törnqvist, pre-tariff prices).
 
-    The price of a flow ``i -> n`` of sector ``j`` is :math:`\hat d_{nij}\hat c_{ij}`, the
-    delivered price before the importer's tariff, so one region's export price is its partner's
-    import price.
+    The price of a flow ``i -> n`` of sector ``j`` is :func:`flow_price`, the price before the
+    importer's tariff, so one region's export price is its partner's import price.
     """
     nr = len(bm.regions)
-    # log price of flow [i, n, j]
-    lp = np.log(sol.c_hat)[:, None, :] + np.log(np.transpose(policy.d_hat, (1, 0, 2)))
+    lp = np.log(flow_price(policy, sol))  # [i, n, j]
     X0f, X1f = off_diagonal(bm.X0), off_diagonal(X1)
     px = np.array([tornqvist(lp[n], X0f[n], X1f[n]) for n in range(nr)])
     pm = np.array([tornqvist(lp[:, n], X0f[:, n], X1f[:, n]) for n in range(nr)])
@@ -75,11 +80,10 @@ def real_gdp(bm: Benchmark, policy: Policy, sol: Solution, F1: np.ndarray, X1: n
     r"""Percent change of GDP at benchmark prices, expenditure side (GTAP's ``qgdp``).
 
     Final demand quantities :math:`F^1_{nj}/\hat P_{nj}` plus export volumes minus import
-    volumes, each flow's volume being its value over :math:`\hat d_{nij}\hat c_{ij}`; the
+    volumes, each flow's volume being its value over its :func:`flow_price`; the
     benchmark is :math:`\sum_j F^0_{nj} + \text{exports} - \text{imports} = VA^0_n + R^0_n`.
     """
-    price = sol.c_hat[:, None, :] * np.transpose(policy.d_hat, (1, 0, 2))  # [i, n, j]
-    vol1 = off_diagonal(X1) / price
+    vol1 = off_diagonal(X1) / flow_price(policy, sol)
     vol0 = off_diagonal(bm.X0)
     gdp1 = (F1 / sol.P_hat).sum(axis=1) + vol1.sum(axis=(1, 2)) - vol1.sum(axis=(0, 2))
     gdp0 = bm.F0.sum(axis=1) + vol0.sum(axis=(1, 2)) - vol0.sum(axis=(0, 2))
@@ -91,13 +95,14 @@ def outcomes(bm: Benchmark, policy: Policy, sol: Solution) -> dict[str, np.ndarr
     inv1pt = 1.0 / (1.0 + policy.t1)
     X1 = shipments(sol.pi1, sol.E1, policy.t1)
     R1 = np.einsum("nij,nij,nj->n", 1.0 - inv1pt, sol.pi1, sol.E1)
-    va1 = sol.w_hat * bm.VA0.sum(axis=1)
-    I1 = va1 + R1 + policy.D1
+    labour = sol.w_hat * sol.L_hat * (policy.theta * bm.VA0).sum(axis=1)
+    capital = (sol.r_hat * (1.0 - policy.theta) * bm.VA0).sum(axis=1)
+    I1 = labour + capital + R1 + policy.D1 + sol.rents
     F1 = bm.alpha * I1[:, None]
     Pc = consumer_price_index(bm.alpha, sol.P_hat)
     with np.errstate(divide="ignore", invalid="ignore"):
         y_hat = np.where(bm.Y0 > 0, sol.Y1 / bm.Y0, np.nan)
-        employment = np.where(bm.beta > 0, y_hat / sol.w_hat[:, None], np.nan)
+        employment = np.where(bm.beta * policy.theta > 0, y_hat / sol.w_hat[:, None], np.nan)
     return {
         "welfare": 100.0 * (I1 / bm.I0 / Pc - 1.0),
         "real_wage": 100.0 * (sol.w_hat / Pc - 1.0),
@@ -106,17 +111,20 @@ def outcomes(bm: Benchmark, policy: Policy, sol: Solution) -> dict[str, np.ndarr
         "real_gdp": real_gdp(bm, policy, sol, F1, X1),
         "output": 100.0 * (y_hat / sol.c_hat - 1.0),
         "employment": 100.0 * (employment - 1.0),
+        "employment_total": 100.0 * (sol.L_hat - 1.0),
         "trade": X1,
         "trade_balance": trade_balance(X1),
         "bilateral_balance": bilateral_balance(X1),
         "tariff_revenue": R1,
+        "export_tax_rents": sol.rents.copy(),
         "terms_of_trade": terms_of_trade(bm, policy, sol, X1),
         "income": I1,
-        "value_added": va1,
+        "value_added": labour + capital,
         "gross_output": sol.Y1.copy(),
         "absorption": sol.E1.copy(),
         "sector_price": sol.P_hat.copy(),
         "unit_cost": sol.c_hat.copy(),
+        "capital_rental": sol.r_hat.copy(),
     }
 
 

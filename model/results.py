@@ -28,6 +28,9 @@ VARIABLES = {
     "trade_balance": (("region",), "{unit}",
                       "exports minus imports, all partners, pre-tariff prices"),
     "tariff_revenue": (("region",), "{unit}", "tariff revenue"),
+    "export_tax_rents": (("region",), "{unit}",
+                         "rents from export taxes or export restraints, kept by the exporter"),
+    "employment_total": (("region",), "percent change", "employment (labour used) in the region"),
     "income": (("region",), "{unit}", "income: value added + tariff revenue + deficit"),
     "value_added": (("region",), "{unit}", "value added (wage bill)"),
     "bilateral_balance": (("region", "partner"), "{unit}",
@@ -38,11 +41,17 @@ VARIABLES = {
     "absorption": (("region", "sector"), "{unit}", "absorption at tariff-inclusive prices"),
     "sector_price": (("region", "sector"), "ratio", "Armington composite price change P_hat"),
     "unit_cost": (("region", "sector"), "ratio", "unit cost (producer price) change c_hat"),
+    "capital_rental": (("region", "sector"), "ratio",
+                       "rental change of sector-specific capital (1 where there is none)"),
     "trade": (("exporter", "importer", "sector"), "{unit}",
               "shipments at pre-tariff prices; exporter == importer is domestic sales"),
     "tariff": (("importer", "exporter", "sector"), "fraction", "ad valorem tariff in the scenario"),
     "trade_cost": (("importer", "exporter", "sector"), "ratio",
                    "change of iceberg trade costs d_hat"),
+    "export_tax": (("importer", "exporter", "sector"), "fraction",
+                   "export tax (or export-restraint tariff equivalent) of the exporter"),
+    "preference": (("importer", "exporter", "sector"), "ratio",
+                   "shift of the importer's preference for the source"),
 }
 
 BENCHMARK = {
@@ -104,10 +113,10 @@ def build_results(
         shape = tuple(len(coords[d]) for d in dims)
         stacked = np.full((len(names),) + shape, np.nan)
         for k, out in enumerate(outcomes):
-            if name == "tariff":
-                stacked[k] = policies[k].t1
-            elif name == "trade_cost":
-                stacked[k] = policies[k].d_hat
+            policy_arrays = {"tariff": "t1", "trade_cost": "d_hat", "export_tax": "e1",
+                             "preference": "pref"}
+            if name in policy_arrays:
+                stacked[k] = getattr(policies[k], policy_arrays[name])
             elif out is not None:
                 stacked[k] = out[name]
         data_vars[name] = (("scenario",) + dims, stacked,

@@ -1,7 +1,11 @@
-"""Command line: ``python -m model.run FILE.toml [--out PATH] [--quiet]``.
+"""Command line: ``python -m model.run FILE.toml [--out PATH] [--quiet] [--resume]
+[--scheduler ADDRESS]``.
 
 Exit codes: 0 success; 2 bad input (the message names the file and key); 3 a scenario did not
-converge (the others are still written, and the failed one is named).
+converge (the others are still written, and the failed one is named).  A file with a ``[sweep]``
+table also runs the sweep (:mod:`model.sweep`): draws that do not converge are recorded in
+``sweep.nc`` and counted on stderr but are not an error (exit 0); exit 3 means a central
+solution failed.  An interrupted sweep exits 130 and continues with ``--resume``.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from model.results import write_netcdf
 from model.scenario import ScenarioError
 from model.study import prepare, solve_study
 
-EXIT_OK, EXIT_BAD_INPUT, EXIT_NOT_CONVERGED = 0, 2, 3
+EXIT_OK, EXIT_BAD_INPUT, EXIT_NOT_CONVERGED, EXIT_INTERRUPTED = 0, 2, 3, 130
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,10 +33,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None,
                         help="results netCDF path (default results/<file stem>/results.nc)")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    parser.add_argument("--resume", action="store_true",
+                        help="sweeps: keep the chunks saved by an interrupted run of the same "
+                             "sweep and solve only the rest")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="sweeps: run chunks on the Dask cluster at ADDRESS "
+                             "(e.g. tcp://10.0.0.5:8786); overrides [sweep] scheduler")
     args = parser.parse_args(argv)
 
     try:
         study = prepare(args.scenario_file)
+        spec = None
+        if study.file.sweep is not None:
+            from model.sweep import parse_sweep
+
+            spec = parse_sweep(study.file.sweep, study.file.path, study.benchmark)
     except (ScenarioError, DatasetError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -47,7 +62,44 @@ def main(argv: list[str] | None = None) -> int:
         print("wrote " + ", ".join(str(p) for p in written))
     for message in failed:
         print(f"error: scenario did not converge: {message}", file=sys.stderr)
+    if spec is not None:
+        code = _sweep(args, study, spec, result, out)
+        if code != EXIT_OK:
+            return code
     return EXIT_NOT_CONVERGED if failed else EXIT_OK
+
+
+def _sweep(args, study, spec, result, out: Path) -> int:
+    """Run the sweep of the file, write ``sweep.nc`` and add its uncertainty bands to the
+    report; returns an exit code."""
+    from model.sweep import run_sweep
+    from model.sweep_report import write_sweep_reports
+
+    path = out.parent / "sweep.nc"
+    try:
+        run = run_sweep(study, spec, path, resume=args.resume, scheduler=args.scheduler,
+                        progress=not args.quiet)
+    except ScenarioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"interrupted: the solved chunks are saved in {path.parent / 'sweep_chunks'}; "
+              "run the same command with --resume to finish", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    written = [path, *write_sweep_reports(result, path, out.parent)]
+    if not args.quiet:
+        print(f"sweep: {run.solves} solves in {run.seconds:.1f} s "
+              f"({run.solves / max(run.seconds, 1e-9):,.0f} per second)")
+        print("wrote " + ", ".join(str(p) for p in written))
+    for name, count in run.failed.items():
+        if count:
+            print(f"warning: sweep, scenario {name}: {count} draws did not converge (or had an "
+                  "elasticity at or below 1); they are recorded in sweep.nc with their residual "
+                  "and excluded from the statistics", file=sys.stderr)
+    for name, point in run.central_failed:
+        print(f"error: sweep, scenario {name}: the central solution at grid point {point} did "
+              "not converge; its draws started from the benchmark", file=sys.stderr)
+    return EXIT_NOT_CONVERGED if run.central_failed else EXIT_OK
 
 
 if __name__ == "__main__":

@@ -18,12 +18,30 @@ from calibration.calibrate import Benchmark
 from model.params import ModelError, Policy, SolverSettings, deficit_rule, make_policy
 
 TOP_KEYS = ("title", "data", "elasticities", "defaults", "scenarios", "solver", "sweep")
-DEFAULT_KEYS = ("closure", "tariffs", "trade_costs")
-SCENARIO_KEYS = ("description", "closure", "tariffs", "trade_costs")
+DEFAULT_KEYS = ("closure", "tariffs", "trade_costs", "export_taxes", "preferences")
+SCENARIO_KEYS = ("description", "closure", "tariffs", "trade_costs", "export_taxes",
+                 "preferences", "target")
 TARIFF_KEYS = ("importer", "exporter", "sectors", "except", "rate", "add", "floor")
 TARIFF_MODES = ("rate", "add", "floor")
-TRADE_COST_KEYS = ("importer", "exporter", "sectors", "except", "factor")
-CLOSURE_KEYS = ("trade_balance",)
+CELL_KEYS = ("importer", "exporter", "sectors", "except")
+#: entry lists that set one value per cell: list name -> (value key, lower bound, meaning)
+CELL_LISTS = {
+    "trade_costs": ("factor", 0.0, "trade costs multiplied by factor (1.10 = 10 % higher)"),
+    "export_taxes": ("rate", -1.0, "export tax or export-restraint equivalent (0.1 = 10 %)"),
+    "preferences": ("factor", 0.0, "preference for the exporter's goods multiplied by factor"),
+}
+CLOSURE_KEYS = ("trade_balance", "armington", "factors", "capital_share", "labour")
+CLOSURE_CHOICES = {
+    "armington": ("one_level", "nested"),
+    "factors": ("labour", "specific_capital"),
+    "labour": ("full_employment", "fixed_real_wage"),
+}
+#: default capital share of value added for factors = "specific_capital", when the scenario
+#: gives none: about a third, the conventional capital share of value added
+DEFAULT_CAPITAL_SHARE = 1.0 / 3.0
+TARGET_KEYS = ("balance", "region", "partner", "value", "instrument", "importer", "exporter",
+               "sectors", "except", "bounds")
+INSTRUMENTS = ("export_tax", "preference", "uniform_tariff")
 SOLVER_KEYS = ("tol", "max_iter", "damping", "acceleration", "memory", "expenditure")
 
 
@@ -53,24 +71,62 @@ class TariffEntry:
 
 
 @dataclass(frozen=True)
-class TradeCostEntry:
-    """Iceberg trade costs of the selected cells multiplied by ``factor`` (no revenue)."""
+class CellEntry:
+    """One value for the selected cells: a trade-cost factor, an export tax or a preference
+    shift (see ``CELL_LISTS``)."""
 
     key: str
     cells: Selection
-    factor: float
+    value: float
 
 
 @dataclass(frozen=True)
 class Closure:
-    """Trade-balance closure: ``"fixed"``, ``"balanced"`` or ``((region, deficit), ...)``."""
+    """How the model closes.
+
+    ``trade_balance``: ``"fixed"``, ``"balanced"`` or ``((region, deficit), ...)``;
+    ``armington``: ``"one_level"`` or ``"nested"``; ``factors``: ``"labour"`` or
+    ``"specific_capital"`` with ``capital_share`` of value added; ``labour``:
+    ``"full_employment"``, ``"fixed_real_wage"`` or ``((region, mode), ...)``.
+    """
 
     trade_balance: str | tuple[tuple[str, float], ...] = "fixed"
+    armington: str = "one_level"
+    factors: str = "labour"
+    capital_share: float = DEFAULT_CAPITAL_SHARE
+    labour: str | tuple[tuple[str, str], ...] = "full_employment"
 
     def describe(self) -> str:
-        if isinstance(self.trade_balance, str):
-            return self.trade_balance
-        return ", ".join(f"{r} deficit = {v:g}" for r, v in self.trade_balance)
+        tb = self.trade_balance
+        parts = [tb if isinstance(tb, str) else ", ".join(f"{r} deficit = {v:g}" for r, v in tb)]
+        if self.armington != "one_level":
+            parts.append(f"{self.armington} Armington")
+        if self.factors != "labour":
+            parts.append(f"specific capital ({self.capital_share:g} of value added)")
+        if self.labour != "full_employment":
+            lab = self.labour
+            parts.append(lab.replace("_", " ") if isinstance(lab, str) else
+                         ", ".join(f"{r} {m.replace('_', ' ')}" for r, m in lab))
+        return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A balance to reach with one instrument the solver makes endogenous (a closure swap).
+
+    ``balance`` is ``"bilateral"`` (exports of ``region`` to ``partner`` minus imports from it)
+    or ``"overall"``; ``value`` the target in the dataset's unit; ``instrument`` one of
+    ``INSTRUMENTS`` acting on the selected cells; ``bounds`` the search interval.
+    """
+
+    key: str
+    balance: str
+    region: str
+    partner: str | None
+    value: float
+    instrument: str
+    cells: Selection
+    bounds: tuple[float, float]
 
 
 @dataclass(frozen=True)
@@ -78,8 +134,11 @@ class Scenario:
     name: str
     description: str
     tariffs: tuple[TariffEntry, ...]
-    trade_costs: tuple[TradeCostEntry, ...]
+    trade_costs: tuple[CellEntry, ...]
     closure: Closure
+    export_taxes: tuple[CellEntry, ...] = ()
+    preferences: tuple[CellEntry, ...] = ()
+    target: Target | None = None
 
 
 @dataclass(frozen=True)
@@ -128,17 +187,24 @@ def load_scenario_file(path: str | Path) -> ScenarioFile:
         err.keys(body, SCENARIO_KEYS, where)
         tariffs = _entries(err, defaults, "defaults", "tariffs", _tariff) + _entries(
             err, body, where, "tariffs", _tariff)
-        costs = _entries(err, defaults, "defaults", "trade_costs", _trade_cost) + _entries(
-            err, body, where, "trade_costs", _trade_cost)
+        cell_lists = {
+            name_: _entries(err, defaults, "defaults", name_, _cell_entry) + _entries(
+                err, body, where, name_, _cell_entry)
+            for name_ in CELL_LISTS
+        }
         closure_doc = dict(err.table(defaults.get("closure", {}), "defaults.closure"))
         closure_doc.update(err.table(body.get("closure", {}), f"{where}.closure"))
         closure = _closure(err, closure_doc, f"{where}.closure")
+        target = _target(err, body["target"], f"{where}.target") if "target" in body else None
         parsed.append(Scenario(
             name=name,
             description=err.string(body.get("description", ""), f"{where}.description"),
             tariffs=tuple(tariffs),
-            trade_costs=tuple(costs),
+            trade_costs=tuple(cell_lists["trade_costs"]),
             closure=closure,
+            export_taxes=tuple(cell_lists["export_taxes"]),
+            preferences=tuple(cell_lists["preferences"]),
+            target=target,
         ))
     solver_doc = err.table(doc.get("solver", {}), "solver")
     err.keys(solver_doc, SOLVER_KEYS, "solver")
@@ -178,21 +244,66 @@ def policy(path: Path, sc: Scenario, bm: Benchmark) -> Policy:
                          f"{bm.regions[n]} imports of {bm.sectors[j]} from {bm.regions[i]}: "
                          "tariffs must be above -1 (-100 %)")
             t1[n, i, j] = new
-    for entry in sc.trade_costs:
-        for n, i, j in _cells(err, entry.key, entry.cells, bm):
-            d_hat[n, i, j] = entry.factor
-    rule = sc.closure.trade_balance
+    arrays = {"trade_costs": np.ones_like(bm.t0), "export_taxes": np.zeros_like(bm.t0),
+               "preferences": np.ones_like(bm.t0)}
+    for name, entries in (("trade_costs", sc.trade_costs), ("export_taxes", sc.export_taxes),
+                          ("preferences", sc.preferences)):
+        for entry in entries:
+            for n, i, j in _cells(err, entry.key, entry.cells, bm):
+                arrays[name][n, i, j] = entry.value
+    closure = sc.closure
+    where = f"scenarios.{sc.name}.closure"
+    index = {r: k for k, r in enumerate(bm.regions)}
+
+    def region_index(region, key):
+        if region not in index:
+            err.fail(key, f"unknown region '{region}'; the regions are {', '.join(bm.regions)}")
+        return index[region]
+
+    rule = closure.trade_balance
     if not isinstance(rule, str):
-        index = {r: k for k, r in enumerate(bm.regions)}
-        for region, _ in rule:
-            if region not in index:
-                err.fail(f"scenarios.{sc.name}.closure.trade_balance.{region}",
-                         f"unknown region '{region}'; the regions are {', '.join(bm.regions)}")
-        rule = {index[r]: v for r, v in rule}
+        rule = {region_index(r, f"{where}.trade_balance.{r}"): v for r, v in rule}
+    if isinstance(closure.labour, str):
+        frw = np.full(len(bm.regions), closure.labour == "fixed_real_wage")
+    else:
+        frw = np.zeros(len(bm.regions), dtype=bool)
+        for r, mode in closure.labour:
+            frw[region_index(r, f"{where}.labour.{r}")] = mode == "fixed_real_wage"
+    if sc.target is not None:
+        resolve_target(err, sc.target, closure, bm)
     try:
-        return make_policy(bm, t1=t1, d_hat=d_hat, D1=deficit_rule(bm, rule))
+        return make_policy(
+            bm, t1=t1, d_hat=arrays["trade_costs"], D1=deficit_rule(bm, rule),
+            e1=arrays["export_taxes"], pref=arrays["preferences"],
+            nested=closure.armington == "nested",
+            capital_share=closure.capital_share if closure.factors == "specific_capital" else None,
+            fixed_real_wage=frw,
+        )
     except ModelError as exc:
         err.fail(f"scenarios.{sc.name}", str(exc))
+
+
+def resolve_target(err, target: Target, closure: Closure, bm: Benchmark):
+    """Check a target against the dataset and closure; returns ``(region, partner, mask)``
+    indices and the boolean mask ``[importer, exporter, sector]`` of the instrument's cells."""
+    if not isinstance(err, _Errors):
+        err = _Errors(err)
+    index = {r: k for k, r in enumerate(bm.regions)}
+    for key, name in (("region", target.region), ("partner", target.partner)):
+        if name is not None and name not in index:
+            err.fail(f"{target.key}.{key}",
+                     f"unknown region '{name}'; the regions are {', '.join(bm.regions)}")
+    if target.balance == "overall":
+        err.fail(f"{target.key}.balance",
+                 "a region's overall trade balance is set by the trade-balance closure, so no "
+                 "instrument can move it; use closure = { trade_balance = { "
+                 f"{target.region} = ... }} }} or a bilateral target")
+    if target.partner == target.region:
+        err.fail(f"{target.key}.partner", "must differ from region")
+    mask = np.zeros(bm.t0.shape, dtype=bool)
+    for n, i, j in _cells(err, target.key, target.cells, bm):
+        mask[n, i, j] = True
+    return index[target.region], index[target.partner], mask
 
 
 # ----------------------------------------------------------------------------------------------
@@ -273,14 +384,16 @@ def _tariff(err: _Errors, entry: dict, where: str) -> TariffEntry:
     return TariffEntry(key=where, cells=_selection(err, entry, where), mode=mode, value=value)
 
 
-def _trade_cost(err: _Errors, entry: dict, where: str) -> TradeCostEntry:
-    err.keys(entry, TRADE_COST_KEYS, where)
-    if "factor" not in entry:
-        err.fail(f"{where}.factor", "missing (1.10 = trade costs 10 % higher)")
-    factor = err.number(entry["factor"], f"{where}.factor")
-    if not factor > 0:
-        err.fail(f"{where}.factor", f"{factor:g} must be positive")
-    return TradeCostEntry(key=where, cells=_selection(err, entry, where), factor=factor)
+def _cell_entry(err: _Errors, entry: dict, where: str) -> CellEntry:
+    list_name = where.rsplit(".", 1)[-1].split("[")[0]
+    value_key, lower, meaning = CELL_LISTS[list_name]
+    err.keys(entry, CELL_KEYS + (value_key,), where)
+    if value_key not in entry:
+        err.fail(f"{where}.{value_key}", f"missing ({meaning})")
+    value = err.number(entry[value_key], f"{where}.{value_key}")
+    if not value > lower:
+        err.fail(f"{where}.{value_key}", f"{value:g} must be above {lower:g}")
+    return CellEntry(key=where, cells=_selection(err, entry, where), value=value)
 
 
 def _closure(err: _Errors, doc: dict, where: str) -> Closure:
@@ -291,12 +404,71 @@ def _closure(err: _Errors, doc: dict, where: str) -> Closure:
             err.fail(f"{where}.trade_balance",
                      f"'{rule}' is not a closure; use \"fixed\", \"balanced\" or a table of "
                      "deficit targets such as { JPN = 0.0 }")
-        return Closure(rule)
-    if isinstance(rule, dict) and rule:
-        return Closure(tuple(
+        trade_balance = rule
+    elif isinstance(rule, dict) and rule:
+        trade_balance = tuple(
             (region, err.number(v, f"{where}.trade_balance.{region}")) for region, v in rule.items()
-        ))
-    err.fail(f"{where}.trade_balance", f"must be \"fixed\", \"balanced\" or a table, not {rule!r}")
+        )
+    else:
+        err.fail(f"{where}.trade_balance",
+                 f"must be \"fixed\", \"balanced\" or a table, not {rule!r}")
+    choices = {}
+    for key, valid in CLOSURE_CHOICES.items():
+        value = doc.get(key, valid[0])
+        if key == "labour" and isinstance(value, dict) and value:
+            for region, mode in value.items():
+                if mode not in valid:
+                    err.fail(f"{where}.labour.{region}",
+                             f"'{mode}' is not one of {', '.join(valid)}")
+            choices[key] = tuple(value.items())
+            continue
+        if value not in valid:
+            err.fail(f"{where}.{key}", f"{value!r} is not one of {', '.join(valid)}")
+        choices[key] = value
+    share = err.number(doc.get("capital_share", DEFAULT_CAPITAL_SHARE), f"{where}.capital_share")
+    if not 0.0 <= share < 1.0:
+        err.fail(f"{where}.capital_share", f"{share:g} must be in [0, 1)")
+    return Closure(trade_balance=trade_balance, capital_share=share, **choices)
+
+
+def _target(err: _Errors, doc, where: str) -> Target:
+    err.table(doc, where)
+    err.keys(doc, TARGET_KEYS, where)
+    for key in ("balance", "region", "value", "instrument"):
+        if key not in doc:
+            err.fail(f"{where}.{key}", "missing" + (
+                f"; choose one of {', '.join(INSTRUMENTS)}" if key == "instrument" else ""))
+    balance = err.string(doc["balance"], f"{where}.balance")
+    if balance not in ("bilateral", "overall"):
+        err.fail(f"{where}.balance", f"'{balance}' must be 'bilateral' or 'overall'")
+    instrument = doc["instrument"]
+    if isinstance(instrument, list):
+        err.fail(f"{where}.instrument",
+                 f"one target takes exactly one instrument, not {len(instrument)}: "
+                 f"{', '.join(map(str, instrument))}")
+    instrument = err.string(instrument, f"{where}.instrument")
+    if instrument not in INSTRUMENTS:
+        err.fail(f"{where}.instrument",
+                 f"unknown instrument '{instrument}'; choose one of {', '.join(INSTRUMENTS)}")
+    partner = doc.get("partner")
+    if balance == "bilateral" and partner is None:
+        err.fail(f"{where}.partner", "missing: a bilateral target needs a partner region")
+    default_bounds = {"export_tax": (-0.5, 10.0), "preference": (0.02, 50.0),
+                      "uniform_tariff": (-0.5, 10.0)}[instrument]
+    bounds = doc.get("bounds", list(default_bounds))
+    if (not isinstance(bounds, list) or len(bounds) != 2
+            or not all(isinstance(b, (int, float)) for b in bounds) or not bounds[0] < bounds[1]):
+        err.fail(f"{where}.bounds", f"must be [low, high] with low < high, not {bounds!r}")
+    return Target(
+        key=where,
+        balance=balance,
+        region=err.string(doc["region"], f"{where}.region"),
+        partner=None if partner is None else err.string(partner, f"{where}.partner"),
+        value=err.number(doc["value"], f"{where}.value"),
+        instrument=instrument,
+        cells=_selection(err, doc, where),
+        bounds=(float(bounds[0]), float(bounds[1])),
+    )
 
 
 def _cells(err: _Errors, key: str, cells: Selection, bm: Benchmark):

@@ -41,9 +41,14 @@ class Solution:
         max |change of log price index| in the last iteration.
     absorption_residual : float
         max |change of absorption| / world value added in the last iteration.
-    x : the solution as a state vector ``(w_hat, log P_hat, E1 / E0)`` (a warm start).
-    w_hat : (R,) wage changes; world value added is the numeraire.
-    P_hat, c_hat : (R, S) price-index and unit-cost changes.
+    x : the solution as a state vector (a warm start for a nearby problem).
+    w_hat : (R,) wage changes; the numeraire is the world factor-price index (world value
+        added under full employment).
+    L_hat : (R,) employment changes (1 under full employment).
+    r_hat : (R, S) rental changes of sector-specific capital (1 where there is none).
+    P_hat : (R, S) effective price-index changes (at benchmark preferences).
+    c_hat : (R, S) unit-cost changes.
+    rents : (R,) export-tax rents received.
     pi1 : (R, R, S) counterfactual expenditure shares ``pi1[n, i, j]``.
     E1, Y1 : (R, S) counterfactual absorption and gross output (data units, numeraire prices).
     """
@@ -55,6 +60,9 @@ class Solution:
     absorption_residual: float
     x: np.ndarray
     w_hat: np.ndarray
+    L_hat: np.ndarray
+    r_hat: np.ndarray
+    rents: np.ndarray
     P_hat: np.ndarray
     c_hat: np.ndarray
     pi1: np.ndarray
@@ -71,13 +79,18 @@ def kernel_params(
 ) -> KernelParams:
     """The plain arrays the kernels take.
 
-    ``ltau = log(d_hat (1 + t1) / (1 + t0))`` and ``inv1pt = 1 / (1 + t1)``; an infinite tariff
-    gives ``ltau = inf`` and ``inv1pt = 0`` (autarky in that cell).  ``sigma`` replaces the
-    benchmark's elasticities (for sensitivity analysis).
+    ``ltau = log(d_hat (1 + t1) (1 + e1) / (1 + t0))``, ``inv1pt = 1 / (1 + t1)`` and
+    ``inv1pe = 1 / (1 + e1)``; an infinite tariff gives ``ltau = inf`` and ``inv1pt = 0``
+    (autarky in that cell).  ``sigma`` replaces the benchmark's elasticities (both levels, in
+    proportion, under the nested form) for sensitivity analysis.
     """
     with np.errstate(divide="ignore"):
-        ltau = np.log(policy.d_hat) + np.log1p(policy.t1) - np.log1p(bm.t0)
+        ltau = (np.log(policy.d_hat) + np.log1p(policy.t1) - np.log1p(bm.t0)
+                + np.log1p(policy.e1))
     sig = bm.sigma if sigma is None else np.asarray(sigma, dtype=float)
+    sig_m = bm.sigma_m * (sig / bm.sigma) if policy.nested else sig
+    va = bm.VA0.sum(axis=1)
+    vaK = (1.0 - policy.theta) * bm.VA0
     return KernelParams(
         beta=np.ascontiguousarray(bm.beta),
         gamma=np.ascontiguousarray(bm.gamma),
@@ -86,17 +99,25 @@ def kernel_params(
         inv1pt=1.0 / (1.0 + policy.t1),
         sigma=np.ascontiguousarray(sig, dtype=float),
         alpha=np.ascontiguousarray(bm.alpha),
-        va=bm.VA0.sum(axis=1),
+        va=va,
         D1=np.ascontiguousarray(policy.D1),
         E0=np.where(bm.E0 > 0, bm.E0, 1.0),
         direct=settings.expenditure == "direct",
+        sigma_m=np.ascontiguousarray(sig_m, dtype=float),
+        inv1pe=1.0 / (1.0 + policy.e1),
+        lpref=np.log(policy.pref),
+        theta=np.ascontiguousarray(policy.theta),
+        vaL=(policy.theta * bm.VA0).sum(axis=1),
+        vaK=vaK,
+        frw=policy.fixed_real_wage.astype(np.int8),
     )
 
 
 def initial_state(bm: Benchmark) -> np.ndarray:
-    """The benchmark as a state vector: ``w_hat = 1``, ``log P_hat = 0``, ``E1 / E0 = 1``."""
+    """The benchmark as a state vector: wages (or employment) 1, log prices 0, log rentals 0,
+    absorption relative to the benchmark 1."""
     nr, ns = bm.shape
-    return np.concatenate([np.ones(nr), np.zeros(nr * ns), np.ones(nr * ns)])
+    return np.concatenate([np.ones(nr), np.zeros(2 * nr * ns), np.ones(nr * ns)])
 
 
 def solve(
@@ -162,14 +183,15 @@ def _solution(x, p: KernelParams, converged, iterations, residuals, settings) ->
     """Recompute every equilibrium quantity at ``x`` with the kernels."""
     nr, ns = p.beta.shape
     ws = kernels._workspace(nr, ns, p.direct)
-    if np.all(np.isfinite(x)) and np.all(x[:nr] > 0):
+    if np.all(np.isfinite(x)):
         kernels._evaluate(x, p, ws)
-        lP = ws.lP
-        lc, pi1, E1, Y1 = ws.lc, ws.pi1, ws.E, ws.Y
+        fields = (np.exp(ws.lw), ws.L.copy(), ws.lP, ws.lc, ws.pi1, ws.E, ws.Y, ws.rents)
     else:
-        lP, lc = np.full((nr, ns), np.nan), np.full((nr, ns), np.nan)
-        pi1, E1, Y1 = np.full((nr, nr, ns), np.nan), np.full((nr, ns), np.nan), np.full(
-            (nr, ns), np.nan)
+        nan2 = np.full((nr, ns), np.nan)
+        fields = (np.full(nr, np.nan), np.full(nr, np.nan), nan2, nan2,
+                  np.full((nr, nr, ns), np.nan), nan2, nan2, np.full(nr, np.nan))
+    w, L, lP, lc, pi1, E1, Y1, rents = fields
+    lr = x[nr + nr * ns:nr + 2 * nr * ns].reshape(nr, ns)
     return Solution(
         converged=bool(converged),
         iterations=int(iterations),
@@ -177,11 +199,14 @@ def _solution(x, p: KernelParams, converged, iterations, residuals, settings) ->
         price_residual=float(residuals[1]),
         absorption_residual=float(residuals[2]),
         x=x.copy(),
-        w_hat=x[:nr].copy(),
+        w_hat=w,
+        L_hat=L,
+        r_hat=np.where(p.vaK > 0, np.exp(lr), 1.0),
+        rents=rents.copy(),
         P_hat=np.exp(lP),
         c_hat=np.exp(lc),
-        pi1=pi1,
-        E1=E1,
-        Y1=Y1,
+        pi1=pi1.copy(),
+        E1=E1.copy(),
+        Y1=Y1.copy(),
         settings=settings,
     )

@@ -1,103 +1,117 @@
-"""Each numba kernel agrees with its NumPy twin in model.equations."""
+"""Each numba kernel agrees with its NumPy twin in model.equations, for every model option."""
 
 import numpy as np
 import pytest
 
 from calibration.calibrate import calibrate
+from calibration.io import make_dataset
 from calibration.synthetic import random_dataset
 from model import equations as eq
 from model import kernels as k
-from model.params import make_policy
-from model.params import SolverSettings
-from model.solver import initial_state, kernel_params
+from model.params import SolverSettings, make_policy
+from model.solver import initial_state, kernel_params, solve
+
+OPTIONS = {
+    "plain": {},
+    "nested": {"nested": True},
+    "export_tax": {"export_tax": True},
+    "preference": {"preference": True},
+    "capital": {"capital_share": 0.35},
+    "fixed_real_wage": {"fixed_real_wage": [True, False, True, False][:2]},
+    "everything": {"nested": True, "export_tax": True, "preference": True,
+                   "capital_share": 0.3, "fixed_real_wage": [False, True]},
+}
 
 
-@pytest.fixture(params=[(2, 3, 0.0), (3, 5, 0.3), (4, 2, 0.5)], ids=lambda p: f"{p[0]}x{p[1]}z{p[2]}")
-def state(request):
-    nr, ns, zeros = request.param
-    rng = np.random.default_rng(nr * 100 + ns)
-    bm = calibrate(random_dataset(nr, ns, seed=nr + ns, zero_flows=zeros))
-    t1 = bm.t0 + rng.uniform(0, 0.3, bm.t0.shape)
+def policy_for(bm, rng, nested=False, export_tax=False, preference=False, capital_share=None,
+               fixed_real_wage=None):
+    nr = len(bm.regions)
     idx = np.arange(nr)
+    t1 = bm.t0 + rng.uniform(0, 0.3, bm.t0.shape)
     t1[idx, idx, :] = 0.0
     d_hat = np.exp(rng.normal(0, 0.1, bm.t0.shape))
     d_hat[idx, idx, :] = 1.0
-    pol = make_policy(bm, t1=t1, d_hat=d_hat)
+    e1 = rng.uniform(0, 0.2, bm.t0.shape) if export_tax else None
+    if e1 is not None:
+        e1[idx, idx, :] = 0.0
+    pref = np.exp(rng.normal(0, 0.3, bm.t0.shape)) if preference else None
+    frw = None
+    if fixed_real_wage is not None:
+        frw = np.resize(np.array(fixed_real_wage, dtype=bool), nr)
+    return make_policy(bm, t1=t1, d_hat=d_hat, e1=e1, pref=pref, nested=nested,
+                       capital_share=capital_share, fixed_real_wage=frw)
+
+
+def nested_dataset(nr, ns, seed, zeros):
+    ds = random_dataset(nr, ns, seed=seed, zero_flows=zeros)
+    return make_dataset(ds.regions, ds.sectors, ds.flows, ds.value_added, ds.intermediates,
+                        ds.tariffs, ds.sigma, 2.0 * ds.sigma)
+
+
+@pytest.fixture(params=[(2, 3, 0.0), (3, 5, 0.3), (4, 2, 0.5)], ids=lambda p: f"{p[0]}x{p[1]}z{p[2]}")
+def size(request):
+    return request.param
+
+
+def make_state(size, option):
+    nr, ns, zeros = size
+    rng = np.random.default_rng(nr * 100 + ns)
+    bm = calibrate(nested_dataset(nr, ns, nr + ns, zeros))
+    pol = policy_for(bm, rng, **OPTIONS[option])
     p = kernel_params(bm, pol)
-    w = rng.uniform(0.8, 1.2, nr)
-    lP = rng.normal(0, 0.1, (nr, ns))
-    return bm, p, w, lP
+    x = initial_state(bm)
+    x[:nr] = rng.uniform(0.8, 1.2, nr)
+    x[nr:] += rng.normal(0, 0.1, x.size - nr)
+    return bm, p, x
 
 
-def test_unit_costs(state):
-    bm, (beta, gamma, *_), w, lP = state
-    out = np.empty_like(lP)
-    k._unit_costs(np.log(w), lP, beta, gamma, out)
-    np.testing.assert_allclose(out, eq.unit_costs(np.log(w), lP, beta, gamma), rtol=1e-13, atol=1e-15)
-
-
-def test_price_index_and_shares(state):
-    bm, (beta, gamma, pi0, ltau, inv1pt, sigma, *_), w, lP = state
-    lc = eq.unit_costs(np.log(w), lP, beta, gamma)
-    out = np.empty_like(lP)
-    k._price_index(lc, pi0, ltau, sigma, out)
-    np.testing.assert_allclose(out, eq.price_index(lc, pi0, ltau, sigma), rtol=1e-13, atol=1e-15)
-    shares = np.empty_like(pi0)
-    k._trade_shares(lc, out, pi0, ltau, sigma, shares)
-    np.testing.assert_allclose(shares, eq.trade_shares(lc, out, pi0, ltau, sigma), rtol=1e-13,
-                               atol=1e-16)
-    # with the price index of the same costs, shares sum to one wherever there is absorption
-    np.testing.assert_allclose(shares.sum(axis=1), (bm.E0 > 0).astype(float), rtol=1e-13)
-
-
-def state_vector(bm, w, lP, seed=0):
-    rng = np.random.default_rng(seed)
-    e = rng.uniform(0.8, 1.2, lP.size)
-    return np.concatenate([w, lP.ravel(), e])
-
-
+@pytest.mark.parametrize("option", list(OPTIONS))
 @pytest.mark.parametrize("direct", [True, False], ids=["direct", "iterative"])
-def test_evaluate(state, direct):
-    bm, p, w, lP = state
+def test_evaluate_and_map_agree_with_numpy(size, option, direct):
+    bm, p, x = make_state(size, option)
     p = p._replace(direct=direct)
     nr, ns = bm.shape
-    x = state_vector(bm, w, lP)
     ws = k._workspace(nr, ns, direct)
     k._evaluate(x, p, ws)
-    E = None if direct else x[nr + nr * ns:].reshape(nr, ns) * p.E0
-    twin = eq.evaluate(w, lP, p, E)
-    for name, got in zip(("lc", "lP", "pi1", "E1", "Y1", "demand"),
-                         (ws.lc, ws.lP, ws.pi1, ws.E, ws.Y, ws.demand)):
-        np.testing.assert_allclose(got, twin[name], rtol=1e-11, atol=1e-12, err_msg=name)
-
-
-def test_expenditure_step_has_the_direct_solution_as_fixed_point(state):
-    bm, p, w, lP = state
-    twin = eq.evaluate(w, lP, p)
-    income = w * p.va + p.D1
-    step = eq.expenditure_step(twin["pi1"], p.inv1pt, p.alpha, p.gamma, income, twin["E1"])
-    np.testing.assert_allclose(step, twin["E1"], rtol=1e-11)
-    out = np.empty_like(step)
-    k._expenditure_step(twin["pi1"], p.inv1pt, p.alpha, p.gamma, income, twin["E1"], out)
-    np.testing.assert_allclose(out, step, rtol=1e-12)
-
-
-@pytest.mark.parametrize("direct", [True, False], ids=["direct", "iterative"])
-def test_fixed_point_map(state, direct):
-    bm, p, w, lP = state
-    p = p._replace(direct=direct)
-    nr, ns = bm.shape
-    x = state_vector(bm, w, lP, seed=1)
+    twin = eq.evaluate(x, p)
+    pairs = {"lw": ws.lw, "L": ws.L, "lpva": ws.lpva, "lc": ws.lc, "lPs": ws.lPs, "lP": ws.lP,
+             "pi1": ws.pi1, "E1": ws.E, "Y1": ws.Y, "rents": ws.rents, "LD": ws.LD,
+             "KD": ws.KD, "income": ws.income}
+    for name, got in pairs.items():
+        np.testing.assert_allclose(got, twin[name], rtol=1e-10, atol=1e-12, err_msg=name)
     g = np.empty_like(x)
     res = k._fixed_point_map(x, p, 0.7, g, k._workspace(nr, ns, direct))
     g_twin, *res_twin = eq.fixed_point_map(x, p, 0.7)
-    np.testing.assert_allclose(g, g_twin, rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(g, g_twin, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(res, res_twin, rtol=1e-9)
 
 
-def test_iterative_and_direct_expenditure_give_the_same_equilibrium():
-    from model.solver import solve
+@pytest.mark.parametrize("option", ["plain", "export_tax", "preference"])
+def test_shares_sum_to_one_and_expenditure_step_fixes_the_direct_solution(size, option):
+    bm, p, x = make_state(size, option)
+    out = eq.evaluate(x, p._replace(direct=True))
+    np.testing.assert_allclose(out["pi1"].sum(axis=1), (bm.E0 > 0).astype(float), rtol=1e-12)
+    income = out["income"]
+    step = eq.expenditure_step(out["pi1"], p, income, out["E1"])
+    np.testing.assert_allclose(step, out["E1"], rtol=1e-10)
+    got = np.empty_like(step)
+    k._expenditure_step(out["pi1"], p, income, out["E1"], got)
+    np.testing.assert_allclose(got, step, rtol=1e-12)
 
+
+def test_effective_price_equals_ces_index_without_preference_shifts(size):
+    bm, p, x = make_state(size, "nested")
+    out = eq.evaluate(x, p)
+    np.testing.assert_allclose(out["lP"], out["lPs"], rtol=0, atol=0)
+    bm, p, x = make_state(size, "preference")
+    out = eq.evaluate(x, p)
+    cheapest = eq.evaluate(x, p._replace(lpref=np.zeros_like(p.lpref)))["lP"]
+    # at the same costs, the mix bought under shifted preferences gives less benchmark utility
+    # per unit of spending than the cost-minimising mix (Lagrangian duality of the CES index)
+    assert (out["lP"] >= cheapest - 1e-12).all() and (out["lP"] > cheapest + 1e-6).any()
+
+
+def test_iterative_and_direct_expenditure_give_the_same_equilibrium():
     bm = calibrate(random_dataset(3, 6, seed=4))
     t1 = bm.t0 + 0.2
     t1[[0, 1, 2], [0, 1, 2], :] = 0.0
@@ -106,16 +120,19 @@ def test_iterative_and_direct_expenditure_give_the_same_equilibrium():
     b = solve(bm, pol, SolverSettings(expenditure="iterative"))
     np.testing.assert_allclose(b.w_hat, a.w_hat, rtol=1e-9)
     np.testing.assert_allclose(b.E1, a.E1, rtol=1e-8)
-    assert np.array_equal(initial_state(bm)[:3], np.ones(3))
 
 
-def test_parameter_replacements_inside_compiled_code(state):
-    bm, p, w, lP = state
+def test_parameter_replacements_inside_compiled_code(size):
+    bm, p, x = make_state(size, "everything")
     scale = np.linspace(0.5, 1.5, len(p.sigma))
     q = k._with_sigma_scale(p, scale)
     np.testing.assert_array_equal(q.sigma, p.sigma * scale)
-    np.testing.assert_array_equal(q.beta, p.beta)
+    np.testing.assert_array_equal(q.sigma_m, p.sigma_m * scale)
+    for name in p._fields:
+        if name not in ("sigma", "sigma_m"):
+            assert np.array_equal(getattr(q, name), getattr(p, name)), name
     r = k._with_trade(p, np.zeros_like(p.ltau), np.ones_like(p.inv1pt))
     assert not r.ltau.any() and (r.inv1pt == 1).all()
-    np.testing.assert_array_equal(r.sigma, p.sigma)
-    assert q.direct == p.direct and len(q) == len(p)
+    for name in p._fields:
+        if name not in ("ltau", "inv1pt"):
+            assert np.array_equal(getattr(r, name), getattr(p, name)), name

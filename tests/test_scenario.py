@@ -137,7 +137,7 @@ BAD = [
     ('[scenarios.s]\n[[scenarios.s.tariffs]]\nimporter = "HOME"\nexporter = "FOREIGN"\n'
      'sectors = "all"\nrate = "ten"\n', ["scenarios.s.tariffs[0].rate", "must be a number"]),
     ('[scenarios.s]\n[[scenarios.s.trade_costs]]\nimporter = "HOME"\nexporter = "FOREIGN"\n'
-     'sectors = "all"\nfactor = 0\n', ["scenarios.s.trade_costs[0].factor", "positive"]),
+     'sectors = "all"\nfactor = 0\n', ["scenarios.s.trade_costs[0].factor", "must be above 0"]),
     ('[scenarios.s]\nclosure = { trade_balance = "floating" }\n',
      ["scenarios.s.closure.trade_balance", "'floating' is not a closure"]),
     ('[scenarios.s]\nclosure = { trade_balance = { MARS = 0.0 } }\n',
