@@ -141,6 +141,12 @@ def make_policy(bm: Benchmark, t1=None, d_hat=None, D1=None, e1=None, pref=None,
         raise ModelError("capital shares of value added must be in [0, 1)")
     frw = np.zeros(nr, dtype=bool) if fixed_real_wage is None else np.broadcast_to(
         np.asarray(fixed_real_wage, dtype=bool), (nr,)).copy()
+    if frw.all() and not (share > 0).any():
+        raise ModelError(
+            "with a fixed real wage in every region and labour the only factor, the level of "
+            "employment is not determined (constant returns and perfectly elastic labour): "
+            "add sector-specific capital (factors = \"specific_capital\") or keep full "
+            "employment in at least one region")
     return Policy(t1=t1, d_hat=d_hat, D1=D1, e1=e1, pref=pref, nested=bool(nested),
                   theta=1.0 - share, fixed_real_wage=frw)
 

@@ -144,7 +144,14 @@ def build_results(
     data_vars["description"] = (("scenario",), np.array([row["description"] for row in info],
                                                         dtype=object), {"long_name": "description"})
     data_vars["closure"] = (("scenario",), np.array([row["closure"] for row in info], dtype=object),
-                            {"long_name": "trade-balance closure"})
+                            {"long_name": "closure: trade balance, Armington form, factors, labour"})
+    data_vars["instrument"] = (("scenario",), np.array([row.get("instrument", "") for row in info],
+                                                       dtype=object),
+                               {"long_name": "endogenous instrument and its target"})
+    data_vars["instrument_value"] = (
+        ("scenario",), np.array([row.get("instrument_value", np.nan) for row in info], float),
+        {"units": "export tax or tariff points as a fraction; preference shift as a factor",
+         "long_name": "value of the endogenous instrument that meets the target"})
     data_vars["sigma"] = (("sector",), bm.sigma, {"units": "1", "long_name": "Armington elasticity"})
     result = xr.Dataset(data_vars, coords=coords)
     result.attrs.update({

@@ -303,6 +303,12 @@ def resolve_target(err, target: Target, closure: Closure, bm: Benchmark):
     mask = np.zeros(bm.t0.shape, dtype=bool)
     for n, i, j in _cells(err, target.key, target.cells, bm):
         mask[n, i, j] = True
+    if len(bm.regions) == 2:
+        err.fail(f"{target.key}.balance",
+                 "with two regions a bilateral balance is the overall balance, which the "
+                 "trade-balance closure sets; no instrument can move it. Use closure = { "
+                 f"trade_balance = {{ {target.region} = ... }} }} or a dataset with a third "
+                 "region")
     return index[target.region], index[target.partner], mask
 
 

@@ -3,9 +3,11 @@ behind ``python -m model.run``)."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 
 from calibration.calibrate import Benchmark, calibrate
@@ -13,8 +15,9 @@ from calibration.io import Dataset, load_dataset
 from model.outcomes import outcomes
 from model.params import SolverSettings
 from model.results import build_results
-from model.scenario import ScenarioFile, load_scenario_file, policies
+from model.scenario import ScenarioFile, load_scenario_file, policies, resolve_target
 from model.solver import ConvergenceError, solve
+from model.targets import TargetError, TargetSpec, solve_target
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,7 @@ class Study:
     dataset: Dataset
     benchmark: Benchmark
     policies: tuple
+    targets: tuple = ()  # a TargetSpec or None per scenario
 
 
 def prepare(path: str | Path) -> Study:
@@ -33,7 +37,30 @@ def prepare(path: str | Path) -> Study:
     sf = load_scenario_file(path)
     ds = load_dataset(sf.data, elasticities=sf.elasticities)
     bm = calibrate(ds)
-    return Study(sf, ds, bm, tuple(policies(sf, bm)))
+    targets = []
+    for sc in sf.scenarios:
+        if sc.target is None:
+            targets.append(None)
+            continue
+        t = sc.target
+        region, partner, mask = resolve_target(sf.path, t, sc.closure, bm)
+        targets.append(TargetSpec(region, partner, t.value, t.instrument, mask, t.bounds,
+                                  label=f"scenario {sc.name}"))
+    return Study(sf, ds, bm, tuple(policies(sf, bm)), tuple(targets))
+
+
+def describe_instrument(study: Study, spec: TargetSpec) -> str:
+    """A short label, e.g. ``export_tax on JPN -> USA (motor_vehicles_and_parts)``."""
+    bm = study.benchmark
+    cells = np.argwhere(spec.mask)
+    importers = sorted({bm.regions[n] for n in cells[:, 0]})
+    exporters = sorted({bm.regions[i] for i in cells[:, 1]})
+    sectors = sorted({int(j) for j in cells[:, 2]})
+    names = ("all sectors" if len(sectors) == len(bm.sectors)
+             else ", ".join(bm.sectors[j] for j in sectors))
+    return (f"{spec.instrument} on {'/'.join(exporters)} -> {'/'.join(importers)} ({names}); "
+            f"target: bilateral balance of {bm.regions[spec.region]} with "
+            f"{bm.regions[spec.partner]} = {spec.value:g}")
 
 
 def solve_study(study: Study, settings: SolverSettings | None = None) -> tuple[xr.Dataset, list[str]]:
@@ -43,20 +70,32 @@ def solve_study(study: Study, settings: SolverSettings | None = None) -> tuple[x
     the results; the others are unaffected.
     """
     settings = settings or study.file.solver
-    names, outs, info, failed = [], [], [], []
-    for sc, pol in zip(study.file.scenarios, study.policies):
+    names, outs, info, failed, final_policies = [], [], [], [], []
+    targets = study.targets or (None,) * len(study.policies)
+    for sc, pol, spec in zip(study.file.scenarios, study.policies, targets):
+        value, label = np.nan, ""
         try:
-            sol = solve(study.benchmark, pol, settings)
+            if spec is None:
+                sol = solve(study.benchmark, pol, settings)
+            else:
+                label = describe_instrument(study, spec)
+                sol, pol, value = solve_target(study.benchmark, pol, spec, settings)
             out = outcomes(study.benchmark, pol, sol)
         except ConvergenceError as exc:
             sol, out = exc.solution, None
             failed.append(f"{sc.name}: {exc}")
+        except TargetError as exc:
+            sol, out = solve(study.benchmark, pol, settings), None
+            sol = dataclasses.replace(sol, converged=False)
+            failed.append(f"{sc.name}: {exc}")
         names.append(sc.name)
         outs.append(out)
+        final_policies.append(pol)
         info.append({"converged": sol.converged, "iterations": sol.iterations,
                      "residual": sol.residual, "price_residual": sol.price_residual,
                      "absorption_residual": sol.absorption_residual,
-                     "description": sc.description, "closure": sc.closure.describe()})
+                     "description": sc.description, "closure": sc.closure.describe(),
+                     "instrument": label, "instrument_value": value})
     attrs = {
         "title": study.file.title,
         "scenario_file": str(study.file.path),
@@ -65,7 +104,7 @@ def solve_study(study: Study, settings: SolverSettings | None = None) -> tuple[x
            for k, v in settings.as_dict().items()},
     }
     result = build_results(study.dataset, study.benchmark, names, outs, info,
-                           list(study.policies), attrs)
+                           final_policies, attrs)
     return result, failed
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from calibration.calibrate import calibrate
 from calibration.io import load_dataset
-from model.scenario import ScenarioError, load_scenario_file, policies
+from model.scenario import ScenarioError, load_scenario_file, policies, resolve_target
 from tests.conftest import EXAMPLE, write_scenario
 
 H, F = 0, 1  # HOME, FOREIGN
@@ -144,6 +144,39 @@ BAD = [
      ["scenarios.s.closure.trade_balance.MARS", "unknown region"]),
     ('[scenarios.s]\nclosure = { wages = "fixed" }\n', ["scenarios.s.closure.wages", "unknown key"]),
     ('[solver]\ntol = 2.0\n[scenarios.s]\n', ["solver", "tol 2.0"]),
+    ('[scenarios.s]\nclosure = { armington = "double" }\n',
+     ["scenarios.s.closure.armington", "one_level, nested"]),
+    ('[scenarios.s]\nclosure = { labour = { HOME = "sticky" } }\n',
+     ["scenarios.s.closure.labour.HOME", "full_employment, fixed_real_wage"]),
+    ('[scenarios.s]\nclosure = { capital_share = 1.5 }\n',
+     ["scenarios.s.closure.capital_share", "[0, 1)"]),
+    ('[scenarios.s]\nclosure = { labour = "fixed_real_wage" }\n',
+     ["scenarios.s", "not determined", "specific_capital"]),
+    ('[scenarios.s]\n[[scenarios.s.export_taxes]]\nimporter = "HOME"\nexporter = "FOREIGN"\n'
+     'sectors = ["cars"]\nrate = 0.1\n', ["scenarios.s.export_taxes[0].sectors", "unknown sector"]),
+    ('[scenarios.s]\n[[scenarios.s.preferences]]\nimporter = "HOME"\nexporter = "FOREIGN"\n'
+     'sectors = "all"\nfactor = -2\n', ["scenarios.s.preferences[0].factor", "must be above 0"]),
+    ('[scenarios.s.target]\nbalance = "bilateral"\nregion = "HOME"\npartner = "FOREIGN"\n'
+     'value = 0.0\n', ["scenarios.s.target.instrument", "missing", "export_tax, preference"]),
+    ('[scenarios.s.target]\nbalance = "bilateral"\nregion = "HOME"\npartner = "FOREIGN"\n'
+     'value = 0.0\ninstrument = ["export_tax", "preference"]\nimporter = "FOREIGN"\n'
+     'exporter = "HOME"\nsectors = "all"\n',
+     ["scenarios.s.target.instrument", "exactly one instrument, not 2"]),
+    ('[scenarios.s.target]\nbalance = "bilateral"\nregion = "HOME"\npartner = "FOREIGN"\n'
+     'value = 0.0\ninstrument = "quota"\nimporter = "FOREIGN"\nexporter = "HOME"\n'
+     'sectors = "all"\n', ["scenarios.s.target.instrument", "unknown instrument 'quota'"]),
+    ('[scenarios.s.target]\nbalance = "bilateral"\nregion = "HOME"\npartner = "FOREIGN"\n'
+     'value = 0.0\ninstrument = "export_tax"\nimporter = "FOREIGN"\nexporter = "HOME"\n'
+     'sectors = ["cars"]\n', ["scenarios.s.target.sectors", "unknown sector 'cars'"]),
+    ('[scenarios.s.target]\nbalance = "bilateral"\nregion = "MARS"\npartner = "FOREIGN"\n'
+     'value = 0.0\ninstrument = "export_tax"\nimporter = "FOREIGN"\nexporter = "HOME"\n'
+     'sectors = "all"\n', ["scenarios.s.target.region", "unknown region 'MARS'"]),
+    ('[scenarios.s.target]\nbalance = "bilateral"\nregion = "HOME"\npartner = "FOREIGN"\n'
+     'value = 0.0\ninstrument = "export_tax"\nimporter = "FOREIGN"\nexporter = "HOME"\n'
+     'sectors = "all"\n', ["scenarios.s.target.balance", "two regions", "closure"]),
+    ('[scenarios.s.target]\nbalance = "overall"\nregion = "HOME"\nvalue = 0.0\n'
+     'instrument = "export_tax"\nimporter = "FOREIGN"\nexporter = "HOME"\nsectors = "all"\n',
+     ["scenarios.s.target.balance", "set by the trade-balance closure"]),
     ('[solver]\nspeed = 2\n[scenarios.s]\n', ["solver.speed", "unknown key"]),
 ]
 
@@ -152,7 +185,11 @@ BAD = [
 def test_bad_scenario_is_refused_naming_the_key(tmp_path, bm, body, words):
     path = write_scenario(tmp_path, body, data=str(EXAMPLE))
     with pytest.raises(ScenarioError) as info:
-        policies(load_scenario_file(path), bm)
+        sf = load_scenario_file(path)
+        policies(sf, bm)
+        for sc in sf.scenarios:
+            if sc.target is not None:
+                resolve_target(sf.path, sc.target, sc.closure, bm)
     message = str(info.value)
     assert str(path) in message
     for word in words:
