@@ -94,6 +94,21 @@ def report_markdown(result: xr.Dataset, figures: list[Path] = ()) -> str:
     bench = result.trade_balance_benchmark.to_series()
     parts += ["Benchmark trade balance: "
               + ", ".join(f"{r} {_fmt(v)}" for r, v in bench.items()) + f" ({unit}).", ""]
+    parts += ["## Welfare decomposition (percentage points of benchmark income)", "",
+              "Each region's welfare change split by integrating along the path of the shock "
+              "(Huff & Hertel 2000): terms of trade, volume of trade (efficiency of tariff and "
+              "export-tax wedges, less extra shipping resources), preference distortions, the "
+              "transfer from a change in the deficit, and employment. The parts add up to the "
+              "welfare change (last column).", ""]
+    decomposition = ["welfare_tot", "welfare_volume", "welfare_preference", "welfare_transfer",
+                     "welfare_employment", "welfare"]
+    rows = []
+    for sc in result.scenario.values:
+        for region in result.region.values:
+            r = result.sel(scenario=sc, region=region)
+            rows.append({"scenario": sc, "region": region,
+                         **{k.replace("welfare_", ""): float(r[k]) for k in decomposition}})
+    parts += [_markdown_table(pd.DataFrame(rows)), ""]
     parts += ["## Largest changes of sectoral output (real gross output, %)", ""]
     for sc in result.scenario.values:
         if not bool(result.converged.sel(scenario=sc)):

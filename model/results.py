@@ -18,6 +18,21 @@ from calibration.io import Dataset
 VARIABLES = {
     "welfare": (("region",), "percent change",
                 "equivalent variation as percent of benchmark income, 100 (I1/I0 / Pc_hat - 1)"),
+    "welfare_tot": (("region",), "percentage points",
+                    "welfare decomposition: terms-of-trade effect"),
+    "welfare_volume": (("region",), "percentage points",
+                       "welfare decomposition: volume-of-trade (allocative efficiency) effect of "
+                       "tariff and export-tax wedges, less extra shipping resources"),
+    "welfare_preference": (("region",), "percentage points",
+                           "welfare decomposition: cost of buying a mix the benchmark "
+                           "preferences would not choose (preference shifts)"),
+    "welfare_transfer": (("region",), "percentage points",
+                         "welfare decomposition: transfer effect of the change in the deficit"),
+    "welfare_employment": (("region",), "percentage points",
+                           "welfare decomposition: effect of the change in employment"),
+    "welfare_path_total": (("region",), "percent change",
+                           "sum of the decomposition parts (equals welfare up to the "
+                           "integration error)"),
     "real_wage": (("region",), "percent change", "real wage, 100 (w_hat / Pc_hat - 1)"),
     "wage": (("region",), "ratio", "wage change w_hat (numeraire: world value added)"),
     "price_index": (("region",), "ratio", "Cobb-Douglas consumer price index change Pc_hat"),

@@ -12,6 +12,7 @@ import xarray as xr
 
 from calibration.calibrate import Benchmark, calibrate
 from calibration.io import Dataset, load_dataset
+from model.decomposition import decompose
 from model.outcomes import outcomes
 from model.params import SolverSettings
 from model.results import build_results
@@ -81,6 +82,7 @@ def solve_study(study: Study, settings: SolverSettings | None = None) -> tuple[x
                 label = describe_instrument(study, spec)
                 sol, pol, value = solve_target(study.benchmark, pol, spec, settings)
             out = outcomes(study.benchmark, pol, sol)
+            out.update(decompose(study.benchmark, pol, settings))
         except ConvergenceError as exc:
             sol, out = exc.solution, None
             failed.append(f"{sc.name}: {exc}")
