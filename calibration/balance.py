@@ -26,6 +26,8 @@ __all__ = [
     "BalancingError",
     "ras_with_fixed_cells",
     "adjustment_table",
+    "use_table_prior",
+    "balance_use_table",
 ]
 
 
@@ -176,3 +178,86 @@ def adjustment_table(before, after, row_labels, col_labels):
             rows.append({"row": rl, "col": cl, "before": b0[i, j], "after": b1[i, j],
                          "change": ch, "relative": rel})
     return rows
+
+
+def use_table_prior(intermediates, final_demand, absorption, floor_share=1e-3):
+    """Starting values for balancing a region's use table ``[intermediates | final demand]``.
+
+    RAS keeps signs and zeros, so the prior must be non-negative and must have a positive cell
+    wherever a positive total has to be reached. The rules, each applied only where needed:
+
+    * a negative purchase of an input by a sector starts at 0;
+    * negative final demand (inventory drawdowns, scrap) starts at ``floor_share`` times the
+      row's absorption (as in the US–Japan build);
+    * a row with a positive absorption but no positive cell starts with all of it in final
+      demand;
+    * a sector with no recorded inputs starts with the region's average input mix (the row sums
+      of the intermediate block), or with the absorption vector if there is none.
+
+    Parameters
+    ----------
+    intermediates : (S, S) purchases ``[input, sector]``.
+    final_demand : (S,) purchases by final users.
+    absorption : (S,) row targets (domestic sales + imports with tariffs).
+    floor_share : float
+
+    Returns
+    -------
+    ndarray, shape (S, S + 1)
+        The prior matrix, final demand in the last column.
+    """
+    m = np.clip(np.asarray(intermediates, dtype=float), 0.0, None)
+    f = np.asarray(final_demand, dtype=float)
+    a = np.asarray(absorption, dtype=float)
+    f = np.where(f > 0, f, np.where(f < 0, floor_share * a, 0.0))
+    prior = np.column_stack([m, f])
+    empty_row = (prior.sum(axis=1) <= 0) & (a > 0)
+    prior[empty_row, -1] = a[empty_row]
+    mix = m.sum(axis=1)
+    if not mix.sum() > 0:
+        mix = a.copy()
+    empty_col = m.sum(axis=0) <= 0
+    prior[:, :-1][:, empty_col] = mix[:, None]
+    return prior
+
+
+def balance_use_table(intermediates, final_demand, absorption, input_costs, *,
+                      floor_share=1e-3, tol=1e-11):
+    r"""Make a region's purchases consistent with its shipments, by RAS.
+
+    Finds intermediates ``M[k, j] ≥ 0`` and final demand ``F[k] ≥ 0`` with
+
+    .. math::
+        \sum_j M_{kj} + F_k = A_k \quad\text{(absorption of } k\text{)},\qquad
+        \sum_k M_{kj} = C_j \quad\text{(input costs of } j\text{)},\qquad
+        \sum_k F_k = \sum_k A_k - \sum_j C_j ,
+
+    the biproportional scaling (Miller & Blair 2009, §7.4) of :func:`use_table_prior`. With the
+    gross output and value added of every sector fixed (``C = output − value added``) and
+    ``A`` taken from the trade flows, the result satisfies the dataset loader's two identities:
+    output = value added + inputs, and final demand ≥ 0. If the data already satisfy them the
+    matrix comes back unchanged (to ``tol``).
+
+    Returns
+    -------
+    intermediates : (S, S); final_demand : (S,); iterations : int
+
+    Raises
+    ------
+    BalancingError
+        If input costs are negative, exceed absorption in total (no room for final demand), or
+        the RAS cannot reach the targets.
+    """
+    a = np.asarray(absorption, dtype=float)
+    c = np.asarray(input_costs, dtype=float)
+    if (c < -tol * max(1.0, float(np.abs(c).sum()))).any():
+        k = int(np.argmin(c))
+        raise BalancingError(f"sector {k}: value added exceeds gross output by {-c[k]:.9g}")
+    c = np.clip(c, 0.0, None)
+    final_total = a.sum() - c.sum()
+    if final_total < -tol * max(1.0, float(a.sum())):
+        raise BalancingError(f"input costs ({c.sum():.9g}) exceed absorption ({a.sum():.9g}): "
+                             "no room for final demand")
+    prior = use_table_prior(intermediates, final_demand, a, floor_share)
+    out, iterations = ras_with_fixed_cells(prior, a, np.r_[c, max(final_total, 0.0)], tol=tol)
+    return out[:, :-1], out[:, -1], iterations

@@ -154,14 +154,15 @@ def test_dataset_toml_records_source_checksum_map_and_date(icio, tmp_path):
 
 def test_build_is_reproducible_byte_for_byte(icio, tmp_path):
     source, mapfile, _ = icio
-    for name in ("a", "b"):
-        assert run(source, "--map", mapfile, "--out", tmp_path / name, "--date", "2026-01-02",
-                   "--quiet") == 0
-    files = sorted(p.name for p in (tmp_path / "a").iterdir())
+    for name in ("a", "b"):   # the dataset's name is the folder's, so both are "same"
+        assert run(source, "--map", mapfile, "--out", tmp_path / name / "same", "--date",
+                   "2026-01-02", "--quiet") == 0
+    a, b = tmp_path / "a" / "same", tmp_path / "b" / "same"
+    files = sorted(p.name for p in a.iterdir())
     assert files == ["balancing_adjustments.csv", "dataset.toml", "elasticities.csv",
                      "flows.csv", "intermediates.csv", "tariffs.csv", "value_added.csv"]
     for name in files:
-        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+        assert (a / name).read_bytes() == (b / name).read_bytes()
 
 
 def test_inconsistent_source_is_balanced_and_the_adjustment_reported(tmp_path, capsys):
@@ -187,16 +188,15 @@ def test_inconsistent_source_is_balanced_and_the_adjustment_reported(tmp_path, c
 
 @pytest.mark.parametrize("body,named", [
     ('[regions]\nJPN = ["JPN"]\nUSA = ["USA"]\n', "AUS"),                     # region unmapped
-    ('[regions]\nJPN = ["JPN"]\nX = "*"\n', "USA"),                            # ... by a typo?
+    ('[regions]\nJPN = ["JPN"]\nROW = ["AUS"]\n', "USA"),                      # region unmapped
     ('[regions]\nJPN = ["JPN"]\nROW = "*"\nXXX = ["FRA"]\n', "FRA"),           # unknown label
     ('[regions]\n"J P N" = ["JPN"]\nROW = "*"\n', "J P N"),                   # name with spaces
     ('[regions]\nall = ["JPN"]\nROW = "*"\n', "all"),                          # reserved name
     ('[regions]\n"JPN,X" = ["JPN"]\nROW = "*"\n', "JPN,X"),                  # comma in name
+    ('[regions]\n"" = ["JPN"]\nROW = "*"\n', "[regions] ''"),                  # empty name
 ])
 def test_bad_region_maps_exit_2_naming_the_problem(icio, tmp_path, capsys, body, named):
     source, _, _ = icio
-    if named == "USA":
-        body = body.replace('X = "*"', 'ROW = ["AUS"]')
     sectors = '[sectors]\nagriculture = ["D01T02"]\nrest = "*"\n'
     bad = tmp_path / "bad.toml"
     bad.write_text(body + sectors, encoding="utf-8")
@@ -238,3 +238,17 @@ def test_module_entry_point_reports_bad_input_with_exit_code_2(icio, tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert "AUS, USA are not mapped" in proc.stderr
+
+
+def test_scale_and_unit_from_the_map(icio, tmp_path):
+    source, _, _ = icio
+    base, scaled = tmp_path / "base", tmp_path / "scaled"
+    (tmp_path / "m1.toml").write_text(MAP, encoding="utf-8")
+    (tmp_path / "m2.toml").write_text('scale = 0.5\nunit = "half US$ mn"\n' + MAP,
+                                      encoding="utf-8")
+    assert run(source, "--map", tmp_path / "m1.toml", "--out", base, "--quiet") == 0
+    assert run(source, "--map", tmp_path / "m2.toml", "--out", scaled, "--quiet") == 0
+    a, b = load_dataset(base), load_dataset(scaled)
+    assert (b.flows == 0.5 * a.flows).all() and (b.value_added == 0.5 * a.value_added).all()
+    assert b.unit == "half US$ mn"
+    assert tomllib.loads((scaled / "dataset.toml").read_text())["map"]["scale"] == 0.5
