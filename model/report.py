@@ -3,6 +3,7 @@ the terminal table."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,102 @@ import pandas as pd
 import xarray as xr
 
 from model.results import atomic_path, write_text
+
+PLACEHOLDER = re.compile(r"\{\{([^{}]+)\}\}")
+
+
+class NotesError(ValueError):
+    """A placeholder of the notes that names something the results do not have."""
+
+
+def parse_placeholder(text: str) -> tuple[str, str, str | None, tuple[str, ...], str]:
+    """``variable|scenario[@file]|label...[:format]`` -> (variable, scenario, file, labels,
+    format).  ``file`` is the stem of a compared scenario file; the format defaults to
+    ``.2f``."""
+    body, _, fmt = text.partition(":")
+    parts = [p.strip() for p in body.split("|")]
+    if len(parts) < 2:
+        raise NotesError(f"{{{{{text}}}}}: write {{{{variable|scenario|region...}}}}")
+    scenario, _, label = parts[1].partition("@")
+    return parts[0], scenario, label or None, tuple(parts[2:]), fmt or ".2f"
+
+
+def lookup(results: dict, default: str, text: str) -> float:
+    """The value a placeholder names, from ``results`` (file stem -> results Dataset)."""
+    variable, scenario, label, labels, _ = parse_placeholder(text)
+    result = results.get(label or default)
+    if result is None:
+        raise NotesError(f"{{{{{text}}}}}: no compared scenario file '{label}'; the files are "
+                         f"{', '.join(results)}")
+    if variable not in result:
+        raise NotesError(f"{{{{{text}}}}}: unknown variable '{variable}'")
+    if scenario not in result.scenario.values:
+        raise NotesError(f"{{{{{text}}}}}: unknown scenario '{scenario}'; the scenarios are "
+                         f"{', '.join(map(str, result.scenario.values))}")
+    da = result[variable].sel(scenario=scenario)
+    dims = [d for d in da.dims]
+    if len(labels) != len(dims):
+        raise NotesError(f"{{{{{text}}}}}: '{variable}' needs {len(dims)} label(s) after the "
+                         f"scenario ({', '.join(dims) or 'none'})")
+    for dim, name in zip(dims, labels):
+        if name not in da[dim].values:
+            raise NotesError(f"{{{{{text}}}}}: unknown {dim} '{name}'; the choices are "
+                             f"{', '.join(map(str, da[dim].values))}")
+        da = da.sel({dim: name})
+    return float(da)
+
+
+def render_notes(text: str, results: dict, default: str) -> str:
+    """Fill every ``{{...}}`` placeholder of ``text`` with the value it names."""
+    def fill(match):
+        value = lookup(results, default, match.group(1))
+        return format(value, parse_placeholder(match.group(1))[4])
+    return PLACEHOLDER.sub(fill, text)
+
+
+def study_tables(result: xr.Dataset, regions=None, sectors=None) -> str:
+    """One table per region: the headline indicators and the output of chosen sectors."""
+    unit = result.attrs.get("dataset_unit", "")
+    parts = []
+    for region in regions or result.region.values:
+        r = result.sel(region=region)
+        frame = pd.DataFrame({
+            "welfare %": r.welfare.values,
+            "real GDP %": r.real_gdp.values,
+            "real wage %": r.real_wage.values,
+            "employment %": r.employment_total.values,
+            "terms of trade %": r.terms_of_trade.values,
+            f"trade balance ({unit})": r.trade_balance.values,
+            "change": (r.trade_balance - r.trade_balance_benchmark).values,
+        }, index=result.scenario.values)
+        for sector in sectors or ():
+            frame[f"{sector} output %"] = r.output.sel(sector=sector).values
+        parts += [f"### {region}", "", _markdown_table(frame.reset_index(names="scenario"), 2), ""]
+    return "\n".join(parts)
+
+
+def comparison_scenarios(results: dict) -> list[str]:
+    """Scenario names of the first file that every file with a common name has."""
+    first = next(iter(results.values()))
+    groups = [r for r in results.values() if set(r.scenario.values) & set(first.scenario.values)]
+    return [s for s in first.scenario.values if all(s in r.scenario.values for r in groups)]
+
+
+def comparison_tables(results: dict, regions, variables=("welfare", "real_gdp")) -> str:
+    """Welfare and real GDP of the scenarios the files share, side by side across files (files
+    with no scenario in common with the first are left out)."""
+    common = comparison_scenarios(results)
+    results = {k: r for k, r in results.items() if set(common) <= set(r.scenario.values)}
+    labels = list(results)
+    parts = []
+    for region in regions:
+        frame = pd.DataFrame(index=common)
+        for variable in variables:
+            for label in labels:
+                sel = results[label][variable].sel(region=region, scenario=common)
+                frame[f"{variable} ({label})"] = sel.values
+        parts += [f"### {region}", "", _markdown_table(frame.reset_index(names="scenario"), 2), ""]
+    return "\n".join(parts)
 
 HEADLINE = {
     "welfare": "welfare (EV, % of income)",
@@ -64,14 +161,33 @@ def _markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
     return "\n".join(lines)
 
 
-def report_markdown(result: xr.Dataset, figures: list[Path] = ()) -> str:
-    """``report.md``: headline indicators side by side for all scenarios, the largest sectoral
-    output changes, and each scenario's convergence record."""
+def report_markdown(result: xr.Dataset, figures: list[Path] = (), study=None,
+                    compared: dict | None = None) -> str:
+    """``report.md``: headline indicators side by side for all scenarios, the welfare
+    decomposition, the largest sectoral output changes, and each scenario's convergence record;
+    for a study with a ``[report]`` table, first its notes, its tables and the comparison with
+    the other scenario files."""
     unit = result.attrs.get("dataset_unit", "")
     summary = summary_table(result)
     parts = [
         f"# {result.attrs.get('title', 'Results')}",
         "",
+    ]
+    spec = study.file.report if study is not None else None
+    if spec is not None and (spec.notes or spec.regions or spec.sectors or spec.compare):
+        stem = study.label
+        results = {stem: result, **(compared or {})}
+        if spec.notes:
+            parts += [render_notes(spec.notes.read_text(encoding="utf-8"), results, stem), ""]
+        parts += ["## The study in numbers", "",
+                  study_tables(result, spec.regions, spec.sectors)]
+        if compared and len(comparison_scenarios(results)):
+            parts += ["## The same scenarios on other data or elasticities", "",
+                      "Welfare (EV, % of income) and real GDP (%) for the scenarios every file "
+                      f"has; columns are labelled by scenario file ({', '.join(results)}).", "",
+                      comparison_tables(results, spec.regions or result.region.values)]
+        parts += ["# Full results", ""]
+    parts += [
         f"Dataset `{result.attrs['dataset_name']}` ({result.attrs['dataset_year']}, {unit}; "
         f"sha256 `{result.attrs['dataset_hash_sha256'][:12]}`), elasticities from "
         f"`{result.attrs['elasticities_file']}`. Scenario file `{result.attrs['scenario_file']}`. "
@@ -197,11 +313,17 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def write_reports(result: xr.Dataset, folder: Path) -> list[Path]:
-    """Write ``summary.csv``, the figures and ``report.md`` into ``folder``."""
+def write_reports(result: xr.Dataset, folder: Path, study=None) -> list[Path]:
+    """Write ``summary.csv``, the figures and ``report.md`` into ``folder``; for a study whose
+    file compares itself with other scenario files, those are solved too."""
+    from model.study import solve_study
+
     folder = Path(folder)
     figures = write_figures(result, folder)
     write_text(summary_table(result).to_csv(index=False, float_format="%.6g"),
                folder / "summary.csv")
-    write_text(report_markdown(result, figures), folder / "report.md")
+    compared = {}
+    for other in (study.compare if study is not None else ()):
+        compared[other.label] = solve_study(other)[0]
+    write_text(report_markdown(result, figures, study, compared), folder / "report.md")
     return [folder / "summary.csv", folder / "report.md", *figures]

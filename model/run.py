@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or Path("results") / args.scenario_file.stem / "results.nc"
     result, failed = solve_study(study)
     write_netcdf(result, out)
-    written = [out, *write_reports(result, out.parent)]
+    written = [out, *write_reports(result, out.parent, study)]
     if not args.quiet:
         print(f"{study.file.title} ({study.dataset.name}, {study.dataset.unit})")
         print(terminal_table(result))

@@ -17,9 +17,11 @@ import numpy as np
 from calibration.calibrate import Benchmark
 from model.params import ModelError, Policy, SolverSettings, deficit_rule, make_policy
 
-TOP_KEYS = ("title", "data", "elasticities", "defaults", "scenarios", "solver", "sweep")
+TOP_KEYS = ("title", "data", "elasticities", "defaults", "scenarios", "solver", "sweep",
+            "report")
+REPORT_KEYS = ("notes", "regions", "sectors", "compare")
 DEFAULT_KEYS = ("closure", "tariffs", "trade_costs", "export_taxes", "preferences")
-SCENARIO_KEYS = ("description", "closure", "tariffs", "trade_costs", "export_taxes",
+SCENARIO_KEYS = ("description", "base", "closure", "tariffs", "trade_costs", "export_taxes",
                  "preferences", "target")
 TARIFF_KEYS = ("importer", "exporter", "sectors", "except", "rate", "add", "floor")
 TARIFF_MODES = ("rate", "add", "floor")
@@ -142,6 +144,29 @@ class Scenario:
 
 
 @dataclass(frozen=True)
+class ReportSpec:
+    """What ``report.md`` adds for a study: a table of chosen regions and sectors, a comparison
+    with other scenario files (same scenario names, other data or elasticities), and notes in
+    Markdown whose ``{{variable|scenario|region|...}}`` placeholders are filled from the
+    results."""
+
+    notes: Path | None = None
+    regions: tuple[str, ...] | None = None
+    sectors: tuple[str, ...] | None = None
+    compare: tuple["Comparison", ...] = ()
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Another scenario file to solve beside this one, optionally with another elasticity
+    file of its dataset; ``label`` names it in tables and notes."""
+
+    file: Path
+    label: str
+    elasticities: str | None = None
+
+
+@dataclass(frozen=True)
 class ScenarioFile:
     """A parsed scenario file: the text, the dataset it refers to, scenarios and solver."""
 
@@ -153,10 +178,12 @@ class ScenarioFile:
     scenarios: tuple[Scenario, ...]
     solver: SolverSettings
     sweep: dict | None = None  # the raw [sweep] table, checked by model.sweep
+    report: ReportSpec = ReportSpec()
 
 
-def load_scenario_file(path: str | Path) -> ScenarioFile:
-    """Parse and check the structure of a scenario file (names are checked by :func:`policies`)."""
+def load_scenario_file(path: str | Path, elasticities: str | None = None) -> ScenarioFile:
+    """Parse and check the structure of a scenario file (names are checked by :func:`policies`);
+    ``elasticities`` replaces the file's choice of elasticity file."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -173,7 +200,8 @@ def load_scenario_file(path: str | Path) -> ScenarioFile:
     if "data" not in doc:
         err.fail("data", "missing: the dataset folder, relative to this file")
     data = err.string(doc["data"], "data")
-    elasticities = err.string(doc.get("elasticities", "elasticities.csv"), "elasticities")
+    elasticities = elasticities or err.string(doc.get("elasticities", "elasticities.csv"),
+                                              "elasticities")
     defaults = doc.get("defaults", {})
     err.table(defaults, "defaults")
     err.keys(defaults, DEFAULT_KEYS, "defaults")
@@ -181,21 +209,36 @@ def load_scenario_file(path: str | Path) -> ScenarioFile:
     if not isinstance(scenarios, dict) or not scenarios:
         err.fail("scenarios", "missing or empty: add at least one [scenarios.NAME] table")
     parsed = []
+    closures: dict[str, dict] = {}
     for name, body in scenarios.items():
         where = f"scenarios.{name}"
         err.table(body, where)
         err.keys(body, SCENARIO_KEYS, where)
-        tariffs = _entries(err, defaults, "defaults", "tariffs", _tariff) + _entries(
+        base = None
+        if "base" in body:
+            base_name = err.string(body["base"], f"{where}.base")
+            base = next((p for p in parsed if p.name == base_name), None)
+            if base is None:
+                err.fail(f"{where}.base", f"'{base_name}' is not a scenario defined above; "
+                         f"those are {', '.join(p.name for p in parsed) or 'none'}")
+        tariffs = (list(base.tariffs) if base else _entries(
+            err, defaults, "defaults", "tariffs", _tariff)) + _entries(
             err, body, where, "tariffs", _tariff)
+        inherited = {"trade_costs": base.trade_costs, "export_taxes": base.export_taxes,
+                     "preferences": base.preferences} if base else None
         cell_lists = {
-            name_: _entries(err, defaults, "defaults", name_, _cell_entry) + _entries(
+            name_: (list(inherited[name_]) if base else _entries(
+                err, defaults, "defaults", name_, _cell_entry)) + _entries(
                 err, body, where, name_, _cell_entry)
             for name_ in CELL_LISTS
         }
-        closure_doc = dict(err.table(defaults.get("closure", {}), "defaults.closure"))
+        closure_doc = dict(closures[base.name]) if base else dict(
+            err.table(defaults.get("closure", {}), "defaults.closure"))
         closure_doc.update(err.table(body.get("closure", {}), f"{where}.closure"))
+        closures[name] = closure_doc
         closure = _closure(err, closure_doc, f"{where}.closure")
-        target = _target(err, body["target"], f"{where}.target") if "target" in body else None
+        target = _target(err, body["target"], f"{where}.target") if "target" in body else (
+            base.target if base else None)
         parsed.append(Scenario(
             name=name,
             description=err.string(body.get("description", ""), f"{where}.description"),
@@ -221,7 +264,40 @@ def load_scenario_file(path: str | Path) -> ScenarioFile:
         scenarios=tuple(parsed),
         solver=solver,
         sweep=err.table(doc["sweep"], "sweep") if "sweep" in doc else None,
+        report=_report(err, doc.get("report", {}), path.parent),
     )
+
+
+def _report(err: "_Errors", doc, folder: Path) -> ReportSpec:
+    err.table(doc, "report")
+    err.keys(doc, REPORT_KEYS, "report")
+    notes = None
+    if "notes" in doc:
+        notes = (folder / err.string(doc["notes"], "report.notes")).resolve()
+        if not notes.is_file():
+            err.fail("report.notes", f"file {notes} not found")
+    compare = []
+    for k, entry in enumerate(doc.get("compare", [])):
+        where = f"report.compare[{k}]"
+        if isinstance(entry, str):
+            entry = {"file": entry}
+        err.table(entry, where)
+        err.keys(entry, ("file", "elasticities", "label"), where)
+        if "file" not in entry:
+            err.fail(f"{where}.file", "missing")
+        other = (folder / err.string(entry["file"], f"{where}.file")).resolve()
+        if not other.is_file():
+            err.fail(f"{where}.file", f"scenario file {other} not found")
+        elasticities = entry.get("elasticities")
+        if elasticities is not None:
+            err.string(elasticities, f"{where}.elasticities")
+        label = err.string(entry.get("label", other.stem), f"{where}.label")
+        compare.append(Comparison(other, label, elasticities))
+    names = {}
+    for key in ("regions", "sectors"):
+        if key in doc:
+            names[key] = err.names(doc[key], f"report.{key}", allow_all=False)
+    return ReportSpec(notes=notes, compare=tuple(compare), **names)
 
 
 def policies(sf: ScenarioFile, bm: Benchmark) -> list[Policy]:

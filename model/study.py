@@ -16,7 +16,8 @@ from model.decomposition import decompose
 from model.outcomes import outcomes
 from model.params import SolverSettings
 from model.results import build_results
-from model.scenario import ScenarioFile, load_scenario_file, policies, resolve_target
+from model.scenario import (ScenarioError, ScenarioFile, load_scenario_file, policies,
+                            resolve_target)
 from model.solver import ConvergenceError, solve
 from model.targets import TargetError, TargetSpec, solve_target
 
@@ -30,12 +31,16 @@ class Study:
     benchmark: Benchmark
     policies: tuple
     targets: tuple = ()  # a TargetSpec or None per scenario
+    compare: tuple = ()  # prepared studies of the files the report compares this one with
+    label: str = ""  # the name of this study in reports (the file stem unless compared)
 
 
-def prepare(path: str | Path) -> Study:
-    """Read a scenario file and its dataset and check every name; raises
+def prepare(path: str | Path, compare: bool = True, elasticities: str | None = None,
+            label: str | None = None) -> Study:
+    """Read a scenario file and its dataset and check every name, including those of the
+    ``[report]`` table and the files it compares with; raises
     :class:`~model.scenario.ScenarioError` or :class:`~calibration.io.DatasetError`."""
-    sf = load_scenario_file(path)
+    sf = load_scenario_file(path, elasticities)
     ds = load_dataset(sf.data, elasticities=sf.elasticities)
     bm = calibrate(ds)
     targets = []
@@ -47,7 +52,52 @@ def prepare(path: str | Path) -> Study:
         region, partner, mask = resolve_target(sf.path, t, sc.closure, bm)
         targets.append(TargetSpec(region, partner, t.value, t.instrument, mask, t.bounds,
                                   label=f"scenario {sc.name}"))
-    return Study(sf, ds, bm, tuple(policies(sf, bm)), tuple(targets))
+    for key in ("regions", "sectors"):
+        valid = bm.regions if key == "regions" else bm.sectors
+        for name in getattr(sf.report, key) or ():
+            if name not in valid:
+                raise ScenarioError(f"{sf.path}: report.{key}: unknown name '{name}'; the "
+                                    f"choices are {', '.join(valid)}")
+    others = tuple(prepare(c.file, compare=False, elasticities=c.elasticities, label=c.label)
+                   for c in sf.report.compare) if compare else ()
+    study = Study(sf, ds, bm, tuple(policies(sf, bm)), tuple(targets), others,
+                  label or sf.path.stem)
+    if sf.report.notes is not None:
+        check_notes(study)
+    return study
+
+
+def check_notes(study: Study) -> None:
+    """Every placeholder of the notes must name a variable, scenario and labels that exist."""
+    from model.report import NotesError, PLACEHOLDER, parse_placeholder
+    from model.results import BENCHMARK, SCENARIO_INFO, VARIABLES
+
+    known = set(VARIABLES) | set(BENCHMARK) | set(SCENARIO_INFO) | {"instrument_value"}
+    known |= {"welfare_tot", "welfare_volume", "welfare_preference", "welfare_transfer",
+              "welfare_employment", "welfare_path_total"}
+    files = {study.label: study, **{o.label: o for o in study.compare}}
+    text = study.file.report.notes.read_text(encoding="utf-8")
+    for match in PLACEHOLDER.finditer(text):
+        where = f"{study.file.report.notes}: {{{{{match.group(1)}}}}}"
+        try:
+            variable, scenario, label, labels, fmt = parse_placeholder(match.group(1))
+            format(1.0, fmt)
+        except (NotesError, ValueError) as exc:
+            raise ScenarioError(f"{where}: {exc}") from None
+        other = files.get(label or study.label)
+        if other is None:
+            raise ScenarioError(f"{where}: no compared file '{label}'; the files are "
+                                f"{', '.join(files)}")
+        names = [s.name for s in other.file.scenarios]
+        if variable not in known:
+            raise ScenarioError(f"{where}: unknown variable '{variable}'")
+        if scenario not in names:
+            raise ScenarioError(f"{where}: unknown scenario '{scenario}'; the scenarios are "
+                                f"{', '.join(names)}")
+        valid = set(other.benchmark.regions) | set(other.benchmark.sectors)
+        for name in labels:
+            if name not in valid:
+                raise ScenarioError(f"{where}: unknown region or sector '{name}'")
 
 
 def describe_instrument(study: Study, spec: TargetSpec) -> str:

@@ -109,7 +109,7 @@ max_iter = 300
 
 
 BAD = [
-    ('[scenarios.s]\nfoo = 1\n', ["scenarios.s.foo", "unknown key", "description, closure"]),
+    ('[scenarios.s]\nfoo = 1\n', ["scenarios.s.foo", "unknown key", "description, base, closure"]),
     ('colour = "red"\n[scenarios.s]\n', ["colour", "unknown key", "title, data"]),
     ('[scenarios]\n', ["scenarios", "at least one"]),
     ('[scenarios.s\n', ["not valid TOML"]),
@@ -200,4 +200,56 @@ def test_missing_data_key(tmp_path):
     path = tmp_path / "s.toml"
     path.write_text('[scenarios.s]\n')
     with pytest.raises(ScenarioError, match="data: missing"):
+        load_scenario_file(path)
+
+
+def test_base_scenario_entries_and_closure_are_inherited(tmp_path, bm):
+    body = """
+[scenarios.a]
+closure = { factors = "specific_capital" }
+[[scenarios.a.tariffs]]
+importer = "FOREIGN"
+exporter = "HOME"
+sectors = ["autos"]
+rate = 0.25
+
+[scenarios.b]
+base = "a"
+closure = { trade_balance = "balanced" }
+[[scenarios.b.tariffs]]
+importer = "FOREIGN"
+exporter = "HOME"
+sectors = ["agriculture"]
+add = 0.1
+"""
+    sf, (a, b) = policies_of(tmp_path, body, bm)
+    assert b.t1[F, H, AUT] == 0.25 and b.t1[F, H, AG] == pytest.approx(bm.t0[F, H, AG] + 0.1)
+    assert a.t1[F, H, AG] == bm.t0[F, H, AG]
+    assert (b.theta < 1).all() and np.allclose(b.D1, 0.0)
+    assert sf.scenarios[1].closure.factors == "specific_capital"
+
+
+def test_base_scenario_target_is_inherited(tmp_path):
+    path = write_scenario(tmp_path, """
+[scenarios.a.target]
+balance = "bilateral"
+region = "HOME"
+partner = "FOREIGN"
+value = 1.0
+instrument = "export_tax"
+importer = "FOREIGN"
+exporter = "HOME"
+sectors = "all"
+[scenarios.b]
+base = "a"
+closure = { labour = { HOME = "fixed_real_wage" } }
+""", data=str(EXAMPLE))
+    sf = load_scenario_file(path)
+    assert sf.scenarios[1].target == sf.scenarios[0].target
+    assert sf.scenarios[1].closure.labour == (("HOME", "fixed_real_wage"),)
+
+
+def test_unknown_base_is_refused(tmp_path, bm):
+    path = write_scenario(tmp_path, '[scenarios.b]\nbase = "a"\n', data=str(EXAMPLE))
+    with pytest.raises(ScenarioError, match="scenarios.b.base: 'a' is not a scenario defined above"):
         load_scenario_file(path)
