@@ -92,6 +92,15 @@ SCENARIO_INFO = {
 }
 
 
+def display_path(path) -> str:
+    """``path`` relative to the working directory when it lies below it (so that reference
+    outputs do not carry the machine's folders), else as given."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def package_version() -> str:
     try:
         return metadata.version("armington-cge")
@@ -172,7 +181,7 @@ def build_results(
     result.attrs.update({
         "title": attrs.get("title", ""),
         "dataset_name": ds.name,
-        "dataset_path": str(ds.path),
+        "dataset_path": display_path(ds.path),
         "dataset_hash_sha256": ds.files_hash,
         "dataset_year": ds.year,
         "dataset_unit": ds.unit,

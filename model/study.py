@@ -15,7 +15,7 @@ from calibration.io import Dataset, load_dataset
 from model.decomposition import decompose
 from model.outcomes import outcomes
 from model.params import SolverSettings
-from model.results import build_results
+from model.results import build_results, display_path
 from model.scenario import (ScenarioError, ScenarioFile, load_scenario_file, policies,
                             resolve_target)
 from model.solver import ConvergenceError, solve
@@ -62,7 +62,7 @@ def prepare(path: str | Path, compare: bool = True, elasticities: str | None = N
                    for c in sf.report.compare) if compare else ()
     study = Study(sf, ds, bm, tuple(policies(sf, bm)), tuple(targets), others,
                   label or sf.path.stem)
-    if sf.report.notes is not None:
+    if compare and sf.report.notes is not None:  # a compared file's notes are not rendered
         check_notes(study)
     return study
 
@@ -150,7 +150,7 @@ def solve_study(study: Study, settings: SolverSettings | None = None) -> tuple[x
                      "instrument": label, "instrument_value": value})
     attrs = {
         "title": study.file.title,
-        "scenario_file": str(study.file.path),
+        "scenario_file": display_path(study.file.path),
         "scenario_text": study.file.text,
         **{f"solver_{k}": (str(v) if isinstance(v, str) else v)
            for k, v in settings.as_dict().items()},
