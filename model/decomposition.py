@@ -31,7 +31,7 @@ import dataclasses
 import numpy as np
 
 from calibration.calibrate import Benchmark
-from model.outcomes import consumer_price_index, flow_price, off_diagonal, outcomes, shipments
+from model.outcomes import consumer_price_index, flow_price, off_diagonal, shipments
 from model.params import Policy, SolverSettings
 from model.solver import Solution, solve
 
@@ -56,13 +56,17 @@ def _point(bm: Benchmark, pol: Policy, sol: Solution) -> dict:
     X = shipments(sol.pi1, sol.E1, pol.t1)  # [i, n, j]
     p = flow_price(pol, sol)  # [i, n, j]
     q = X / p
-    out = outcomes(bm, pol, sol)
+    foreign = off_diagonal(X)
+    R = np.einsum("nij,nij,nj->n", pol.t1 / (1.0 + pol.t1), sol.pi1, sol.E1)
+    wL = sol.w_hat * (pol.theta * bm.VA0).sum(axis=1)
+    income = wL * sol.L_hat + (sol.r_hat * (1.0 - pol.theta) * bm.VA0).sum(axis=1) + R \
+        + pol.D1 + sol.rents
     Pc = consumer_price_index(bm.alpha, sol.P_hat)
     return {
         "q": q, "p": p, "t": np.transpose(pol.t1, (1, 0, 2)), "e": np.transpose(pol.e1, (1, 0, 2)),
         "d": np.transpose(pol.d_hat, (1, 0, 2)), "c": sol.c_hat, "rho": _wedges(bm, pol, sol, q),
-        "D": -out["trade_balance"], "I": out["income"], "U": out["income"] / bm.I0 / Pc,
-        "wL": sol.w_hat * (pol.theta * bm.VA0).sum(axis=1), "L": sol.L_hat,
+        "D": foreign.sum(axis=(0, 2)) - foreign.sum(axis=(1, 2)), "I": income,
+        "U": income / bm.I0 / Pc, "wL": wL, "L": sol.L_hat,
     }
 
 

@@ -262,10 +262,7 @@ def terminal_table(result: xr.Dataset) -> str:
 def write_figures(result: xr.Dataset, folder: Path) -> list[Path]:
     """``headline.png`` (welfare, real wage, real GDP and terms of trade by scenario and region)
     and ``output.png`` (sectoral output changes by scenario, one panel per region)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # the object API: no pyplot, no GUI backend
 
     folder = Path(folder)
     paths = []
@@ -273,7 +270,8 @@ def write_figures(result: xr.Dataset, folder: Path) -> list[Path]:
     regions = list(result.region.values)
     x = np.arange(len(scenarios))
     width = 0.8 / max(len(regions), 1)
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), constrained_layout=True)
+    fig = Figure(figsize=(11, 7.5), layout="constrained")
+    axes = fig.subplots(2, 2)
     for ax, key in zip(axes.ravel(), ("welfare", "real_wage", "real_gdp", "terms_of_trade")):
         for k, region in enumerate(regions):
             values = result[key].sel(region=region).values
@@ -285,10 +283,10 @@ def write_figures(result: xr.Dataset, folder: Path) -> list[Path]:
     axes[0, 0].legend()
     fig.suptitle(result.attrs.get("title", ""))
     paths.append(_save(fig, folder / "headline.png"))
-    plt.close(fig)
 
-    fig, axes = plt.subplots(1, len(regions), figsize=(5 + 4 * len(regions), 1.5 + 0.45 *
-                             len(result.sector)), constrained_layout=True, squeeze=False)
+    fig = Figure(figsize=(5 + 4 * len(regions), 1.5 + 0.45 * len(result.sector)),
+                 layout="constrained")
+    axes = fig.subplots(1, len(regions), squeeze=False)
     data = result.output.values  # [scenario, region, sector]
     limit = np.nanmax(np.abs(data)) if np.isfinite(data).any() else 1.0
     limit = limit if limit > 0 else 1.0
@@ -303,13 +301,12 @@ def write_figures(result: xr.Dataset, folder: Path) -> list[Path]:
                     ax.text(s, j, f"{data[s, k, j]:.1f}", ha="center", va="center", fontsize=7)
     fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8)
     paths.append(_save(fig, folder / "output.png"))
-    plt.close(fig)
     return paths
 
 
 def _save(fig, path: Path) -> Path:
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
+        fig.savefig(tmp, dpi=100, format="png")
     return path
 
 
