@@ -92,6 +92,18 @@ def bad_inputs(tmp_path):
     cases["tariff below -100%"] = write_scenario(d, '[scenarios.s]\n[[scenarios.s.tariffs]]\n'
                                                  'importer = "HOME"\nexporter = "FOREIGN"\n'
                                                  'sectors = "all"\nrate = -2.0\n', data=str(ok))
+    d = tmp_path / "two_instruments"
+    d.mkdir()
+    cases["target with two instruments"] = write_scenario(
+        d, '[scenarios.s.target]\nbalance = "bilateral"\nregion = "HOME"\npartner = "FOREIGN"\n'
+           'value = 0.0\ninstrument = ["export_tax", "preference"]\nimporter = "FOREIGN"\n'
+           'exporter = "HOME"\nsectors = "all"\n', data=str(ok))
+    d = tmp_path / "target_unknown_sector"
+    d.mkdir()
+    cases["target on an unknown sector"] = write_scenario(
+        d, '[scenarios.s.target]\nbalance = "bilateral"\nregion = "HOME"\npartner = "FOREIGN"\n'
+           'value = 0.0\ninstrument = "export_tax"\nimporter = "FOREIGN"\nexporter = "HOME"\n'
+           'sectors = ["cars"]\n', data=str(ok))
     d = tmp_path / "no_data"
     d.mkdir()
     cases["missing dataset"] = write_scenario(d, "[scenarios.s]\n", data="nowhere")
