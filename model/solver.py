@@ -169,6 +169,15 @@ def solve(
     if not solution.converged:
         reason = "values stopped being finite" if status == kernels.NOT_FINITE else (
             f"the iteration limit {settings.max_iter} was reached")
+        gone = [n for n in range(len(bm.regions))
+                if policy.fixed_real_wage[n] and not solution.L_hat[n] > 0]
+        if gone:
+            reason += (
+                f"; employment in {', '.join(bm.regions[n] for n in gone)} went to zero or "
+                "below: with a fixed real wage the region's prices cannot fall, so a shock this "
+                "large to its sales may leave no equilibrium that keeps its trade balance where "
+                "the closure puts it (add sector-specific capital, choose full employment, or "
+                "let the trade balance adjust)")
         raise ConvergenceError(
             f"the solver did not converge: {reason} (three attempts, last damping "
             f"{damping * 2:g}); labour residual {res_w:.3e}, price residual {res_p:.3e}, "

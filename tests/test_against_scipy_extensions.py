@@ -108,15 +108,17 @@ def independent(bm, t1, e1, nested, share, frw):
 )
 def test_extended_model_matches_independent_root_solution(ns, seed, nested, capital, frw,
                                                           export_tax):
-    if all(frw) and not capital:
-        capital = True  # employment is determined only with a fixed factor
+    if any(frw):
+        # GTAP's short-run closure: capital fixed in each sector beside a fixed real wage (with
+        # labour alone a fixed real wage can leave no equilibrium; see the next test)
+        capital = True
     rng = np.random.default_rng(seed)
     ds = random_dataset(3, ns, seed=seed)
     ds = make_dataset(ds.regions, ds.sectors, ds.flows, ds.value_added, ds.intermediates,
                       ds.tariffs, ds.sigma, 2.0 * ds.sigma)
     bm = calibrate(ds)
     idx = np.arange(3)
-    t1 = bm.t0 + rng.uniform(0, 0.4, bm.t0.shape)
+    t1 = bm.t0 + rng.uniform(0, 0.3, bm.t0.shape)
     t1[idx, idx, :] = 0
     e1 = rng.uniform(0, 0.3, bm.t0.shape) if export_tax else np.zeros_like(t1)
     e1[idx, idx, :] = 0
@@ -129,3 +131,20 @@ def test_extended_model_matches_independent_root_solution(ns, seed, nested, capi
     np.testing.assert_allclose(ours["employment_total"], theirs["employment_total"], atol=1e-8)
     np.testing.assert_allclose(ours["welfare"], theirs["welfare"], atol=1e-8)
     np.testing.assert_allclose(ours["trade"], theirs["trade"], rtol=1e-8, atol=1e-8 * bm.X0.max())
+
+
+def test_fixed_real_wage_without_equilibrium_is_reported_as_such():
+    """A region on a fixed real wage with labour alone cannot cut its prices; facing 40-point
+    tariffs while keeping its trade surplus, its employment would have to turn negative."""
+    import pytest
+
+    from model.solver import ConvergenceError
+
+    rng = np.random.default_rng(1)
+    bm = calibrate(random_dataset(3, 1, seed=1))
+    t1 = bm.t0 + rng.uniform(0, 0.4, bm.t0.shape)
+    t1[np.arange(3), np.arange(3), :] = 0
+    assert bm.D0[0] < 0  # region 0 runs a surplus the closure keeps
+    pol = make_policy(bm, t1=t1, fixed_real_wage=np.array([True, False, False]))
+    with pytest.raises(ConvergenceError, match="employment in R0 went to zero or below"):
+        solve(bm, pol)
