@@ -1,112 +1,438 @@
-"""Solver benchmarks: ``python -m benchmarks [--repeat N]``.
+"""Solver benchmarks: ``python -m benchmarks [--full] [--sizes 2x13,31x40] [--out DIR]``.
 
-Prints, for a 2-region x 13-sector problem with input-output links (the size of the US-Japan
-model): the median warm solve time of the numba fixed point (Anderson-accelerated and plain),
-the same equations solved by ``scipy.optimize.root`` (``hybr``) as the baseline measured in the
-same run, and the ratio; then the cold start (a fresh process, numba cache on disk) and the
-wall time of ``python -m model.run scenarios/example.toml``.  Times on a shared machine are
-noisy: compare ratios, not absolute figures across machines.
+For each problem size (``benchmarks.problems.SIZES``, all with input-output links, a 25-point
+unilateral tariff), every method of ``benchmarks.methods`` solves the same equations; the table
+gives the median time per solve after JIT warm-up, the evaluations of the fixed-point map,
+the final equilibrium residual (one measure for all methods), the largest wage difference from
+the default solver and the speed relative to ``scipy.optimize.root`` (``hybr``) on the NumPy
+twin of the map, measured in the same run.  Methods too slow for the time limit are stopped
+(or, for ``hybr``, not started when one finite-difference Jacobian alone would exceed it) and
+shown as lower bounds.  Then: the cold start, the peak memory of the largest size, the wall
+time of the example run, the peer comparison with ``gegravity``, and the targets.  Results go to
+``results/benchmarks/benchmarks.json`` and ``scaling.png``.
+
+Times on a shared machine are noisy: compare ratios measured in one run, not absolute
+figures across machines or runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import statistics
-import subprocess
+import functools
+import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import root
 
-from calibration.calibrate import calibrate
-from calibration.synthetic import random_dataset
-from model import equations
-from model.params import SolverSettings, make_policy
-from model.solver import initial_state, kernel_params, solve
+from benchmarks import fresh
+from benchmarks.methods import METHODS, Method, active, equilibrium_residual, residual_time
+from benchmarks.problems import SIZES, Problem, tariff_problem
+from benchmarks.timing import ROOT, machine, median, run_limited, timed
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def problem(n_regions=2, n_sectors=13, seed=0):
-    """The benchmark problem: a seeded synthetic dataset and a 25-point tariff shock."""
-    bm = calibrate(random_dataset(n_regions, n_sectors, seed=seed))
-    t1 = bm.t0.copy()
-    t1[1, 0, :] += 0.25
-    return bm, make_policy(bm, t1=t1)
+MODES = {
+    # seconds of repeated solves per method and size (at least 3 solves where the first took
+    # under repeat_below seconds, else the first alone); time limit of one solve; gegravity size
+    "quick": {"budget": 0.25, "repeat_below": 1.0, "limit": 3.0, "peer_regions": 30,
+              "peer_repeat": 1},
+    "full": {"budget": 2.0, "repeat_below": 10.0, "limit": 60.0, "peer_regions": 60,
+             "peer_repeat": 3},
+}
 
 
-def median_time(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split(
+        "\n\n")[0])
+    parser.add_argument("--full", action="store_true",
+                        help="longer timings and time limits, the compile from an empty numba "
+                             "cache, memory of three methods, a 60-region peer problem")
+    parser.add_argument("--sizes", default=None,
+                        help="comma-separated sizes such as 2x13,31x40 (default: all)")
+    parser.add_argument("--methods", default=None,
+                        help="comma-separated method keys (default: all): "
+                             + ", ".join(m.key for m in METHODS))
+    parser.add_argument("--out", default=str(ROOT / "results" / "benchmarks"),
+                        help="output folder (default: results/benchmarks)")
+    parser.add_argument("--no-fresh", action="store_true",
+                        help="skip the measurements in new processes (cold start, memory, "
+                             "the example run)")
+    parser.add_argument("--no-peer", action="store_true", help="skip the gegravity comparison")
+    parser.add_argument("--quiet", action="store_true", help="print only the final table")
+    return parser.parse_args(argv)
 
 
-def scipy_solve(bm, pol):
-    """The same fixed point, ``G(x) - x = 0``, by MINPACK's hybrid method on the NumPy twin."""
-    p = kernel_params(bm, pol)
-    x0 = initial_state(bm)
-
-    def residual(x):
-        return equations.fixed_point_map(x, p, 1.0)[0] - x
-
-    sol = root(residual, x0, method="hybr", options={"xtol": 1e-12})
-    return sol.x, sol.nfev
+def parse_sizes(text):
+    if not text:
+        return list(SIZES)
+    return [tuple(int(v) for v in item.lower().split("x")) for item in text.split(",")]
 
 
-def wall(cmd: list[str], env=None) -> float:
-    start = time.perf_counter()
-    subprocess.run(cmd, check=True, cwd=ROOT, env=env, capture_output=True)
-    return time.perf_counter() - start
+def select_methods(text) -> list[Method]:
+    if not text:
+        return list(METHODS)
+    known = {m.key: m for m in METHODS}
+    keys = [k.strip() for k in text.split(",")]
+    unknown = [k for k in keys if k not in known]
+    if unknown:
+        raise SystemExit(f"unknown method(s) {unknown}; choose from {sorted(known)}")
+    if "anderson" not in keys:
+        keys.insert(0, "anderson")  # the reference for wage differences
+    return [known[k] for k in keys]
+
+
+def first_run(problem: Problem, method: Method, cfg: dict, reference_x=None) -> dict:
+    """One solve under the time limit, in a forked process: whether and how the method
+    converges, its evaluations of ``G``, its residual, and a first time."""
+    row = {"size": problem.label, "unknowns": int(_dimension(problem)), "method": method.key,
+           "label": method.label}
+    bound = _jacobian_bound(problem, method)
+    if bound is not None and bound > cfg["limit"]:
+        row.update(status="skipped", time_s=None, lower_bound_s=bound,
+                   note=f"not run: one finite-difference Jacobian ({row['unknowns'] + 1} "
+                        f"evaluations of G) takes about {bound:.0f} s")
+        return row
+    status, payload = run_limited(lambda: method.run(problem), cfg["limit"])
+    if status == "timeout":
+        row.update(status="stopped", time_s=None, lower_bound_s=cfg["limit"],
+                   note=f"stopped at the time limit of {cfg['limit']:g} s")
+        return row
+    if status == "error":
+        row.update(status="error", time_s=None, note=payload)
+        return row
+    first, outcome = payload
+    residual = equilibrium_residual(problem, outcome.x)
+    nr = problem.shape[0]
+    gap = (float(np.abs(outcome.x[:nr] - reference_x[:nr]).max())
+           if reference_x is not None else 0.0)
+    ok = outcome.converged and residual < 1e-9
+    row.update(status="ok" if ok else "failed", time_s=first, repeats=1,
+               evaluations=outcome.evaluations, residual=residual, wage_gap=gap,
+               note=outcome.note, x=outcome.x)
+    return row
+
+
+def repeat_interleaved(problem: Problem, methods, rows, budget: float, repeat_below: float,
+                       max_repeat: int = 5000) -> None:
+    """Time again the methods whose first solve took under ``repeat_below`` seconds, in turn
+    (one solve of each per round, so that a change of load on a shared machine affects all
+    of them alike), until each has spent ``budget`` seconds and made at least three solves;
+    store the medians in ``rows``.  The others keep the time of their first solve."""
+    todo = [(m, r) for m, r in zip(methods, rows)
+            if r["status"] == "ok" and r["time_s"] < repeat_below]
+    times = {m.key: [] for m, _ in todo}
+    while todo:
+        for method, row in list(todo):
+            t, _ = timed(lambda: method.run(problem))
+            spent = times[method.key]
+            spent.append(t)
+            if (sum(spent) >= budget and len(spent) >= 3) or len(spent) >= max_repeat:
+                todo.remove((method, row))
+                row["time_s"], row["repeats"] = median(spent), len(spent)
+
+
+@functools.lru_cache(maxsize=4)
+def _dimension(problem: Problem) -> int:
+    """Unknowns of the problem: the state components that the fixed-point map moves."""
+    return len(active(problem))
+
+
+def _jacobian_bound(problem: Problem, method: Method):
+    """Seconds of one forward-difference Jacobian for the ``hybr`` methods (else None)."""
+    if not method.key.startswith("hybr"):
+        return None
+    t_eval = residual_time(problem, compiled=method.key.endswith("numba"), repeat=5)
+    return (_dimension(problem) + 1) * t_eval
+
+
+def warm_up(methods, log) -> dict:
+    """Call every compiled method once on the smallest problem: the first call in this process
+    compiles the kernels or loads them from the numba cache."""
+    problem = tariff_problem(*SIZES[0])
+    first = {}
+    for method in methods:
+        if method.jit:
+            first[method.key], _ = timed(lambda: method.run(problem))
+            log(f"  first call of {method.key:<16} {first[method.key]:8.3f} s")
+    return first
+
+
+def add_ratios(rows) -> None:
+    """Speed relative to the baseline (scipy hybr on the NumPy map) of the same size; a lower
+    bound (``ratio_is_bound``) where the baseline was stopped or not run."""
+    baseline = next(m.key for m in METHODS if m.baseline)
+    for size in {r["size"] for r in rows}:
+        group = [r for r in rows if r["size"] == size]
+        base = next((r for r in group if r["method"] == baseline), None)
+        for r in group:
+            r["ratio"], r["ratio_is_bound"] = None, False
+            if base is None or r["time_s"] is None:
+                continue
+            if base["time_s"] is not None:
+                r["ratio"] = base["time_s"] / r["time_s"]
+            elif base.get("lower_bound_s"):
+                r["ratio"], r["ratio_is_bound"] = base["lower_bound_s"] / r["time_s"], True
+
+
+def format_time(row) -> str:
+    if row["time_s"] is not None:
+        t = row["time_s"]
+        return f"{t * 1e3:.3f} ms" if t < 1 else f"{t:.2f} s"
+    if row.get("lower_bound_s"):
+        return f"> {row['lower_bound_s']:.0f} s"
+    return row["status"]
+
+
+def table(rows) -> str:
+    head = (f"{'size':<7}{'method':<38}{'median':>11}{'evals G':>9}{'residual':>10}"
+            f"{'|dw|':>9}{'vs hybr':>9}  note")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        ratio = ""
+        if r.get("ratio") is not None:
+            ratio = (">" if r["ratio_is_bound"] else "") + f"{r['ratio']:.1f}x"
+        ev = str(r.get("evaluations", ""))
+        res = f"{r['residual']:.0e}" if r.get("residual") is not None else ""
+        gap = f"{r['wage_gap']:.0e}" if r.get("wage_gap") is not None else ""
+        note = r.get("note", "")
+        if r["status"] == "failed":
+            note = "FAILED " + note
+        lines.append(f"{r['size']:<7}{r['label']:<38}{format_time(r):>11}{ev:>9}{res:>10}"
+                     f"{gap:>9}{ratio:>9}  {note}")
+    return "\n".join(lines)
+
+
+def run_sizes(sizes, methods, cfg, log) -> list[dict]:
+    rows = []
+    for nr, ns in sizes:
+        problem = tariff_problem(nr, ns)
+        log(f"{problem.label}: {_dimension(problem)} unknowns")
+        group, reference = [], None
+        for method in methods:
+            row = first_run(problem, method, cfg, reference)
+            if method.key == "anderson" and row["status"] == "ok":
+                reference = row["x"]
+            group.append(row)
+            log(f"  {method.key:<16} {format_time(row):>12}  {row.get('note', '')}")
+        repeat_interleaved(problem, methods, group, cfg["budget"], cfg["repeat_below"])
+        for row in group:
+            row.pop("x", None)
+        rows.extend(group)
+    add_ratios(rows)
+    return rows
+
+
+def targets(rows, cold, memory, example=None) -> list[dict]:
+    """The issue's targets, met or missed, with the measured values."""
+    def get(size, method):
+        return next((r for r in rows if r["size"] == size and r["method"] == method), None)
+
+    out = []
+    small = get("2x13", "anderson")
+    if small and small["time_s"] is not None:
+        t = small["time_s"]
+        out.append({"target": "2x13 warm solve under 0.5 ms", "value": f"{t * 1e3:.3f} ms",
+                    "met": t < 5e-4})
+        if small.get("ratio") is not None:
+            out.append({"target": "2x13 at least 20x faster than scipy root (hybr)",
+                        "value": f"{small['ratio']:.1f}x", "met": small["ratio"] >= 20})
+    mid = get("31x40", "anderson")
+    if mid and mid["time_s"] is not None:
+        out.append({"target": "31x40 under 1 s per counterfactual",
+                    "value": f"{mid['time_s']:.3f} s", "met": mid["time_s"] < 1})
+    big = get("60x65", "anderson")
+    if big:
+        value = format_time(big)
+        if memory:
+            value += f", peak memory {memory[0]['peak_rss_mib']:.0f} MiB"
+        out.append({"target": "60x65 completes, time and memory reported", "value": value,
+                    "met": big["status"] == "ok"})
+    if cold and "cache" in cold:
+        t = cold["cache"]["first_solve_s"]
+        out.append({"target": "cold start with the numba cache (first solve) under 2 s",
+                    "value": f"{t:.2f} s first solve; {cold['cache']['process_wall_s']:.2f} s "
+                             "for the whole process incl. imports",
+                    "met": t < 2})
+    if example:
+        out.append({"target": "python -m model.run scenarios/example.toml under 5 s",
+                    "value": f"{example['wall_s']:.2f} s", "met": example["wall_s"] < 5})
+    return out
+
+
+def write_figure(rows, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(11, 5.5))
+    for key in dict.fromkeys(r["method"] for r in rows):
+        group = [r for r in rows if r["method"] == key]
+        done = [(r["unknowns"], r["time_s"]) for r in group if r["time_s"] is not None]
+        bound = [(r["unknowns"], r["lower_bound_s"]) for r in group
+                 if r["time_s"] is None and r.get("lower_bound_s")]
+        line, = ax.plot(*zip(*done), marker="o", label=group[0]["label"]) if done else (None,)
+        if bound:
+            color = line.get_color() if line is not None else None
+            ax.plot(*zip(*bound), marker="^", linestyle="none", color=color, markersize=9,
+                    markerfacecolor="none")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("unknowns (wages, price indices, absorption)")
+    ax.set_ylabel("median seconds per solve")
+    sizes = sorted({(r["unknowns"], r["size"]) for r in rows})
+    for n, label in sizes:
+        ax.annotate(label, (n, 0.01), xycoords=("data", "axes fraction"), ha="center",
+                    va="bottom", fontsize=8, color="grey")
+    ax.set_title("Solve time against problem size (open triangles: time limit, lower bound)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def write_json(result, path: Path) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=1, default=float), encoding="utf-8")
+    tmp.replace(path)
+
+
+def print_report(result) -> None:
+    m = result["machine"]
+    print(f"\nmachine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; {m['platform']}; "
+          f"Python {m['python']}, NumPy {m['numpy']}, SciPy {m['scipy']}, numba {m['numba']}")
+    print(f"mode: {result['mode']}; a 25-point unilateral tariff of region 1 on all imports, "
+          f"tolerance 1e-10\n")
+    print(table(result["rows"]))
+    print("\nmedian: per solve, after JIT warm-up; evals G: evaluations of the fixed-point map "
+          "(function evaluations for scipy); residual: max of the three equilibrium measures; "
+          "|dw|: largest wage difference from the default method; vs hybr: scipy root hybr's "
+          "time over this method's ('>' where hybr was stopped or not run)")
+    if result.get("first_call_s"):
+        print("\nfirst call in this process (compiles or loads the numba cache): " + ", ".join(
+            f"{k} {v:.2f} s" for k, v in result["first_call_s"].items()))
+    cold = result.get("cold_start") or {}
+    for key, text in (("cache", "with the numba cache on disk"),
+                      ("empty_cache", "with an empty numba cache (compiles every kernel)")):
+        if key in cold:
+            c = cold[key]
+            print(f"cold start {text}: first solve {c['first_solve_s']:.2f} s, imports "
+                  f"{c['import_s']:.2f} s, whole process {c['process_wall_s']:.2f} s")
+    for mem in result.get("memory") or []:
+        print(f"memory, {mem['size']} {mem['method']}: peak resident {mem['peak_rss_mib']:.0f} "
+              f"MiB for the whole process; {mem['rss_before_solve_mib']:.0f} MiB resident before "
+              f"the solve (Python, NumPy, SciPy, compiled code, the problem); " + (
+                  f"the solve raised the peak by {mem['solve_raised_peak_by_mib']:.0f} MiB"
+                  if mem["solve_raised_peak_by_mib"] >= 0.5 else
+                  "the solve stayed below the peak reached while loading"))
+    if result.get("example_run"):
+        print(f"python -m model.run scenarios/example.toml (fresh process, numba cache on "
+              f"disk): {result['example_run']['wall_s']:.2f} s")
+    peer = result.get("peer")
+    if peer:
+        print_peer(peer)
+    if result.get("targets"):
+        print("\ntargets:")
+        for t in result["targets"]:
+            print(f"  {'met   ' if t['met'] else 'MISSED'} {t['target']}: {t['value']}")
+
+
+def print_peer(peer) -> None:
+    o, g = peer["ours"], peer["gegravity"]
+    print(f"\ngegravity {peer['version']} on {peer['n_regions']} regions x 1 sector "
+          f"(sigma {peer['sigma']:g}; {peer['shock']}):")
+    print(f"  counterfactual: ours {o['solve_s'] * 1e3:.2f} ms ({o['iterations']} iterations), "
+          f"gegravity {g['counterfactual_s']:.2f} s "
+          f"({g['counterfactual_s'] / o['solve_s']:.0f}x ours); setup: ours "
+          f"{o['setup_s'] * 1e3:.1f} ms, gegravity {g['setup_s']:.2f} s")
+    w0 = peer["welfare_shocked_region_pct"]
+    print(f"  welfare of the shocked region: ours {w0[0]:.4f} %, gegravity {w0[1]:.4f} %; over "
+          f"all regions the gap is at most {peer['welfare_max_abs_gap_pp']:.4f} percentage "
+          f"points, {peer['welfare_median_rel_gap_pct']:.1f} % of our value at the median and "
+          f"{peer['welfare_max_rel_gap_pct']:.1f} % at most")
+    print(f"  factory-gate prices differ by up to {peer['price_max_abs_gap_pct']:.3f} %, trade "
+          f"shares by up to {peer['trade_share_max_abs_gap_pp']:.3f} points "
+          f"({peer['trade_share_change_max_rel_gap_pct']:.1f} % of their change)")
+    print(f"  gegravity's own equations with output shares updated to their counterfactual "
+          f"values ({peer['updated_shares_rounds']} rounds) match ours to "
+          f"{peer['updated_shares_welfare_max_abs_gap_pp']:.0e} points: the gap is its "
+          f"fixed-share approximation")
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks")
-    parser.add_argument("--repeat", type=int, default=300, help="solves per timing (median)")
-    args = parser.parse_args(argv)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-          f"{platform.python_version()}, {platform.platform()}")
-    bm, pol = problem()
-    fast = SolverSettings()
-    plain = SolverSettings(acceleration="none")
-    sol = solve(bm, pol, fast)  # compile or load from cache
-    solve(bm, pol, plain)
-    x_scipy, nfev = scipy_solve(bm, pol)
-    gap = np.abs(x_scipy[:2] - sol.w_hat).max()
-    t_fast = median_time(lambda: solve(bm, pol, fast), args.repeat)
-    t_plain = median_time(lambda: solve(bm, pol, plain), args.repeat)
-    t_scipy = median_time(lambda: scipy_solve(bm, pol), max(args.repeat // 10, 5))
-    print("\n2 regions x 13 sectors, input-output links, 25-point tariff shock")
-    print(f"{'method':<34}{'median ms':>11}{'iterations':>12}{'vs scipy':>10}")
-    rows = [("numba fixed point + Anderson", t_fast, sol.iterations),
-            ("numba fixed point, plain", t_plain, solve(bm, pol, plain).iterations),
-            ("scipy.optimize.root hybr (NumPy)", t_scipy, nfev)]
-    for name, t, it in rows:
-        print(f"{name:<34}{t * 1e3:>11.3f}{it:>12}{t_scipy / t:>9.1f}x")
-    print(f"largest wage difference numba vs scipy: {gap:.1e}")
-    print(f"target: under 1 ms warm -> {'met' if t_fast < 1e-3 else 'MISSED'}")
-
-    env = dict(os.environ)
-    code = ("from benchmarks.__main__ import problem; from model.solver import solve; "
-            "bm, pol = problem(); solve(bm, pol)")
-    cold = wall([sys.executable, "-c", code], env)
-    with tempfile.TemporaryDirectory() as tmp:
-        out = str(Path(tmp) / "results.nc")
-        cmd = [sys.executable, "-m", "model.run", "scenarios/example.toml", "--out", out, "--quiet"]
-        wall(cmd, env)  # warm the numba cache
-        runs = [wall(cmd, env) for _ in range(3)]
-    print(f"\nfresh process, import + first solve (numba cache warm): {cold:.2f} s")
-    print(f"python -m model.run scenarios/example.toml (warm cache, median of 3): "
-          f"{statistics.median(runs):.2f} s; target under 5 s -> "
-          f"{'met' if statistics.median(runs) < 5 else 'MISSED'}")
+    args = parse_args(argv)
+    mode = "full" if args.full else "quick"
+    cfg = MODES[mode]
+    log = (lambda *a: None) if args.quiet else (lambda msg: print(msg, flush=True))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    sizes = parse_sizes(args.sizes)
+    methods = select_methods(args.methods)
+    start = time.perf_counter()
+    result = {"mode": mode, "machine": machine(), "settings": cfg,
+              "sizes": [f"{nr}x{ns}" for nr, ns in sizes]}
+    log("warming up the compiled methods (2x13)")
+    result["first_call_s"] = warm_up(methods, log)
+    result["rows"] = run_sizes(sizes, methods, cfg, log)
+    if not args.no_fresh:
+        log("cold start and memory in new processes")
+        result["cold_start"] = cold_starts(full=args.full)
+        result["memory"] = memory(sizes, args.full)
+        result["example_run"] = fresh.example_run(repeat=3)
+    if not args.no_peer:
+        log("gegravity comparison")
+        result["peer"] = peer(cfg)
+    result["targets"] = targets(result["rows"], result.get("cold_start"), result.get("memory"),
+                                result.get("example_run"))
+    result["wall_s"] = time.perf_counter() - start
+    write_json(result, out / "benchmarks.json")
+    write_figure(result["rows"], out / "scaling.png")
+    print_report(result)
+    print(f"\nwrote {out / 'benchmarks.json'} and {out / 'scaling.png'} "
+          f"({result['wall_s']:.0f} s)")
     return 0
+
+
+def cold_starts(full: bool) -> dict:
+    cold = {"cache": fresh.cold_start(empty_cache=False)}
+    if full:
+        cold["empty_cache"] = fresh.cold_start(empty_cache=True)
+    return cold
+
+
+def memory(sizes, full: bool) -> list[dict]:
+    nr, ns = max(sizes, key=lambda s: s[0] * s[1])
+    keys = ["anderson", "anderson_direct", "krylov_numba"] if full else ["anderson"]
+    result = []
+    for key in keys:
+        m = fresh.peak_memory(nr, ns, key)
+        result.append({"size": f"{nr}x{ns}", "method": key, **m})
+    return result
+
+
+def peer(cfg) -> dict | None:
+    try:
+        import gegravity
+    except ImportError:
+        print("gegravity is not installed (pip install -e '.[benchmarks]'): no peer comparison")
+        return None
+    from benchmarks.peer import compare
+
+    result = compare(cfg["peer_regions"], repeat=cfg["peer_repeat"])
+    result["version"] = getattr(gegravity, "__version__", None) or _version("gegravity")
+    return result
+
+
+def _version(name):
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "?"
 
 
 if __name__ == "__main__":

@@ -1,0 +1,77 @@
+"""Smoke test of ``python -m benchmarks`` on the smallest size, and checks of the pieces it
+relies on: the gravity test problem, the Newton probe and the gegravity comparison."""
+
+import json
+
+import numpy as np
+import pytest
+
+from benchmarks.__main__ import main
+from benchmarks.methods import METHODS
+from benchmarks.newton_wages import solve_newton_wages
+from benchmarks.problems import gravity_problem, tariff_problem
+from calibration.synthetic import gravity_dataset
+from model.params import SolverSettings
+from model.solver import initial_state, kernel_params, solve
+
+
+def test_quick_benchmark_smallest_size(tmp_path):
+    assert main(["--sizes", "2x13", "--no-fresh", "--no-peer", "--quiet",
+                 "--out", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "benchmarks.json").read_text())
+    assert (tmp_path / "scaling.png").stat().st_size > 0
+    rows = result["rows"]
+    assert [r["method"] for r in rows] == [m.key for m in METHODS]
+    for row in rows:
+        assert row["status"] == "ok", row
+        assert row["residual"] < 1e-9
+        assert row["wage_gap"] < 1e-8  # every method finds the same equilibrium
+        assert row["time_s"] > 0 and row["ratio"] > 0
+    baseline = next(r for r in rows if r["method"] == "hybr")
+    assert baseline["ratio"] == 1.0
+    assert {t["target"] for t in result["targets"]} >= {
+        "2x13 warm solve under 0.5 ms", "2x13 at least 20x faster than scipy root (hybr)"}
+    assert result["machine"]["cores"] >= 1
+
+
+@pytest.mark.parametrize("size", [(2, 13), (3, 13), (4, 6)])
+def test_newton_on_wages_agrees_with_the_fixed_point(size):
+    problem = tariff_problem(*size)
+    p = kernel_params(problem.bm, problem.policy, SolverSettings())
+    x, converged, steps, evaluations = solve_newton_wages(p, initial_state(problem.bm),
+                                                          tol=1e-12)
+    reference = solve(problem.bm, problem.policy, SolverSettings(tol=1e-12))
+    assert converged and steps >= 1 and evaluations > steps
+    nr = size[0]
+    np.testing.assert_allclose(x[:nr], reference.w_hat, rtol=1e-8)
+    np.testing.assert_allclose(x, reference.x, rtol=1e-8, atol=1e-8)
+
+
+def test_gravity_dataset_is_balanced_and_seeded():
+    ds = gravity_dataset(7, seed=3, sigma=4.0)
+    flows = ds.flows[:, :, 0]
+    np.testing.assert_allclose(flows.sum(axis=1), flows.sum(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(ds.value_added[:, 0], flows.sum(axis=1))
+    assert ds.sectors == ("goods",) and not ds.intermediates.any() and not ds.tariffs.any()
+    assert np.all(np.diag(flows) > flows.sum(axis=1) / 2)  # home bias
+    np.testing.assert_array_equal(gravity_dataset(7, seed=3, sigma=4.0).flows, ds.flows)
+
+
+def test_gravity_problem_zero_shock_is_the_benchmark():
+    problem = gravity_problem(5, cost_shock=1.0)
+    sol = solve(problem.bm, problem.policy)
+    assert sol.iterations <= 1
+    np.testing.assert_allclose(sol.w_hat, 1.0, atol=1e-12)
+
+
+def test_gegravity_comparison():
+    pytest.importorskip("gegravity")
+    from benchmarks.peer import compare
+
+    result = compare(6, repeat=1)
+    # gegravity's equations with output shares at their counterfactual values are ours
+    assert result["updated_shares_welfare_max_abs_gap_pp"] < 1e-8
+    # its fixed output shares leave a gap, of the sign and size of a first-order error
+    assert 0 < result["welfare_max_abs_gap_pp"] < 0.5 * max(
+        abs(w) for w in result["welfare_ours_pct"])
+    assert result["gegravity"]["message"] == "The solution converged."
