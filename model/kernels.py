@@ -406,6 +406,54 @@ def _fixed_point_map(x, p, damping, g, ws):
 
 
 @njit(cache=True)
+def _mixing_weights(dF, stored, f):
+    r"""Least-squares weights ``argmin |f - dF[:stored].T gamma|`` from the normal equations,
+    with a small ridge (1e-12 of the trace) and Gaussian elimination with partial pivoting:
+    ``stored`` is at most the Anderson memory, so the system is tiny."""
+    m = stored
+    A = np.zeros((m, m))
+    b = np.zeros(m)
+    dim = f.shape[0]
+    for p in range(m):
+        for q in range(p, m):
+            acc = 0.0
+            for a in range(dim):
+                acc += dF[p, a] * dF[q, a]
+            A[p, q] = acc
+            A[q, p] = acc
+        acc = 0.0
+        for a in range(dim):
+            acc += dF[p, a] * f[a]
+        b[p] = acc
+    trace = 0.0
+    for p in range(m):
+        trace += A[p, p]
+    for p in range(m):
+        A[p, p] += 1e-12 * trace + 1e-300
+    for col in range(m):
+        piv = col
+        for r in range(col + 1, m):
+            if abs(A[r, col]) > abs(A[piv, col]):
+                piv = r
+        if piv != col:
+            for c in range(m):
+                A[col, c], A[piv, c] = A[piv, c], A[col, c]
+            b[col], b[piv] = b[piv], b[col]
+        for r in range(col + 1, m):
+            factor = A[r, col] / A[col, col]
+            for c in range(col, m):
+                A[r, c] -= factor * A[col, c]
+            b[r] -= factor * b[col]
+    coef = np.zeros(m)
+    for r in range(m - 1, -1, -1):
+        acc = b[r]
+        for c in range(r + 1, m):
+            acc -= A[r, c] * coef[c]
+        coef[r] = acc / A[r, r]
+    return coef
+
+
+@njit(cache=True)
 def _solve_fixed_point(x0, p, tol, max_iter, damping, memory, anderson, x_out):
     r"""Iterate ``x <- G(x)`` from ``x0``, with Anderson mixing (Walker & Ni 2011) if asked.
 
@@ -462,8 +510,11 @@ def _solve_fixed_point(x0, p, tol, max_iter, damping, memory, anderson, x_out):
         f_old[:] = f
         g_old[:] = g
         if anderson and stored > 0:
-            coef = np.linalg.lstsq(dF[:stored].T.copy(), f, rcond=1e-12)[0]
-            x_new = g - coef @ dG[:stored]
+            coef = _mixing_weights(dF, stored, f)
+            x_new = g.copy()
+            for k in range(stored):
+                for a in range(dim):
+                    x_new[a] -= coef[k] * dG[k, a]
             ok = True
             for a in range(dim):
                 if not np.isfinite(x_new[a]):

@@ -136,3 +136,12 @@ def test_parameter_replacements_inside_compiled_code(size):
     for name in p._fields:
         if name not in ("ltau", "inv1pt"):
             assert np.array_equal(getattr(r, name), getattr(p, name)), name
+
+
+def test_anderson_mixing_weights_solve_the_least_squares_problem():
+    rng = np.random.default_rng(0)
+    dF = rng.normal(size=(5, 40))
+    f = rng.normal(size=40)
+    for stored in (1, 3, 5):
+        expected = np.linalg.lstsq(dF[:stored].T, f, rcond=None)[0]
+        np.testing.assert_allclose(k._mixing_weights(dF, stored, f), expected, rtol=1e-9)
