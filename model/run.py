@@ -45,9 +45,10 @@ def main(argv: list[str] | None = None) -> int:
         study = prepare(args.scenario_file)
         spec = None
         if study.file.sweep is not None:
-            from model.sweep import parse_sweep
+            from model.sweep import check_study, parse_sweep
 
             spec = parse_sweep(study.file.sweep, study.file.path, study.benchmark)
+            check_study(study, spec)
     except (ScenarioError, DatasetError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -81,6 +82,9 @@ def _sweep(args, study, spec, result, out: Path) -> int:
                         progress=not args.quiet)
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as exc:  # includes a Dask scheduler that cannot be reached
+        print(f"error: sweep: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print(f"interrupted: the solved chunks are saved in {path.parent / 'sweep_chunks'}; "

@@ -18,11 +18,14 @@ bit-identical results for any chunk size and any number of workers.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
 import shutil
 import threading
+import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -34,7 +37,7 @@ from scipy.stats import qmc
 
 from calibration.calibrate import Benchmark
 from model import sweep_kernels as sk
-from model.params import SolverSettings, make_policy
+from model.params import SolverSettings
 from model.results import atomic_path, package_version, write_netcdf
 from model.scenario import ScenarioError, _cells, _Errors, _selection
 from model.solver import ConvergenceError, initial_state, kernel_params, solve
@@ -53,7 +56,7 @@ TARIFF_KEYS = ("name", "label", "importer", "exporter", "sectors", "except", "va
 STATISTICS = ("mean", "sd", "p5", "p50", "p95")
 MC_BLOCK = 4096  # Monte Carlo numbers are generated in blocks keyed by (seed, block)
 DEFAULT_CHUNK = 2500
-STAT_BUDGET = 1 << 22  # values read at once when computing statistics (32 MB)
+STAT_BUDGET = 1 << 20  # values read at once when computing statistics (8 MB)
 
 #: per-draw outcome name -> (extra dimensions, units, long name)
 DRAW_OUTCOMES = {
@@ -65,6 +68,9 @@ DRAW_OUTCOMES = {
     "tariff_revenue": (("region",), "{unit}", "tariff revenue"),
     "wage": (("region",), "ratio", "wage change w_hat (numeraire: world value added)"),
     "price_index": (("region",), "ratio", "Cobb-Douglas consumer price index change"),
+    "employment_total": (("region",), "percent change",
+                         "employment (0 under full employment)"),
+    "export_tax_rents": (("region",), "{unit}", "export-tax rents received"),
     "output": (("region", "sector"), "percent change", "real gross output"),
 }
 assert tuple(DRAW_OUTCOMES)[:len(sk.REGION_OUTCOMES)] == sk.REGION_OUTCOMES
@@ -313,6 +319,38 @@ def _tariff_grid(err, entry, where, bm) -> Grid:
     return Grid(where, label, "tariff", values, cells=tuple(_cells(err, where, cells, bm)))
 
 
+def describe(spec: SweepSpec) -> list[str]:
+    """One line per parameter, for reports."""
+    sectors = len(spec.sigma0)
+    lines = []
+    for s in spec.sampled:
+        args = ", ".join(f"{k} {v:g}" for k, v in zip(DISTRIBUTIONS[s.distribution], s.args))
+        what = "multiplier of the dataset's elasticities" if s.relative else "elasticity"
+        n = sum(len(g) for g in s.sectors)
+        scope = ("all sectors" if n == sectors else f"{n} sectors") + (
+            ", each drawn separately" if len(s.labels) > 1 else
+            (", together" if n > 1 else ""))
+        lines.append(f"{', '.join(s.labels)}: {s.distribution} ({args}) {what}, {scope}")
+    for g in spec.grid:
+        what = ("tariff rate" if g.kind == "tariff" else
+                "multiplier of the dataset's elasticities" if g.relative else "elasticity")
+        lines.append(f"{g.label}: grid of {len(g.values)} values of the {what} "
+                     f"({', '.join(f'{v:g}' for v in g.values)})")
+    return lines
+
+
+def check_study(study, spec: SweepSpec) -> None:
+    """Checks that need the scenarios: a scenario whose instrument meets a target cannot be
+    combined with a tariff grid (the sweep holds the instrument at its central value)."""
+    targets = getattr(study, "targets", ()) or ()
+    for sc, target in zip(study.file.scenarios, targets):
+        if target is not None and any(g.kind == "tariff" for g in spec.grid):
+            raise ScenarioError(
+                f"{study.file.path}: sweep.parameters: scenario '{sc.name}' finds an instrument "
+                "to meet a target, which a sweep holds at its central value; a tariff grid "
+                "would move it. Sweep that scenario without the tariff grid, in its own file")
+
+
 # --------------------------------------------------------------------------------- the design
 
 
@@ -357,11 +395,13 @@ def _saltelli_uniform(seed: int, dims: int, start: int, stop: int) -> np.ndarray
     are ``A``, ``A`` with column ``k`` from ``B`` (``k = 0..D-1``), and ``B`` (SALib's order
     for first and total indices)."""
     D = dims
-    r0, r1 = start // (D + 2), (stop - 1) // (D + 2) + 1
+    r0, r1 = int(start) // (D + 2), (int(stop) - 1) // (D + 2) + 1
     engine = qmc.Sobol(d=2 * D, scramble=True, seed=seed)
     if r0:
         engine.fast_forward(r0)
-    base = engine.random(r1 - r0)
+    with warnings.catch_warnings():  # balance needs 2^m points from 0; chunks need not be
+        warnings.simplefilter("ignore", UserWarning)
+        base = engine.random(r1 - r0)
     rows = np.arange(start, stop)
     r, pos = rows // (D + 2) - r0, rows % (D + 2)
     out = base[r, :D].copy()
@@ -465,21 +505,21 @@ def _outcome_inputs(bm: Benchmark, policy) -> sk.OutcomeInputs:
     idx = np.arange(len(bm.regions))
     X0f[idx, idx, :] = 0.0
     gdp0 = bm.F0.sum(axis=1) + X0f.sum(axis=(1, 2)) - X0f.sum(axis=(0, 2))
-    with np.errstate(divide="ignore"):
-        log_dhat = np.log(policy.d_hat)
+    log_wedge = np.log(policy.d_hat) + np.log1p(policy.e1)
     return sk.OutcomeInputs(np.ascontiguousarray(bm.alpha, dtype=float),
                             np.asarray(bm.I0, dtype=float), np.asarray(bm.Y0, dtype=float),
-                            np.ascontiguousarray(bm.X0, dtype=float), gdp0, log_dhat)
+                            np.ascontiguousarray(bm.X0, dtype=float), gdp0, log_wedge)
 
 
 def grid_policy(spec: SweepSpec, bm: Benchmark, policy, point: tuple[int, ...]):
-    """The scenario's policy at a grid point (tariff grids set their cells' rates)."""
+    """The scenario's policy at a grid point (tariff grids set their cells' rates; every other
+    part of the policy is kept)."""
     t1 = np.array(policy.t1)
     for g, k in zip(spec.grid, point):
         if g.kind == "tariff":
             for n, i, j in g.cells:
                 t1[n, i, j] = g.values[k]
-    return make_policy(bm, t1=t1, d_hat=policy.d_hat, D1=policy.D1)
+    return dataclasses.replace(policy, t1=t1)
 
 
 def grid_scale(spec: SweepSpec, point: tuple[int, ...]) -> np.ndarray:
@@ -493,31 +533,55 @@ def grid_scale(spec: SweepSpec, point: tuple[int, ...]) -> np.ndarray:
     return scale
 
 
-def prepare_scenario(spec: SweepSpec, bm: Benchmark, policy, settings: SolverSettings):
+def prepare_scenario(spec: SweepSpec, bm: Benchmark, policy, settings: SolverSettings,
+                     target=None):
     """Solve the central case of every grid point (the warm starts) and collect the arrays the
     kernel needs.  Returns ``(Static, failed grid points)``; a central case that fails starts
-    its draws from the benchmark state."""
+    its draws from the benchmark state.
+
+    ``target`` (a :class:`~model.targets.TargetSpec`) is a scenario whose instrument is found
+    to meet a target: it is found once, at the dataset's elasticities, and held at that value
+    in every draw (tariff grids, which would move it, are refused by :func:`run_sweep`).
+    """
+    from model.targets import TargetError, solve_target
+
     points = list(np.ndindex(*spec.grid_shape)) if spec.grid else [()]
     x_init = initial_state(bm)
     ltaus, inv1pts, x0s, scales, failed = [], [], [], [], []
+    base, target_failed = policy, False
+    if target is not None:
+        try:
+            base = solve_target(bm, policy, target, settings)[1]
+        except (ConvergenceError, TargetError):
+            target_failed = True
     for point in points:
-        pol = grid_policy(spec, bm, policy, point)
+        pol = grid_policy(spec, bm, base, point)
         scale = grid_scale(spec, point)
         kp = kernel_params(bm, pol, settings)
         ltaus.append(kp.ltau)
         inv1pts.append(kp.inv1pt)
         scales.append(scale)
         try:
+            if target_failed:
+                raise ConvergenceError("the target was not reached", None)
             x0s.append(solve(bm, pol, settings, sigma=bm.sigma * scale).x)
         except ConvergenceError:
             x0s.append(x_init)
             failed.append(point)
-    p = kernel_params(bm, policy, settings)
+    p = _writable(kernel_params(bm, base, settings))
     solver = (settings.tol, settings.max_iter, settings.damping, settings.memory,
               settings.acceleration == "anderson")
-    static = Static(p, _outcome_inputs(bm, policy), np.stack(ltaus), np.stack(inv1pts),
+    static = Static(p, _writable(_outcome_inputs(bm, base)), np.stack(ltaus), np.stack(inv1pts),
                     np.stack(x0s), x_init, np.stack(scales), solver)
     return static, failed
+
+
+def _writable(params):
+    """The named tuple with every array replaced by a writable contiguous copy, so the kernel
+    sees the same types here and on a Dask worker (unpickled arrays are writable, and numba
+    compiles read-only arrays separately)."""
+    return params._replace(**{name: np.array(value, order="C") for name, value in
+                              params._asdict().items() if isinstance(value, np.ndarray)})
 
 
 _KERNEL_LOCK = threading.Lock()  # one parallel kernel at a time per process
@@ -636,12 +700,11 @@ def run_sweep(study, spec: SweepSpec, path, *, resume: bool = False, scheduler=N
     after one second.  ``settings`` overrides the file's solver settings for the draws (the
     central cases use the file's).
     """
-    import time
-
     from tqdm import tqdm
 
     begin = time.perf_counter()
     path = Path(path)
+    check_study(study, spec)
     bm = study.benchmark
     central_settings = study.file.solver
     settings = settings or central_settings
@@ -650,12 +713,19 @@ def run_sweep(study, spec: SweepSpec, path, *, resume: bool = False, scheduler=N
     total = spec.n_points * spec.n_draws
     n_chunks = -(-total // spec.chunk_size)
     scheduler = scheduler if scheduler is not None else spec.scheduler
+    client = None
+    if isinstance(scheduler, str):
+        from distributed import Client
+
+        client = scheduler = Client(scheduler, timeout="20s")
     central_failed = []
     bar = tqdm(total=total * len(study.policies), unit="draw", delay=1.0, disable=not progress,
                desc="sweep")
     try:
-        for s, (sc, policy) in enumerate(zip(study.file.scenarios, study.policies)):
-            static, failed = prepare_scenario(spec, bm, policy, central_settings)
+        targets = getattr(study, "targets", ()) or (None,) * len(study.policies)
+        for s, (sc, policy, target) in enumerate(zip(study.file.scenarios, study.policies,
+                                                     targets)):
+            static, failed = prepare_scenario(spec, bm, policy, central_settings, target)
             central_failed += [(sc.name, pt) for pt in failed]
             static = static._replace(solver=(settings.tol, settings.max_iter, settings.damping,
                                              settings.memory, settings.acceleration == "anderson"))
@@ -671,6 +741,8 @@ def run_sweep(study, spec: SweepSpec, path, *, resume: bool = False, scheduler=N
                 _chunk_path(folder, s, c), out, start), bar, scheduler)
     finally:
         bar.close()
+        if client is not None:
+            client.close()
     failed = _assemble(study, spec, path, folder, n_chunks, settings)
     shutil.rmtree(folder)
     return SweepRun(path, total * len(study.policies), failed, central_failed,
@@ -685,45 +757,41 @@ def _run_local(spec, static, todo, save, bar, scheduler=None):
         bar.update(stop - start)
 
 
-def _run_dask(spec, static, todo, save, bar, scheduler):
-    """Chunks as tasks on a Dask cluster; results come back to this process, which writes them
-    (the workers need no shared file system).  At most two tasks per worker thread are in
-    flight, so memory stays bounded."""
-    from distributed import Client, as_completed
+def _run_dask(spec, static, todo, save, bar, client):
+    """Chunks as tasks on a Dask cluster (``client``, a ``distributed.Client``); results come
+    back to this process, which writes them (the workers need no shared file system).  The
+    scenario's arrays are sent to every worker once; at most two chunks per worker thread are
+    in flight, so memory stays bounded."""
+    from distributed import as_completed
 
-    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
-    try:
-        remote = client.scatter(static, broadcast=True)
-        limit = max(2 * sum(client.nthreads().values()), 2)
-        pending = iter(todo)
-        futures = {}
+    remote = client.scatter([static], broadcast=True)[0]
+    limit = max(2 * sum(client.nthreads().values()), 2)
+    pending = iter(todo)
+    futures = {}
 
-        def submit():
-            for c, start, stop in pending:
-                point, scales = chunk_cases(spec, start, stop)
-                scales = scales * static.grid_scales[point]
-                fut = client.submit(solve_chunk, remote, point, scales, pure=False)
-                futures[fut] = (c, start, stop)
-                return fut
-            return None
+    def submit():
+        for c, start, stop in pending:
+            point, scales = chunk_cases(spec, start, stop)
+            scales = scales * static.grid_scales[point]
+            fut = client.submit(solve_chunk, remote, point, scales, pure=False)
+            futures[fut] = (c, start, stop)
+            return fut
+        return None
 
-        queue = as_completed()
-        for _ in range(limit):
-            fut = submit()
-            if fut is None:
-                break
-            queue.add(fut)
-        for fut in queue:
-            c, start, stop = futures.pop(fut)
-            save(c, start, fut.result())
-            bar.update(stop - start)
-            fut.release()
-            nxt = submit()
-            if nxt is not None:
-                queue.add(nxt)
-    finally:
-        if not isinstance(scheduler, Client):
-            client.close()
+    queue = as_completed()
+    for _ in range(limit):
+        fut = submit()
+        if fut is None:
+            break
+        queue.add(fut)
+    for fut in queue:
+        c, start, stop = futures.pop(fut)
+        save(c, start, fut.result())
+        bar.update(stop - start)
+        fut.release()
+        nxt = submit()
+        if nxt is not None:
+            queue.add(nxt)
 
 
 # --------------------------------------------------------------------------- assembly, stats
@@ -756,6 +824,7 @@ def _skeleton(study, spec: SweepSpec, settings) -> xr.Dataset:
         "elasticities_file": study.dataset.elasticities_file,
         "package": "armington-cge", "package_version": package_version(),
         "sweep_method": spec.method, "sweep_seed": spec.seed,
+        "sweep_parameters": "; ".join(describe(spec)),
         "sweep_base_draws": spec.draws if spec.method in ("monte_carlo", "sobol") else 0,
         "sweep_draws_per_point": spec.n_draws,
         **{f"solver_{k}": v for k, v in settings.as_dict().items()},
@@ -770,7 +839,6 @@ def _assemble(study, spec: SweepSpec, path: Path, folder: Path, n_chunks: int, s
 
     unit = study.dataset.unit
     lead = _lead(spec)
-    total = spec.n_points * spec.n_draws
     with atomic_path(path) as tmp:
         _skeleton(study, spec, settings).to_netcdf(tmp, engine="netcdf4")
         with netCDF4.Dataset(tmp, "a") as nc:
@@ -778,10 +846,15 @@ def _assemble(study, spec: SweepSpec, path: Path, folder: Path, n_chunks: int, s
 
             def var(name, dtype, extra, units, long_name, **kw):
                 chunks = None
-                if sampled:  # one netCDF chunk holds consecutive draws of one column
-                    chunks = [1] * (len(lead) - 1) + [min(spec.n_draws, 65536)] + [
-                        len(nc.dimensions[d]) for d in extra]
+                if sampled:  # a netCDF chunk: consecutive draws of one point, at most 1 MB,
+                    # a whole fraction of a sweep chunk so that it is written once
+                    cells = [len(nc.dimensions[d]) for d in extra]
+                    cap = max(1, (1 << 20) // (8 * int(np.prod(cells, dtype=np.int64))))
+                    length = min(spec.n_draws, spec.chunk_size)
+                    length = -(-length // -(-length // cap))
+                    chunks = [1] * (len(lead) - 1) + [length] + cells
                 v = nc.createVariable(name, dtype, lead + extra, chunksizes=chunks, **kw)
+                v.set_var_chunk_cache(size=1 << 21)  # 2 MB, whatever the number of draws
                 v.units, v.long_name = units, long_name
                 return v
 
@@ -828,7 +901,7 @@ def _assemble(study, spec: SweepSpec, path: Path, folder: Path, n_chunks: int, s
                         iters[index] = out["iterations"][rows]
                         for k, name in enumerate(res):
                             res[name][index] = out["residuals"][rows, k]
-        failed = _add_statistics(study, spec, tmp, lead, total)
+        failed = _add_statistics(study, spec, tmp)
     return failed
 
 
@@ -909,7 +982,7 @@ def _columns(shape: tuple[int, ...], rows: int):
             yield (head,) + rest
 
 
-def _add_statistics(study, spec: SweepSpec, tmp: Path, lead, total) -> dict:
+def _add_statistics(study, spec: SweepSpec, tmp: Path) -> dict:
     """Read each outcome back column by column and append the statistics (and Sobol' indices)
     to the file; returns failed-draw counts per scenario."""
     import netCDF4
@@ -921,6 +994,8 @@ def _add_statistics(study, spec: SweepSpec, tmp: Path, lead, total) -> dict:
     counts = np.zeros((n_sc,) + spec.grid_shape, dtype=np.int64)
     with netCDF4.Dataset(tmp, "r") as nc:
         nc.set_auto_mask(False)
+        for var in nc.variables.values():  # small caches: memory independent of the draws
+            var.set_var_chunk_cache(size=1 << 21)
         for s in range(n_sc):
             for pt in points:
                 conv = nc["status"][(s,) + pt] == sk.CONVERGED
@@ -936,15 +1011,16 @@ def _add_statistics(study, spec: SweepSpec, tmp: Path, lead, total) -> dict:
                         ok = nc["status"][(s,) + pt] == sk.CONVERGED
                         for cols in _columns(trail, spec.n_draws):
                             v = nc[name][(s,) + pt + (slice(None),) + cols]
-                            sel = (s,) + pt + (slice(None),) + cols
-                            st[sel] = summary(v, ok, weights)
-                            if spec.method == "sobol":
-                                y = np.where(ok.reshape((-1,) + (1,) * (v.ndim - 1)), v, np.nan)
-                                y = y.reshape((spec.draws, spec.dims + 2) + v.shape[1:])
-                                for cell in np.ndindex(*v.shape[1:]):
-                                    at = (s,) + pt + (slice(None),) + cols + cell
-                                    s1[at], stt[at] = sobol_indices(
-                                        y[(slice(None), slice(None)) + cell], spec.dims)
+                            for cell in np.ndindex(*v.shape[1:]):
+                                # one contiguous column at a time: the same arithmetic
+                                # whatever the read size
+                                col = np.ascontiguousarray(v[(slice(None),) + cell])
+                                at = (s,) + pt + (slice(None),) + cols + cell
+                                st[at] = summary(col, ok, weights)
+                                if spec.method == "sobol":
+                                    y = np.where(ok, col, np.nan).reshape(spec.draws,
+                                                                          spec.dims + 2)
+                                    s1[at], stt[at] = sobol_indices(y, spec.dims)
                 stats[name] = st
                 if spec.method == "sobol":
                     sobol[name] = (s1, stt)

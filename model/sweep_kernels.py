@@ -27,7 +27,8 @@ INVALID = 3  # an elasticity at or below 1: outside the model's domain, not solv
 
 #: Region outcomes computed per draw, in the order of ``out_region[:, k, :]``.
 REGION_OUTCOMES = ("welfare", "real_wage", "real_gdp", "terms_of_trade", "trade_balance",
-                   "tariff_revenue", "wage", "price_index")
+                   "tariff_revenue", "wage", "price_index", "employment_total",
+                   "export_tax_rents")
 
 
 class OutcomeInputs(NamedTuple):
@@ -35,7 +36,9 @@ class OutcomeInputs(NamedTuple):
 
     ``alpha[n, j]`` final-demand shares; ``I0[n]`` benchmark income; ``Y0[n, j]`` benchmark gross
     output; ``X0[i, n, j]`` benchmark shipments; ``gdp0[n]`` benchmark GDP at benchmark prices
-    (``sum_j F0 + exports - imports``); ``log_dhat[n, i, j]`` log change of iceberg costs.
+    (``sum_j F0 + exports - imports``); ``log_wedge[n, i, j]`` log change of the price of flow
+    ``i -> n`` over the exporter's unit cost, before the importer's tariff:
+    ``log(d_hat (1 + e1))`` (iceberg costs and export taxes).
     """
 
     alpha: np.ndarray
@@ -43,7 +46,7 @@ class OutcomeInputs(NamedTuple):
     Y0: np.ndarray
     X0: np.ndarray
     gdp0: np.ndarray
-    log_dhat: np.ndarray
+    log_wedge: np.ndarray
 
 
 @njit(cache=True)
@@ -65,7 +68,8 @@ def _draw_outcomes(x, q, ws, oi, out_region, out_sector):
     Writes ``out_region[k, n]`` in the order of :data:`REGION_OUTCOMES` and
     ``out_sector[n, j]`` = real gross output, :math:`100(\hat Y/\hat c - 1)` (NaN where the
     benchmark output is zero).  Definitions as in :mod:`model.outcomes`: income
-    :math:`I^1 = \hat w VA^0 + R^1 + D^1`, consumer price :math:`\hat P^c = \prod_j
+    :math:`I^1 = \hat w\hat L VA^L + \sum_j \hat r VA^K + R^1 + D^1 + \text{rents}`,
+    consumer price :math:`\hat P^c = \prod_j
     \hat P_{nj}^{\alpha_{nj}}`, welfare :math:`100(I^1/I^0/\hat P^c - 1)`, real GDP at benchmark
     prices (GTAP ``qgdp``), terms of trade as the Törnqvist export over import price.
     """
@@ -78,12 +82,19 @@ def _draw_outcomes(x, q, ws, oi, out_region, out_sector):
             for j in range(ns):
                 X1[i, n, j] = pi1[n, i, j] * E1[n, j] * q.inv1pt[n, i, j]
     for n in range(nr):
-        w = x[n]
+        w = np.exp(ws.lw[n])
         rev = 0.0
         for i in range(nr):
             for j in range(ns):
                 rev += (1.0 - q.inv1pt[n, i, j]) * pi1[n, i, j] * E1[n, j]
-        income = w * q.va[n] + rev + q.D1[n]
+        # factor income: labour, and sector-specific capital at its rental
+        # r = exp((log p_va - theta log w) / (1 - theta))
+        capital = 0.0
+        for j in range(ns):
+            th = q.theta[n, j]
+            if th < 1.0 and q.vaK[n, j] > 0.0:
+                capital += q.vaK[n, j] * np.exp((ws.lpva[n, j] - th * ws.lw[n]) / (1.0 - th))
+        income = w * ws.L[n] * q.vaL[n] + capital + rev + q.D1[n] + ws.rents[n]
         lpc = 0.0
         for j in range(ns):
             lpc += oi.alpha[n, j] * lP[n, j]
@@ -98,9 +109,10 @@ def _draw_outcomes(x, q, ws, oi, out_region, out_sector):
             if m == n:
                 continue
             for j in range(ns):
-                # flow n -> m priced at d_hat[m, n, j] c_hat[n, j]; flow m -> n at d_hat[n, m, j] c_hat[m, j]
-                gdp1 += X1[n, m, j] / np.exp(lc[n, j] + oi.log_dhat[m, n, j])
-                gdp1 -= X1[m, n, j] / np.exp(lc[m, j] + oi.log_dhat[n, m, j])
+                # flow n -> m is priced c_hat[n, j] wedge[m, n, j], flow m -> n
+                # c_hat[m, j] wedge[n, m, j]
+                gdp1 += X1[n, m, j] / np.exp(lc[n, j] + oi.log_wedge[m, n, j])
+                gdp1 -= X1[m, n, j] / np.exp(lc[m, j] + oi.log_wedge[n, m, j])
                 exports += X1[n, m, j]
                 imports += X1[m, n, j]
         # terms of trade: Tornqvist over off-diagonal flows, export and import side
@@ -120,10 +132,10 @@ def _draw_outcomes(x, q, ws, oi, out_region, out_sector):
             if m == n:
                 continue
             for j in range(ns):
-                lpx[a] = lc[n, j] + oi.log_dhat[m, n, j]
+                lpx[a] = lc[n, j] + oi.log_wedge[m, n, j]
                 vx0[a] = oi.X0[n, m, j]
                 vx1[a] = X1[n, m, j]
-                lpm[a] = lc[m, j] + oi.log_dhat[n, m, j]
+                lpm[a] = lc[m, j] + oi.log_wedge[n, m, j]
                 vm0[a] = oi.X0[m, n, j]
                 vm1[a] = X1[m, n, j]
                 tx0 += vx0[a]
@@ -144,6 +156,8 @@ def _draw_outcomes(x, q, ws, oi, out_region, out_sector):
         out_region[5, n] = rev
         out_region[6, n] = w
         out_region[7, n] = pc
+        out_region[8, n] = 100.0 * (ws.L[n] - 1.0)
+        out_region[9, n] = ws.rents[n]
         for j in range(ns):
             if oi.Y0[n, j] > 0.0:
                 out_sector[n, j] = 100.0 * (Y1[n, j] / oi.Y0[n, j] / np.exp(lc[n, j]) - 1.0)
@@ -177,7 +191,8 @@ def _solve_draws(p, oi, point, ltaus, inv1pts, x0s, x_init, scales, tol, max_ite
 
     Draw ``d`` uses the trade costs of grid point ``g = point[d]`` (``ltaus[g]``,
     ``inv1pts[g]``), the elasticities ``p.sigma * scales[d]`` and the warm start ``x0s[g]``.
-    A draw with an elasticity at or below 1 is not solved (status :data:`INVALID`).  Writes
+    A draw with an elasticity (either level of a nested form) at or below 1 is not solved
+    (status :data:`INVALID`).  Writes
     ``status[d]``, ``iterations[d]``, ``residuals[d, :]`` (labour, price, absorption) and the
     outcomes; a draw that did not converge gets NaN outcomes.
     """
@@ -189,7 +204,7 @@ def _solve_draws(p, oi, point, ltaus, inv1pts, x0s, x_init, scales, tol, max_ite
         q = kernels._with_sigma_scale(kernels._with_trade(p, ltaus[g], inv1pts[g]), scales[d])
         valid = True
         for j in range(ns):
-            if not q.sigma[j] > 1.0:
+            if not (q.sigma[j] > 1.0 and q.sigma_m[j] > 1.0):
                 valid = False
         if not valid:
             status[d] = INVALID

@@ -1,0 +1,514 @@
+"""Sweeps end to end: every draw against a brute-force solve with ``model.solver.solve`` and
+``model.outcomes.outcomes``, statistics against NumPy on those solves, failed-draw accounting,
+resume after an interruption, invariance to chunks, threads and Dask workers, flat memory, and
+the command line."""
+
+import pickle
+import weakref
+
+import numba
+import numpy as np
+import pytest
+import xarray as xr
+
+import model.sweep as sw
+from model.outcomes import outcomes
+from model.params import SolverSettings, make_policy
+from model.run import main
+from model.scenario import ScenarioError
+from model.solver import ConvergenceError, kernel_params, solve
+from model.study import prepare
+import model.sweep_kernels as sk
+from model import kernels
+from model.sweep_kernels import INVALID
+from model.sweep_report import uncertainty_markdown, write_sweep_figure
+from tests.conftest import EXAMPLE, ROOT, write_scenario
+
+SCENARIOS = """
+[scenarios.auto_tariff]
+[[scenarios.auto_tariff.tariffs]]
+importer = "FOREIGN"
+exporter = "HOME"
+sectors = ["autos"]
+rate = 0.25
+
+[scenarios.balanced_trade]
+closure = { trade_balance = { HOME = 0.0 } }
+"""
+
+SWEEP = """
+[sweep]
+method = "monte_carlo"
+draws = 30
+seed = 5
+chunk_size = 7
+[[sweep.parameters]]
+name = "sigma"
+sectors = "all"
+except = ["services"]
+distribution = "uniform"
+low = 0.6
+high = 1.5
+[[sweep.parameters]]
+name = "sigma"
+sectors = ["services"]
+distribution = "triangular"
+low = 0.7
+mode = 1.0
+high = 1.6
+[[sweep.parameters]]
+name = "tariff"
+label = "auto_tariff"
+importer = "FOREIGN"
+exporter = "HOME"
+sectors = ["autos"]
+values = [0.1, 0.4]
+"""
+
+#: agreement of two solves of the same draw (tolerance 1e-10 on the residuals): percent changes
+#: and values agree to about 1e-9; the outcome formulas themselves agree to 1e-10 and better
+TOL = 1e-8
+OUTCOMES = ("welfare", "real_wage", "real_gdp", "terms_of_trade", "trade_balance",
+            "tariff_revenue", "wage", "price_index", "output")
+
+
+def setup(tmp_path, sweep=SWEEP, scenarios=SCENARIOS, data=EXAMPLE):
+    path = write_scenario(tmp_path, scenarios + sweep, data=data.as_posix())
+    study = prepare(path)
+    return study, sw.parse_sweep(study.file.sweep, study.file.path, study.benchmark)
+
+
+def brute_force(study, spec, settings=None):
+    """Every case solved one by one from Python: outcomes dict or the exception, per
+    (scenario, grid point, draw)."""
+    bm = study.benchmark
+    central = study.file.solver
+    settings = settings or central
+    scales = sw.sigma_scales(spec, sw.draw_values(spec, 0, spec.n_draws))
+    out = {}
+    points = list(np.ndindex(*spec.grid_shape)) if spec.grid else [()]
+    for s, pol in enumerate(study.policies):
+        for pt in points:
+            pol_g = sw.grid_policy(spec, bm, pol, pt)
+            gscale = sw.grid_scale(spec, pt)
+            x0 = solve(bm, pol_g, central, sigma=bm.sigma * gscale).x
+            for d in range(spec.n_draws):
+                sigma = bm.sigma * gscale * scales[d]
+                if (sigma <= 1).any():
+                    out[s, pt, d] = "invalid"
+                    continue
+                try:
+                    sol = solve(bm, pol_g, settings, x0=x0, sigma=sigma)
+                    out[s, pt, d] = outcomes(bm, pol_g, sol)
+                except ConvergenceError:
+                    out[s, pt, d] = "failed"
+    return out
+
+
+@pytest.fixture(scope="module")
+def example_sweep(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("sweep")
+    study, spec = setup(tmp)
+    run = sw.run_sweep(study, spec, tmp / "out" / "sweep.nc")
+    return study, spec, run, xr.load_dataset(run.path)
+
+
+def test_every_draw_equals_a_brute_force_solve(example_sweep):
+    study, spec, run, res = example_sweep
+    assert res.welfare.dims == ("scenario", "auto_tariff", "draw", "region")
+    assert res.output.dims == ("scenario", "auto_tariff", "draw", "region", "sector")
+    assert list(res.auto_tariff.values) == [0.1, 0.4]
+    assert res.sample.dims == ("draw", "parameter")
+    assert list(res.parameter.values) == ["sigma_agriculture_manufacturing_autos",
+                                          "sigma_services"]
+    ref = brute_force(study, spec)
+    for (s, pt, d), out in ref.items():
+        assert isinstance(out, dict)
+        for name in OUTCOMES:  # two solves of the same equations agree to the tolerance
+            got = res[name].values[(s,) + pt + (d,)]
+            np.testing.assert_allclose(got, out[name], rtol=TOL, atol=TOL, err_msg=name)
+    assert bool(res.converged.all()) and int(res.failed_draws.sum()) == 0
+    assert float(res.residual.max()) < 1e-10
+    # the drawn elasticities are recorded
+    scales = sw.sigma_scales(spec, res.sample.values)
+    np.testing.assert_array_equal(res.sigma.values, scales * study.benchmark.sigma)
+
+
+def test_statistics_equal_numpy_on_the_brute_force_run(example_sweep):
+    study, spec, run, res = example_sweep
+    ref = brute_force(study, spec)
+    for s in range(len(study.policies)):
+        for g in range(2):
+            for name in ("welfare", "real_gdp", "output"):
+                st = res[f"{name}_summary"].values[s, g]
+                # the stored draws give exactly the statistics, and the brute-force solves
+                # give them to the solver's tolerance
+                for v, tol in ((res[name].values[s, g], 1e-12),
+                               (np.array([ref[s, (g,), d][name] for d in range(30)]), TOL)):
+                    np.testing.assert_allclose(st[0], v.mean(axis=0), rtol=tol, atol=tol)
+                    np.testing.assert_allclose(st[1], v.std(axis=0, ddof=1), rtol=tol,
+                                               atol=tol)
+                    np.testing.assert_allclose(st[2:], np.percentile(v, [5, 50, 95], axis=0),
+                                               rtol=tol, atol=tol)
+    assert list(res.statistic.values) == ["mean", "sd", "p5", "p50", "p95"]
+
+
+def test_three_regions_outcomes_match(tmp_path):
+    """Terms of trade and real GDP with several partners (Japan, the US, the rest of the world)."""
+    scen = """
+[scenarios.us_tariff]
+[[scenarios.us_tariff.tariffs]]
+importer = "USA"
+exporter = "all"
+sectors = "all"
+except = ["services"]
+add = 0.15
+"""
+    sweep = """
+[sweep]
+method = "sobol"
+draws = 2
+seed = 1
+[[sweep.parameters]]
+name = "sigma"
+sectors = "all"
+distribution = "lognormal"
+median = 1.0
+log_sd = 0.2
+"""
+    study, spec = setup(tmp_path, sweep, scen, ROOT / "data" / "jpn_usa_row_2024")
+    res = xr.load_dataset(sw.run_sweep(study, spec, tmp_path / "sweep.nc").path)
+    ref = brute_force(study, spec)
+    checked = 0
+    for (s, pt, d), out in ref.items():
+        if isinstance(out, dict):
+            checked += 1
+            for name in OUTCOMES:
+                np.testing.assert_allclose(res[name].values[s, d], out[name], rtol=TOL,
+                                           atol=TOL, err_msg=name)
+    assert checked == spec.n_draws == 6
+    assert res.welfare_S1.dims == ("scenario", "parameter", "region")
+    assert "Sobol' indices of welfare" in uncertainty_markdown(res)
+
+
+def test_failed_draws_are_recorded_counted_and_excluded(tmp_path):
+    """Elasticities at or below 1 (a normal draw) and iteration limits (a low max_iter for the
+    draws) fail exactly where the brute-force run fails, and only the other draws count."""
+    sweep = """
+[sweep]
+draws = 60
+seed = 3
+chunk_size = 16
+[[sweep.parameters]]
+name = "sigma"
+distribution = "normal"
+mean = 1.0
+sd = 0.35
+"""
+    study, spec = setup(tmp_path, sweep)
+    settings = SolverSettings(max_iter=8)
+    run = sw.run_sweep(study, spec, tmp_path / "sweep.nc", settings=settings)
+    res = xr.load_dataset(run.path)
+    ref = brute_force(study, spec, settings)
+    invalid = failed = 0
+    for (s, _, d), out in ref.items():
+        status = int(res.status.values[s, d])
+        if out == "invalid":
+            invalid += 1
+            assert status == INVALID and np.isnan(res.welfare.values[s, d]).all()
+        elif out == "failed":
+            failed += 1
+            assert status in (1, 2) and not bool(res.converged.values[s, d])
+            assert float(res.residual.values[s, d]) > 0
+            assert np.isnan(res.welfare.values[s, d]).all()
+        else:
+            assert status == 0
+            np.testing.assert_allclose(res.welfare.values[s, d], out["welfare"], rtol=TOL,
+                                       atol=TOL)
+    assert invalid > 0 and failed > 0  # the test exercises both kinds of failure
+    assert sum(run.failed.values()) == invalid + failed == int(res.failed_draws.sum())
+    for s in range(2):
+        ok = [ref[s, (), d]["welfare"] for d in range(60) if isinstance(ref[s, (), d], dict)]
+        np.testing.assert_allclose(res.welfare_summary.values[s, 0], np.mean(ok, axis=0),
+                                   rtol=TOL)
+
+
+def test_same_result_for_any_chunk_size_and_thread_count(tmp_path, example_sweep):
+    study, spec, run, res = example_sweep
+    other = sw.SweepSpec(**{**spec.__dict__, "chunk_size": 50})
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        again = sw.run_sweep(study, other, tmp_path / "sweep.nc")
+    finally:
+        numba.set_num_threads(threads)
+    xr.testing.assert_identical(xr.load_dataset(again.path), res)
+
+
+def test_interrupted_sweep_resumes_to_the_same_result(tmp_path, monkeypatch, example_sweep):
+    study, spec, run, res = example_sweep
+    path = tmp_path / "sweep.nc"
+    write = sw._write_chunk
+    calls = []
+
+    def interrupt_after_three(*args):
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        calls.append(args[0])
+        write(*args)
+
+    monkeypatch.setattr(sw, "_write_chunk", interrupt_after_three)
+    with pytest.raises(KeyboardInterrupt):
+        sw.run_sweep(study, spec, path)
+    assert not path.exists() and len(list((tmp_path / "sweep_chunks").glob("*.nc"))) == 3
+    solved = []
+    monkeypatch.setattr(sw, "_write_chunk", lambda *a: (solved.append(a[0]), write(*a)))
+    sw.run_sweep(study, spec, path, resume=True)
+    per_scenario = -(-spec.n_points * spec.n_draws // spec.chunk_size)
+    assert len(solved) == 2 * per_scenario - 3 and not set(solved) & set(calls)
+    xr.testing.assert_identical(xr.load_dataset(path), res)
+    assert not (tmp_path / "sweep_chunks").exists()
+
+
+def test_resume_refuses_chunks_of_another_sweep(tmp_path, monkeypatch, example_sweep):
+    study, spec, run, res = example_sweep
+    monkeypatch.setattr(sw, "_write_chunk", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(KeyboardInterrupt):
+        sw.run_sweep(study, spec, tmp_path / "sweep.nc")
+    other = sw.SweepSpec(**{**spec.__dict__, "seed": 6})
+    with pytest.raises(ScenarioError, match="different sweep"):
+        sw.run_sweep(study, other, tmp_path / "sweep.nc", resume=True)
+
+
+def test_dask_cluster_gives_the_in_process_result(tmp_path, example_sweep):
+    distributed = pytest.importorskip("distributed")
+    study, spec, run, res = example_sweep
+    # two workers in this process, talking over TCP on loopback (data is serialised)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  protocol="tcp", host="127.0.0.1", scheduler_port=0,
+                                  dashboard_address=None) as cluster:
+        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        out = sw.run_sweep(study, spec, tmp_path / "sweep.nc",
+                           scheduler=cluster.scheduler_address)
+        cli = tmp_path / "cli" / "results.nc"
+        assert main([str(study.file.path), "--out", str(cli), "--quiet", "--scheduler",
+                     cluster.scheduler_address]) == 0
+    xr.testing.assert_identical(xr.load_dataset(out.path), res)
+    xr.testing.assert_identical(xr.load_dataset(cli.parent / "sweep.nc"), res)
+
+
+def test_chunk_work_survives_pickling(example_sweep):
+    """What a remote worker receives (pickled) solves to the same numbers."""
+    study, spec, run, res = example_sweep
+    static, _ = sw.prepare_scenario(spec, study.benchmark, study.policies[0], study.file.solver)
+    point, scales = sw.chunk_cases(spec, 0, 10)
+    scales = scales * static.grid_scales[point]
+    here = sw.solve_chunk(static, point, scales)
+    there = sw.solve_chunk(pickle.loads(pickle.dumps(static)), point, scales)
+    for key in here:
+        np.testing.assert_array_equal(here[key], there[key])
+
+
+def test_at_most_two_chunks_are_held_and_statistics_read_in_columns(tmp_path, monkeypatch):
+    """Memory is flat in the number of draws: solving and assembling never hold more than two
+    chunks' results at once (the one being written and the one just read), and statistics read
+    at most STAT_BUDGET values at a time without changing any result."""
+    scen = SCENARIOS.split("[scenarios.balanced_trade]")[0]
+    study, spec = setup(tmp_path, "[sweep]\ndraws = 3000\nchunk_size = 250\n"
+                        "[[sweep.parameters]]\nname = 'sigma'\ndistribution = 'uniform'\n"
+                        "low = 0.9\nhigh = 1.1\n", scen)
+    alive, peak = [0], [0]
+
+    def track(fn):
+        def wrapped(*args):
+            out = fn(*args)
+            alive[0] += 1
+            peak[0] = max(peak[0], alive[0])
+            weakref.finalize(out["region"], lambda: alive.__setitem__(0, alive[0] - 1))
+            return out
+        return wrapped
+
+    monkeypatch.setattr(sw, "solve_chunk", track(sw.solve_chunk))
+    monkeypatch.setattr(sw, "_read_chunk", track(sw._read_chunk))
+    reference = xr.load_dataset(sw.run_sweep(study, spec, tmp_path / "a" / "sweep.nc").path)
+    assert peak[0] <= 2 and alive[0] == 0
+    monkeypatch.setattr(sw, "STAT_BUDGET", 1000)  # < 3000 draws: one cell at a time
+    small = xr.load_dataset(sw.run_sweep(study, spec, tmp_path / "b" / "sweep.nc").path)
+    xr.testing.assert_identical(small, reference)
+
+
+def test_cli_runs_the_example_sweep(tmp_path, capsys):
+    out = tmp_path / "ex" / "results.nc"
+    assert main([str(ROOT / "scenarios" / "sweep_example.toml"), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "solves in" in printed and "sweep.nc" in printed
+    res = xr.load_dataset(out.parent / "sweep.nc")
+    assert res.welfare.dims == ("scenario", "auto_tariff", "draw", "region")
+    report = (out.parent / "report.md").read_text()
+    assert "Uncertainty (sensitivity sweep)" in report and "auto_tariff=0.25" in report
+    assert "Headline indicators" in report  # the central results stay in the report
+    assert (out.parent / "sweep.png").stat().st_size > 0
+    assert (out.parent / "results.nc").exists()
+
+
+def test_cli_reports_failed_draws_and_resumes(tmp_path, capsys, monkeypatch):
+    sweep = """
+[sweep]
+draws = 40
+seed = 3
+chunk_size = 10
+[[sweep.parameters]]
+name = "sigma"
+distribution = "normal"
+mean = 1.0
+sd = 0.35
+"""
+    path = write_scenario(tmp_path, SCENARIOS + sweep, data=EXAMPLE.as_posix())
+    out = tmp_path / "out" / "results.nc"
+    write = sw._write_chunk
+    count = []
+
+    def interrupt(*args):
+        if len(count) == 2:
+            raise KeyboardInterrupt
+        count.append(1)
+        write(*args)
+
+    monkeypatch.setattr(sw, "_write_chunk", interrupt)
+    assert main([str(path), "--out", str(out), "--quiet"]) == 130
+    assert "--resume" in capsys.readouterr().err
+    monkeypatch.setattr(sw, "_write_chunk", write)
+    assert main([str(path), "--out", str(out), "--quiet", "--resume"]) == 0
+    err = capsys.readouterr().err
+    resumed = xr.load_dataset(out.parent / "sweep.nc")
+    n_failed = int(resumed.failed_draws.sum())
+    assert n_failed > 0 and f"{int(resumed.failed_draws.values[0])} draws did not converge" in err
+    fresh = tmp_path / "fresh" / "results.nc"
+    assert main([str(path), "--out", str(fresh), "--quiet"]) == 0
+    xr.testing.assert_identical(xr.load_dataset(fresh.parent / "sweep.nc"), resumed)
+    assert f"{n_failed} of 80" in (out.parent / "report.md").read_text()
+
+
+def test_grid_sweep_equals_brute_force_at_every_point(tmp_path):
+    """method = "grid": a tariff grid and an elasticity grid are two named dimensions, and each
+    point is the scenario solved with those values."""
+    sweep = """
+[sweep]
+method = "grid"
+[[sweep.parameters]]
+name = "tariff"
+label = "auto_tariff"
+importer = "FOREIGN"
+exporter = "HOME"
+sectors = ["autos"]
+values = [0.0, 0.2, 0.5]
+[[sweep.parameters]]
+name = "sigma"
+label = "sigma_scale"
+sectors = ["autos", "manufacturing"]
+values = [0.8, 1.3]
+"""
+    study, spec = setup(tmp_path, sweep)
+    res = xr.load_dataset(sw.run_sweep(study, spec, tmp_path / "sweep.nc").path)
+    assert res.welfare.dims == ("scenario", "auto_tariff", "sigma_scale", "region")
+    assert "draw" not in res.dims and "welfare_summary" not in res
+    bm = study.benchmark
+    j = [bm.sectors.index("autos"), bm.sectors.index("manufacturing")]
+    home, foreign = bm.regions.index("HOME"), bm.regions.index("FOREIGN")
+    for s, pol in enumerate(study.policies):
+        for a, rate in enumerate([0.0, 0.2, 0.5]):
+            for b, mult in enumerate([0.8, 1.3]):
+                t1 = np.array(pol.t1)
+                t1[foreign, home, j[0]] = rate
+                sigma = bm.sigma.copy()
+                sigma[j] *= mult
+                p = make_policy(bm, t1=t1, d_hat=pol.d_hat, D1=pol.D1)
+                want = outcomes(bm, p, solve(bm, p, study.file.solver, sigma=sigma))
+                for name in OUTCOMES:
+                    np.testing.assert_allclose(res[name].values[s, a, b], want[name],
+                                               rtol=TOL, atol=TOL, err_msg=name)
+    assert int(res.failed_draws.sum()) == 0
+    assert "auto_tariff=0.5 sigma_scale=1.3" in uncertainty_markdown(res)
+    assert write_sweep_figure(res, tmp_path).stat().st_size > 0
+
+
+def test_quadrature_sweep_weights_the_brute_force_solves(tmp_path):
+    sweep = """
+[sweep]
+method = "quadrature"
+[[sweep.parameters]]
+name = "sigma"
+sectors = "all"
+independent = true
+distribution = "normal"
+mean = 1.0
+sd = 0.1
+"""
+    study, spec = setup(tmp_path, sweep)
+    assert spec.n_draws == 8  # 2 x 4 sectors
+    res = xr.load_dataset(sw.run_sweep(study, spec, tmp_path / "sweep.nc").path)
+    ref = brute_force(study, spec)
+    for s in range(2):
+        v = np.array([ref[s, (), d]["welfare"] for d in range(8)])
+        st = res.welfare_summary.values[s]
+        np.testing.assert_allclose(st[0], v.mean(axis=0), rtol=TOL, atol=TOL)
+        np.testing.assert_allclose(st[1], v.std(axis=0), rtol=1e-6)
+        assert np.isnan(st[2:]).all()
+    np.testing.assert_allclose(res.weight.values, 1 / 8)
+    assert "±" in uncertainty_markdown(res)
+    assert write_sweep_figure(res, tmp_path).stat().st_size > 0
+
+
+@pytest.mark.parametrize("options", [
+    {"nested": True},
+    {"capital_share": 0.35},
+    {"fixed_real_wage": np.array([True, False, False])},
+    {"e1": "export_tax", "pref": "shift"},
+])
+def test_kernel_outcomes_under_model_options(options):
+    """The compiled outcomes equal model.outcomes.outcomes (their NumPy twin) for nested
+    Armington, sector-specific capital, a fixed real wage, export taxes and preference shifts,
+    on a seeded 3-region problem with input-output links."""
+    from calibration.calibrate import calibrate
+    from calibration.synthetic import random_dataset
+
+    bm = calibrate(random_dataset(3, 4, seed=11))
+    t1 = bm.t0.copy()
+    t1[1, 0, :] += 0.2
+    kw = dict(options)
+    if kw.pop("e1", None):
+        e1 = np.zeros_like(t1)
+        e1[1, 2, :2] = 0.1
+        kw["e1"] = e1
+    if kw.pop("pref", None):
+        pref = np.ones_like(t1)
+        pref[0, 1, 1] = 1.2
+        kw["pref"] = pref
+    pol = make_policy(bm, t1=t1, **kw)
+    settings = SolverSettings()
+    spec = sw.parse_sweep({"draws": 6, "seed": 2, "parameters": [
+        {"name": "sigma", "distribution": "uniform", "low": 0.8, "high": 1.25}]}, "test", bm)
+    static, failed = sw.prepare_scenario(spec, bm, pol, settings)
+    assert not failed
+    point, scales = sw.chunk_cases(spec, 0, 6)
+    got = sw.solve_chunk(static, point, scales)
+    assert (got["status"] == 0).all()
+    names = list(sw.DRAW_OUTCOMES)
+    oi = sw._outcome_inputs(bm, pol)
+    for d in range(6):
+        sigma = bm.sigma * scales[d]
+        sol = solve(bm, pol, settings, x0=static.x0s[0], sigma=sigma)
+        want = outcomes(bm, pol, sol)
+        # the twin: compiled outcomes at the same state, to rounding
+        q = kernel_params(bm, pol, settings, sigma=sigma)
+        region = np.empty((len(sk.REGION_OUTCOMES), 3))
+        sector = np.empty((3, 4))
+        sk._draw_outcomes(sol.x, q, kernels._workspace(3, 4, q.direct), oi, region, sector)
+        for k, name in enumerate(names[:-1]):
+            np.testing.assert_allclose(region[k], want[name], rtol=1e-10, atol=1e-12,
+                                       err_msg=name)
+            # the whole draw: solved in parallel, to the solver's tolerance
+            np.testing.assert_allclose(got["region"][d, k], want[name], rtol=TOL, atol=TOL,
+                                       err_msg=name)
+        np.testing.assert_allclose(sector, want["output"], rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(got["sector"][d], want["output"], rtol=TOL, atol=TOL)
