@@ -188,7 +188,8 @@ def use_table_prior(intermediates, final_demand, absorption, floor_share=1e-3):
 
     * a negative purchase of an input by a sector starts at 0;
     * negative final demand (inventory drawdowns, scrap) starts at ``floor_share`` times the
-      row's absorption (as in the US–Japan build);
+      row's absorption (the US–Japan build, ``calibration.build_jpn_usa``, uses the same share
+      of the row's intermediate use instead, as documented in data/README.md);
     * a row with a positive absorption but no positive cell starts with all of it in final
       demand;
     * a sector with no recorded inputs starts with the region's average input mix (the row sums

@@ -107,14 +107,29 @@ def tariff_revenue(X0: np.ndarray, t0: np.ndarray) -> np.ndarray:
     return np.einsum("nij,inj->n", t0, X0)
 
 
+def off_diagonal(X: np.ndarray) -> np.ndarray:
+    """``X[i, n, j]`` with the domestic cells ``i == n`` set to zero."""
+    out = X.copy()
+    idx = np.arange(X.shape[0])
+    out[idx, idx, :] = 0.0
+    return out
+
+
+def trade_balance(X: np.ndarray) -> np.ndarray:
+    """Exports minus imports of each region, all partners, at pre-tariff prices."""
+    foreign = off_diagonal(X)
+    return foreign.sum(axis=(1, 2)) - foreign.sum(axis=(0, 2))
+
+
+def bilateral_balance(X: np.ndarray) -> np.ndarray:
+    """``B[n, p]`` = exports of ``n`` to partner ``p`` minus imports of ``n`` from ``p``."""
+    foreign = off_diagonal(X).sum(axis=2)  # [exporter, importer]
+    return foreign - foreign.T
+
+
 def deficits(X0: np.ndarray) -> np.ndarray:
     """``D0[n]`` = imports - exports at pre-tariff prices (domestic sales excluded)."""
-    foreign = X0.copy()
-    idx = np.arange(X0.shape[0])
-    foreign[idx, idx, :] = 0.0
-    imports = foreign.sum(axis=(0, 2))
-    exports = foreign.sum(axis=(1, 2))
-    return imports - exports
+    return -trade_balance(X0)
 
 
 def calibrate(ds: Dataset) -> Benchmark:

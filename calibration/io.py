@@ -217,7 +217,7 @@ class _Row(dict):
 def _rows(path: Path, columns: tuple[str, ...]):
     """Yield the rows of a CSV file as dicts, each knowing its file and line (``where``)."""
     try:
-        with path.open(newline="", encoding="utf-8") as fh:
+        with path.open(newline="", encoding="utf-8-sig") as fh:  # a spreadsheet's BOM is fine
             reader = csv.DictReader(fh)
             header = [h.strip() for h in (reader.fieldnames or [])]
             missing = [c for c in columns if c not in header]

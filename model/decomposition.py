@@ -8,13 +8,15 @@ values are quantities at benchmark prices,
 .. math::
     I\,d\ln U = \sum_j P_j\,df_j
     = \underbrace{dD}_{\text{transfer}}
-    + \underbrace{\sum_{m} q_{nm}\,dp_{nm} - \sum_{i} q_{in}\,dp_{in}}_{\text{terms of trade}}
-    + \underbrace{\sum_{i\ne n}t_{ni}\,p_{in}\,dq_{in} + \sum_m e_{mn}\,\hat d\hat c\,dq_{nm}
-      - \sum_m \hat c_n q_{nm}\,d\hat d_{mn}}_{\text{volume of trade (efficiency)}}
+    + \underbrace{\sum_{m} Q_{nm}\,dp^{fob}_{nm} - \sum_{i} q_{in}\,dp_{in}}_{\text{terms of trade}}
+    + \underbrace{\sum_{i\ne n}t_{ni}\,p_{in}\,dq_{in} + \sum_m e_{mn}\hat c_n\,dQ_{nm}}_{
+      \text{volume of trade (efficiency)}}
     + \underbrace{\sum_i (1+t_{ni})\rho_{ni}\,p_{in}\,dq_{in}}_{\text{preference wedges}}
     + \underbrace{\hat w\,VA^L\,d\hat L}_{\text{employment}}
 
-where ``q`` and ``p`` are the quantity and pre-tariff price of each flow, ``t`` tariffs, ``e``
+where ``q`` and ``p`` are the quantity delivered and the cif price (before the tariff) of each
+flow, ``Q`` and :math:`p^{fob}` the quantity shipped and the fob price (shipping is the
+importer's cost, so iceberg changes appear in its terms of trade), ``t`` tariffs, ``e``
 export taxes, :math:`\rho` the gap between a variety's marginal value at benchmark preferences
 and its price (zero without preference shifts) and ``f`` final demand quantities.  It follows
 from the budget constraint, cost minimisation (Shephard's lemma) and the resource constraints
@@ -31,7 +33,8 @@ import dataclasses
 import numpy as np
 
 from calibration.calibrate import Benchmark
-from model.outcomes import consumer_price_index, flow_price, off_diagonal, shipments
+from model.outcomes import (consumer_price_index, flow_price, fob_price, income, off_diagonal,
+                            shipments)
 from model.params import Policy, SolverSettings
 from model.solver import Solution, solve
 
@@ -54,19 +57,16 @@ def policy_at(bm: Benchmark, policy: Policy, lam: float) -> Policy:
 def _point(bm: Benchmark, pol: Policy, sol: Solution) -> dict:
     """Levels along the path that the decomposition differentiates."""
     X = shipments(sol.pi1, sol.E1, pol.t1)  # [i, n, j]
-    p = flow_price(pol, sol)  # [i, n, j]
-    q = X / p
+    p = flow_price(pol, sol)  # cif, [i, n, j]
+    pf = fob_price(pol, sol)
     foreign = off_diagonal(X)
-    R = np.einsum("nij,nij,nj->n", pol.t1 / (1.0 + pol.t1), sol.pi1, sol.E1)
-    wL = sol.w_hat * (pol.theta * bm.VA0).sum(axis=1)
-    income = wL * sol.L_hat + (sol.r_hat * (1.0 - pol.theta) * bm.VA0).sum(axis=1) + R \
-        + pol.D1 + sol.rents
-    Pc = consumer_price_index(bm.alpha, sol.P_hat)
+    I1, _, _ = income(bm, pol, sol)
     return {
-        "q": q, "p": p, "t": np.transpose(pol.t1, (1, 0, 2)), "e": np.transpose(pol.e1, (1, 0, 2)),
-        "d": np.transpose(pol.d_hat, (1, 0, 2)), "c": sol.c_hat, "rho": _wedges(bm, pol, sol, q),
-        "D": foreign.sum(axis=(0, 2)) - foreign.sum(axis=(1, 2)), "I": income,
-        "U": income / bm.I0 / Pc, "wL": wL, "L": sol.L_hat,
+        "q": X / p, "p": p, "qf": X / pf, "pf": pf, "t": np.transpose(pol.t1, (1, 0, 2)),
+        "e": np.transpose(pol.e1, (1, 0, 2)), "c": sol.c_hat, "rho": _wedges(bm, pol, sol, X / p),
+        "D": foreign.sum(axis=(0, 2)) - foreign.sum(axis=(1, 2)), "I": I1,
+        "U": I1 / bm.I0 / consumer_price_index(bm.alpha, sol.P_hat),
+        "wL": sol.w_hat * (pol.theta * bm.VA0).sum(axis=1), "L": sol.L_hat,
     }
 
 
@@ -104,18 +104,17 @@ def _wedges(bm: Benchmark, pol: Policy, sol: Solution, q: np.ndarray) -> np.ndar
 
 def _increments(a: dict, b: dict) -> dict:
     """Each part of :math:`I\\,d\\ln U` over one step, by the trapezoid rule, for every region."""
-    mid = {k: 0.5 * (a[k] + b[k]) for k in ("q", "p", "t", "e", "d", "c", "rho", "wL")}
-    dq, dp, dd = b["q"] - a["q"], b["p"] - a["p"], b["d"] - a["d"]
+    mid = {k: 0.5 * (a[k] + b[k]) for k in ("q", "p", "qf", "t", "e", "c", "rho", "wL")}
+    dq, dp, dqf, dpf = b["q"] - a["q"], b["p"] - a["p"], b["qf"] - a["qf"], b["pf"] - a["pf"]
     foreign = off_diagonal(np.ones_like(mid["q"]))
-    exp_tot = (foreign * mid["q"] * dp).sum(axis=(1, 2))  # exporter i: sum over n, j
-    imp_tot = (foreign * mid["q"] * dp).sum(axis=(0, 2))  # importer n: sum over i, j
+    exp_tot = (foreign * mid["qf"] * dpf).sum(axis=(1, 2))  # exporter i, fob: sum over n, j
+    imp_tot = (foreign * mid["q"] * dp).sum(axis=(0, 2))  # importer n, cif: sum over i, j
     tariff = (foreign * mid["t"] * mid["p"] * dq).sum(axis=(0, 2))
-    export_tax = (foreign * mid["e"] * mid["d"] * mid["c"][:, None, :] * dq).sum(axis=(1, 2))
-    shipping = (foreign * mid["c"][:, None, :] * mid["q"] * dd).sum(axis=(1, 2))
+    export_tax = (foreign * mid["e"] * mid["c"][:, None, :] * dqf).sum(axis=(1, 2))
     pref = ((1 + mid["t"]) * mid["rho"] * mid["p"] * dq).sum(axis=(0, 2))
     return {
         "welfare_tot": exp_tot - imp_tot,
-        "welfare_volume": tariff + export_tax - shipping,
+        "welfare_volume": tariff + export_tax,
         "welfare_preference": pref,
         "welfare_transfer": b["D"] - a["D"],
         "welfare_employment": mid["wL"] * (b["L"] - a["L"]),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from calibration.calibrate import Benchmark
+from calibration.calibrate import Benchmark, bilateral_balance, off_diagonal, trade_balance
 from model.params import Policy
 from model.solver import Solution
 
@@ -17,26 +17,6 @@ def shipments(pi1: np.ndarray, E1: np.ndarray, t1: np.ndarray) -> np.ndarray:
     """Counterfactual shipments ``X1[i, n, j] = pi1[n, i, j] E1[n, j] / (1 + t1[n, i, j])``."""
     spend = pi1 * E1[:, None, :] / (1.0 + t1)
     return np.transpose(spend, (1, 0, 2))
-
-
-def off_diagonal(X: np.ndarray) -> np.ndarray:
-    """``X[i, n, j]`` with the domestic cells ``i == n`` set to zero."""
-    out = X.copy()
-    idx = np.arange(X.shape[0])
-    out[idx, idx, :] = 0.0
-    return out
-
-
-def trade_balance(X: np.ndarray) -> np.ndarray:
-    """Exports minus imports of each region, all partners, at pre-tariff prices."""
-    foreign = off_diagonal(X)
-    return foreign.sum(axis=(1, 2)) - foreign.sum(axis=(0, 2))
-
-
-def bilateral_balance(X: np.ndarray) -> np.ndarray:
-    """``B[n, p]`` = exports of ``n`` to partner ``p`` minus imports of ``n`` from ``p``."""
-    foreign = off_diagonal(X).sum(axis=2)  # [exporter, importer]
-    return foreign - foreign.T
 
 
 def consumer_price_index(alpha: np.ndarray, P_hat: np.ndarray) -> np.ndarray:
@@ -56,48 +36,62 @@ def tornqvist(log_price: np.ndarray, v0: np.ndarray, v1: np.ndarray) -> np.ndarr
 
 
 def flow_price(policy: Policy, sol: Solution) -> np.ndarray:
-    r"""Price change of each flow ``[i, n, j]`` before the importer's tariff:
-    :math:`\hat d_{nij}(1+e_{nij})\hat c_{ij}` (delivered cost, including any export tax)."""
+    r"""Price change of each flow ``[i, n, j]`` as the importer pays it before its tariff (cif):
+    :math:`\hat d_{nij}(1+e_{nij})\hat c_{ij}`, delivered cost including any export tax."""
     wedge = policy.d_hat * (1.0 + policy.e1)  # [n, i, j]
     return sol.c_hat[:, None, :] * np.transpose(wedge, (1, 0, 2))
 
 
-def terms_of_trade(bm: Benchmark, policy: Policy, sol: Solution, X1: np.ndarray) -> np.ndarray:
-    r"""Percent change of the export over the import price index (Törnqvist, pre-tariff prices).
+def fob_price(policy: Policy, sol: Solution) -> np.ndarray:
+    r"""Price change of each flow ``[i, n, j]`` as it leaves the exporter (fob):
+    :math:`(1+e_{nij})\hat c_{ij}`; shipping costs (iceberg) are paid by the flow's importer."""
+    return sol.c_hat[:, None, :] * np.transpose(1.0 + policy.e1, (1, 0, 2))
 
-    The price of a flow ``i -> n`` of sector ``j`` is :func:`flow_price`, the price before the
-    importer's tariff, so one region's export price is its partner's import price.
-    """
+
+def terms_of_trade(bm: Benchmark, policy: Policy, sol: Solution, X1: np.ndarray) -> np.ndarray:
+    r"""Percent change of the export over the import price index (Törnqvist), exports at fob
+    and imports at cif prices, as GTAP's ``tot``: dearer shipping worsens the importer's terms
+    of trade, and an export tax (or restraint) improves the exporter's."""
     nr = len(bm.regions)
-    lp = np.log(flow_price(policy, sol))  # [i, n, j]
+    lx = np.log(fob_price(policy, sol))  # [i, n, j]
+    lm = np.log(flow_price(policy, sol))
     X0f, X1f = off_diagonal(bm.X0), off_diagonal(X1)
-    px = np.array([tornqvist(lp[n], X0f[n], X1f[n]) for n in range(nr)])
-    pm = np.array([tornqvist(lp[:, n], X0f[:, n], X1f[:, n]) for n in range(nr)])
+    px = np.array([tornqvist(lx[n], X0f[n], X1f[n]) for n in range(nr)])
+    pm = np.array([tornqvist(lm[:, n], X0f[:, n], X1f[:, n]) for n in range(nr)])
     return 100.0 * (px / pm - 1.0)
 
 
 def real_gdp(bm: Benchmark, policy: Policy, sol: Solution, F1: np.ndarray, X1: np.ndarray):
     r"""Percent change of GDP at benchmark prices, expenditure side (GTAP's ``qgdp``).
 
-    Final demand quantities :math:`F^1_{nj}/\hat P_{nj}` plus export volumes minus import
-    volumes, each flow's volume being its value over its :func:`flow_price`; the
-    benchmark is :math:`\sum_j F^0_{nj} + \text{exports} - \text{imports} = VA^0_n + R^0_n`.
+    Final demand quantities :math:`F^1_{nj}/\hat P_{nj}` plus export volumes (fob: value over
+    :func:`fob_price`, the quantity shipped) minus import volumes (cif: value over
+    :func:`flow_price`, the quantity delivered); the benchmark is
+    :math:`\sum_j F^0_{nj} + \text{exports} - \text{imports} = VA^0_n + R^0_n`.
     """
-    vol1 = off_diagonal(X1) / flow_price(policy, sol)
+    exp1 = off_diagonal(X1) / fob_price(policy, sol)
+    imp1 = off_diagonal(X1) / flow_price(policy, sol)
     vol0 = off_diagonal(bm.X0)
-    gdp1 = (F1 / sol.P_hat).sum(axis=1) + vol1.sum(axis=(1, 2)) - vol1.sum(axis=(0, 2))
+    gdp1 = (F1 / sol.P_hat).sum(axis=1) + exp1.sum(axis=(1, 2)) - imp1.sum(axis=(0, 2))
     gdp0 = bm.F0.sum(axis=1) + vol0.sum(axis=(1, 2)) - vol0.sum(axis=(0, 2))
     return 100.0 * (gdp1 / gdp0 - 1.0)
 
 
-def outcomes(bm: Benchmark, policy: Policy, sol: Solution) -> dict[str, np.ndarray]:
-    """Every outcome of model.md for one solved scenario, keyed by results variable name."""
-    inv1pt = 1.0 / (1.0 + policy.t1)
-    X1 = shipments(sol.pi1, sol.E1, policy.t1)
-    R1 = np.einsum("nij,nij,nj->n", 1.0 - inv1pt, sol.pi1, sol.E1)
+def income(bm: Benchmark, policy: Policy, sol: Solution):
+    r"""Counterfactual income, tariff revenue and factor income (value added) of each region:
+    :math:`I^1 = \hat w\hat L VA^L + \sum_j \hat r_j VA^K_j + R^1 + D^1 + \text{rents}`."""
+    share = 1.0 - 1.0 / (1.0 + policy.t1)  # t/(1+t), 1 for a prohibitive (infinite) tariff
+    R1 = np.einsum("nij,nij,nj->n", share, sol.pi1, sol.E1)
     labour = sol.w_hat * sol.L_hat * (policy.theta * bm.VA0).sum(axis=1)
     capital = (sol.r_hat * (1.0 - policy.theta) * bm.VA0).sum(axis=1)
-    I1 = labour + capital + R1 + policy.D1 + sol.rents
+    factors = labour + capital
+    return factors + R1 + policy.D1 + sol.rents, R1, factors
+
+
+def outcomes(bm: Benchmark, policy: Policy, sol: Solution) -> dict[str, np.ndarray]:
+    """Every outcome of model.md for one solved scenario, keyed by results variable name."""
+    X1 = shipments(sol.pi1, sol.E1, policy.t1)
+    I1, R1, factors = income(bm, policy, sol)
     F1 = bm.alpha * I1[:, None]
     Pc = consumer_price_index(bm.alpha, sol.P_hat)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -119,7 +113,7 @@ def outcomes(bm: Benchmark, policy: Policy, sol: Solution) -> dict[str, np.ndarr
         "export_tax_rents": sol.rents.copy(),
         "terms_of_trade": terms_of_trade(bm, policy, sol, X1),
         "income": I1,
-        "value_added": labour + capital,
+        "value_added": factors,
         "gross_output": sol.Y1.copy(),
         "absorption": sol.E1.copy(),
         "sector_price": sol.P_hat.copy(),

@@ -141,12 +141,14 @@ def make_policy(bm: Benchmark, t1=None, d_hat=None, D1=None, e1=None, pref=None,
         raise ModelError("capital shares of value added must be in [0, 1)")
     frw = np.zeros(nr, dtype=bool) if fixed_real_wage is None else np.broadcast_to(
         np.asarray(fixed_real_wage, dtype=bool), (nr,)).copy()
-    if frw.all() and not (share > 0).any():
+    lacking = [n for n in range(nr) if frw[n] and not (share[n] > 0).any()]
+    if lacking:
         raise ModelError(
-            "with a fixed real wage in every region and labour the only factor, the level of "
-            "employment is not determined (constant returns and perfectly elastic labour): "
-            "add sector-specific capital (factors = \"specific_capital\") or keep full "
-            "employment in at least one region")
+            f"a fixed real wage needs a fixed factor beside labour in the region (region "
+            f"{', '.join(bm.regions[n] for n in lacking)}): with labour alone and constant "
+            "returns, prices cannot fall and employment alone absorbs every shock, or is not "
+            "determined at all; add sector-specific capital (factors = \"specific_capital\"), "
+            "as in GTAP's short-run closure")
     return Policy(t1=t1, d_hat=d_hat, D1=D1, e1=e1, pref=pref, nested=bool(nested),
                   theta=1.0 - share, fixed_real_wage=frw)
 

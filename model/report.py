@@ -213,7 +213,8 @@ def report_markdown(result: xr.Dataset, figures: list[Path] = (), study=None,
     parts += ["## Welfare decomposition (percentage points of benchmark income)", "",
               "Each region's welfare change split by integrating along the path of the shock "
               "(Huff & Hertel 2000): terms of trade, volume of trade (efficiency of tariff and "
-              "export-tax wedges, less extra shipping resources), preference distortions, the "
+              "export-tax wedges; dearer shipping shows in the importer's terms of trade), "
+              "preference distortions, the "
               "transfer from a change in the deficit, and employment. The parts add up to the "
               "welfare change (last column).", ""]
     decomposition = ["welfare_tot", "welfare_volume", "welfare_preference", "welfare_transfer",

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from calibration.calibrate import Benchmark
+from calibration.calibrate import Benchmark, bilateral_balance
 from calibration.io import Dataset
 
 #: name -> (dimensions, units, long name).  ``{unit}`` is the dataset's unit.
@@ -22,7 +22,7 @@ VARIABLES = {
                     "welfare decomposition: terms-of-trade effect"),
     "welfare_volume": (("region",), "percentage points",
                        "welfare decomposition: volume-of-trade (allocative efficiency) effect of "
-                       "tariff and export-tax wedges, less extra shipping resources"),
+                       "tariff and export-tax wedges"),
     "welfare_preference": (("region",), "percentage points",
                            "welfare decomposition: cost of buying a mix the benchmark "
                            "preferences would not choose (preference shifts)"),
@@ -39,15 +39,16 @@ VARIABLES = {
     "real_gdp": (("region",), "percent change",
                  "GDP at benchmark prices, expenditure side (GTAP qgdp)"),
     "terms_of_trade": (("region",), "percent change",
-                       "export over import price index, Tornqvist, pre-tariff prices"),
+                       "export (fob) over import (cif) price index, Tornqvist"),
     "trade_balance": (("region",), "{unit}",
                       "exports minus imports, all partners, pre-tariff prices"),
     "tariff_revenue": (("region",), "{unit}", "tariff revenue"),
     "export_tax_rents": (("region",), "{unit}",
                          "rents from export taxes or export restraints, kept by the exporter"),
     "employment_total": (("region",), "percent change", "employment (labour used) in the region"),
-    "income": (("region",), "{unit}", "income: value added + tariff revenue + deficit"),
-    "value_added": (("region",), "{unit}", "value added (wage bill)"),
+    "income": (("region",), "{unit}",
+               "income: value added + tariff revenue + deficit + export-tax rents"),
+    "value_added": (("region",), "{unit}", "value added: wages and capital rentals"),
     "bilateral_balance": (("region", "partner"), "{unit}",
                           "exports to partner minus imports from partner, pre-tariff prices"),
     "output": (("region", "sector"), "percent change", "real gross output, 100 (Y_hat / c_hat - 1)"),
@@ -85,7 +86,8 @@ BENCHMARK = {
 SCENARIO_INFO = {
     "converged": ("1", "solver converged"),
     "iterations": ("1", "fixed-point iterations"),
-    "residual": ("1", "max |labour excess demand| / world value added at the solution"),
+    "residual": ("1", "max |excess demand for labour or capital| / world value added at the "
+                      "solution"),
     "price_residual": ("1", "max |change of log price index| in the last iteration"),
     "absorption_residual": ("1", "max |change of absorption| / world value added in the last "
                                  "iteration"),
@@ -145,15 +147,11 @@ def build_results(
                 stacked[k] = out[name]
         data_vars[name] = (("scenario",) + dims, stacked,
                            {"units": units.format(unit=ds.unit), "long_name": long_name})
-    foreign = bm.X0.copy()
-    idx = np.arange(len(bm.regions))
-    foreign[idx, idx, :] = 0.0
-    flows = foreign.sum(axis=2)
     bench = {
         "trade_benchmark": bm.X0,
         "tariff_benchmark": bm.t0,
         "trade_balance_benchmark": -bm.D0,
-        "bilateral_balance_benchmark": flows - flows.T,
+        "bilateral_balance_benchmark": bilateral_balance(bm.X0),
         "income_benchmark": bm.I0,
         "value_added_benchmark": bm.VA0,
         "gross_output_benchmark": bm.Y0,
@@ -189,9 +187,9 @@ def build_results(
         "elasticities_file": ds.elasticities_file,
         "package": "armington-cge",
         "package_version": package_version(),
-        "model": "multi-sector Armington model with input-output links, labour the only factor, "
-                 "exact hat algebra (see README)",
-        "numeraire": "world value added",
+        "model": "multi-sector Armington model with input-output links, exact hat algebra; "
+                 "closure options per scenario in the variable 'closure' (see README)",
+        "numeraire": "world factor-price index (world value added under full employment)",
     })
     result.attrs.update({k: v for k, v in attrs.items() if k != "title"})
     return result
@@ -213,6 +211,24 @@ def atomic_path(path: Path):
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def staged_folder(folder: Path):
+    """Yield a temporary folder beside ``folder``; on success move every file written there into
+    ``folder`` (each a rename), else delete it, so a failure leaves the previous set of outputs
+    as it was rather than a mix of new and old files."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder))
+    try:
+        yield stage
+        for item in sorted(stage.iterdir()):
+            os.replace(item, folder / item.name)
+    finally:
+        for item in stage.glob("*"):
+            item.unlink()
+        stage.rmdir()
 
 
 def write_netcdf(result: xr.Dataset, path: Path) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from calibration.io import DatasetError
 from model.report import terminal_table, write_reports
-from model.results import write_netcdf
+from model.results import staged_folder, write_netcdf
 from model.scenario import ScenarioError
 from model.study import prepare, solve_study
 
@@ -41,7 +41,9 @@ def main(argv: list[str] | None = None) -> int:
                              "(e.g. tcp://10.0.0.5:8786); overrides [sweep] scheduler")
     args = parser.parse_args(argv)
 
+    out = args.out or Path("results") / args.scenario_file.stem / "results.nc"
     try:
+        _check_out(out)
         study = prepare(args.scenario_file)
         spec = None
         if study.file.sweep is not None:
@@ -49,14 +51,16 @@ def main(argv: list[str] | None = None) -> int:
 
             spec = parse_sweep(study.file.sweep, study.file.path, study.benchmark)
             check_study(study, spec)
+            _check_scheduler(args.scheduler or spec.scheduler)
     except (ScenarioError, DatasetError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
-    out = args.out or Path("results") / args.scenario_file.stem / "results.nc"
     result, failed = solve_study(study)
-    write_netcdf(result, out)
-    written = [out, *write_reports(result, out.parent, study)]
+    with staged_folder(out.parent) as stage:
+        write_netcdf(result, stage / out.name)
+        reports = write_reports(result, stage, study)
+    written = [out, *(out.parent / p.name for p in reports)]
     if not args.quiet:
         print(f"{study.file.title} ({study.dataset.name}, {study.dataset.unit})")
         print(terminal_table(result))
@@ -68,6 +72,31 @@ def main(argv: list[str] | None = None) -> int:
         if code != EXIT_OK:
             return code
     return EXIT_NOT_CONVERGED if failed else EXIT_OK
+
+
+def _check_out(out: Path) -> None:
+    """The output path must be a file name in a folder that can be made."""
+    if out.is_dir():
+        raise ScenarioError(f"--out {out}: is a folder; give the path of the results file, "
+                            "e.g. results/NAME/results.nc")
+    for parent in out.parents:
+        if parent.exists() and not parent.is_dir():
+            raise ScenarioError(f"--out {out}: {parent} exists and is not a folder")
+
+
+def _check_scheduler(address: str | None) -> None:
+    """A Dask scheduler address must answer before anything is solved."""
+    if address is None:
+        return
+    try:
+        from distributed import Client
+
+        Client(address, timeout="20s").close()
+    except ImportError:
+        raise ScenarioError(f"scheduler {address}: dask.distributed is not installed "
+                            "(pip install -e '.[sweep]')") from None
+    except (OSError, TimeoutError) as exc:
+        raise ScenarioError(f"scheduler {address}: cannot connect ({exc})") from None
 
 
 def _sweep(args, study, spec, result, out: Path) -> int:

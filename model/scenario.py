@@ -251,9 +251,17 @@ def load_scenario_file(path: str | Path, elasticities: str | None = None) -> Sce
         ))
     solver_doc = err.table(doc.get("solver", {}), "solver")
     err.keys(solver_doc, SOLVER_KEYS, "solver")
+    for key, value in solver_doc.items():
+        if key in ("max_iter", "memory"):
+            if isinstance(value, bool) or not isinstance(value, int):
+                err.fail(f"solver.{key}", f"must be an integer, not {value!r}")
+        elif key in ("acceleration", "expenditure"):
+            err.string(value, f"solver.{key}")
+        else:
+            err.number(value, f"solver.{key}")
     try:
         solver = SolverSettings(**solver_doc)
-    except (ModelError, TypeError) as exc:
+    except (ModelError, TypeError, ValueError) as exc:
         err.fail("solver", str(exc))
     return ScenarioFile(
         path=path.resolve(),
@@ -379,6 +387,9 @@ def resolve_target(err, target: Target, closure: Closure, bm: Benchmark):
     mask = np.zeros(bm.t0.shape, dtype=bool)
     for n, i, j in _cells(err, target.key, target.cells, bm):
         mask[n, i, j] = True
+    if target.instrument == "uniform_tariff" and (bm.t0[mask] + target.bounds[0] <= -1.0).any():
+        err.fail(f"{target.key}.bounds", f"the low bound {target.bounds[0]:g} would take a "
+                 "tariff to -100 % or below")
     if len(bm.regions) == 2:
         err.fail(f"{target.key}.balance",
                  "with two regions a bilateral balance is the overall balance, which the "
@@ -510,6 +521,9 @@ def _closure(err: _Errors, doc: dict, where: str) -> Closure:
     share = err.number(doc.get("capital_share", DEFAULT_CAPITAL_SHARE), f"{where}.capital_share")
     if not 0.0 <= share < 1.0:
         err.fail(f"{where}.capital_share", f"{share:g} must be in [0, 1)")
+    if "capital_share" in doc and choices["factors"] != "specific_capital":
+        err.fail(f"{where}.capital_share",
+                 "has no effect unless factors = \"specific_capital\"; set both or neither")
     return Closure(trade_balance=trade_balance, capital_share=share, **choices)
 
 
@@ -539,8 +553,15 @@ def _target(err: _Errors, doc, where: str) -> Target:
                       "uniform_tariff": (-0.5, 10.0)}[instrument]
     bounds = doc.get("bounds", list(default_bounds))
     if (not isinstance(bounds, list) or len(bounds) != 2
-            or not all(isinstance(b, (int, float)) for b in bounds) or not bounds[0] < bounds[1]):
-        err.fail(f"{where}.bounds", f"must be [low, high] with low < high, not {bounds!r}")
+            or not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds)
+            or not all(math.isfinite(b) for b in bounds) or not bounds[0] < bounds[1]):
+        err.fail(f"{where}.bounds",
+                 f"must be [low, high], finite numbers with low < high, not {bounds!r}")
+    floor = {"export_tax": -1.0, "preference": 0.0, "uniform_tariff": -1.0}[instrument]
+    if not bounds[0] > floor:
+        err.fail(f"{where}.bounds", f"the low bound {bounds[0]:g} of {instrument} must be above "
+                 f"{floor:g}" + (" (a preference factor is positive)" if instrument ==
+                                 "preference" else " (-100 %)"))
     return Target(
         key=where,
         balance=balance,

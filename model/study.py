@@ -3,7 +3,7 @@ behind ``python -m model.run``)."""
 
 from __future__ import annotations
 
-import dataclasses
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,13 +68,16 @@ def prepare(path: str | Path, compare: bool = True, elasticities: str | None = N
 
 
 def check_notes(study: Study) -> None:
-    """Every placeholder of the notes must name a variable, scenario and labels that exist."""
+    """Every placeholder of the notes must name a scenario variable, a scenario and one label
+    per dimension of the variable that exist, so that rendering cannot fail after solving."""
+    from model.decomposition import PARTS
     from model.report import NotesError, PLACEHOLDER, parse_placeholder
-    from model.results import BENCHMARK, SCENARIO_INFO, VARIABLES
+    from model.results import SCENARIO_INFO, VARIABLES
 
-    known = set(VARIABLES) | set(BENCHMARK) | set(SCENARIO_INFO) | {"instrument_value"}
-    known |= {"welfare_tot", "welfare_volume", "welfare_preference", "welfare_transfer",
-              "welfare_employment", "welfare_path_total"}
+    dims = {name: spec[0] for name, spec in VARIABLES.items()}
+    dims.update({name: () for name in SCENARIO_INFO})
+    dims.update({name: ("region",) for name in PARTS + ("welfare_path_total",)})
+    dims["instrument_value"] = ()
     files = {study.label: study, **{o.label: o for o in study.compare}}
     text = study.file.report.notes.read_text(encoding="utf-8")
     for match in PLACEHOLDER.finditer(text):
@@ -88,16 +91,22 @@ def check_notes(study: Study) -> None:
         if other is None:
             raise ScenarioError(f"{where}: no compared file '{label}'; the files are "
                                 f"{', '.join(files)}")
+        if variable not in dims:
+            raise ScenarioError(f"{where}: unknown variable '{variable}'; a placeholder names "
+                                f"a per-scenario result such as welfare or output")
         names = [s.name for s in other.file.scenarios]
-        if variable not in known:
-            raise ScenarioError(f"{where}: unknown variable '{variable}'")
         if scenario not in names:
             raise ScenarioError(f"{where}: unknown scenario '{scenario}'; the scenarios are "
                                 f"{', '.join(names)}")
-        valid = set(other.benchmark.regions) | set(other.benchmark.sectors)
-        for name in labels:
+        need = dims[variable]
+        if len(labels) != len(need):
+            raise ScenarioError(f"{where}: '{variable}' needs {len(need)} label(s) after the "
+                                f"scenario ({', '.join(need) or 'none'}), not {len(labels)}")
+        for dim, name in zip(need, labels):
+            valid = other.benchmark.sectors if dim == "sector" else other.benchmark.regions
             if name not in valid:
-                raise ScenarioError(f"{where}: unknown region or sector '{name}'")
+                raise ScenarioError(f"{where}: unknown {dim} '{name}'; the choices are "
+                                    f"{', '.join(valid)}")
 
 
 def describe_instrument(study: Study, spec: TargetSpec) -> str:
@@ -121,7 +130,7 @@ def solve_study(study: Study, settings: SolverSettings | None = None) -> tuple[x
     the results; the others are unaffected.
     """
     settings = settings or study.file.solver
-    names, outs, info, failed, final_policies = [], [], [], [], []
+    names, outs, info, failed, final_policies, warnings = [], [], [], [], [], []
     targets = study.targets or (None,) * len(study.policies)
     for sc, pol, spec in zip(study.file.scenarios, study.policies, targets):
         value, label = np.nan, ""
@@ -132,14 +141,18 @@ def solve_study(study: Study, settings: SolverSettings | None = None) -> tuple[x
                 label = describe_instrument(study, spec)
                 sol, pol, value = solve_target(study.benchmark, pol, spec, settings)
             out = outcomes(study.benchmark, pol, sol)
-            out.update(decompose(study.benchmark, pol, settings))
         except ConvergenceError as exc:
             sol, out = exc.solution, None
             failed.append(f"{sc.name}: {exc}")
         except TargetError as exc:
-            sol, out = solve(study.benchmark, pol, settings), None
-            sol = dataclasses.replace(sol, converged=False)
+            sol, out = exc.solution or solve(study.benchmark, pol, settings), None
             failed.append(f"{sc.name}: {exc}")
+        if out is not None:
+            try:
+                out.update(decompose(study.benchmark, pol, settings))
+            except ConvergenceError as exc:  # the scenario solved; only the path failed
+                warnings.append(f"{sc.name}: the welfare decomposition is left empty (NaN): a "
+                                f"step on the path of the shock did not converge: {exc}")
         names.append(sc.name)
         outs.append(out)
         final_policies.append(pol)
@@ -157,6 +170,8 @@ def solve_study(study: Study, settings: SolverSettings | None = None) -> tuple[x
     }
     result = build_results(study.dataset, study.benchmark, names, outs, info,
                            final_policies, attrs)
+    for message in warnings:
+        print(f"warning: {message}", file=sys.stderr)
     return result, failed
 
 

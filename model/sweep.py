@@ -37,6 +37,7 @@ from scipy.stats import qmc
 
 from calibration.calibrate import Benchmark
 from model import sweep_kernels as sk
+from model.outcomes import off_diagonal
 from model.params import SolverSettings
 from model.results import atomic_path, package_version, write_netcdf
 from model.scenario import ScenarioError, _cells, _Errors, _selection
@@ -501,14 +502,13 @@ class Static(NamedTuple):
 
 
 def _outcome_inputs(bm: Benchmark, policy) -> sk.OutcomeInputs:
-    X0f = bm.X0.copy()
-    idx = np.arange(len(bm.regions))
-    X0f[idx, idx, :] = 0.0
+    X0f = off_diagonal(bm.X0)
     gdp0 = bm.F0.sum(axis=1) + X0f.sum(axis=(1, 2)) - X0f.sum(axis=(0, 2))
-    log_wedge = np.log(policy.d_hat) + np.log1p(policy.e1)
+    log_fob = np.log1p(policy.e1)
+    log_wedge = np.log(policy.d_hat) + log_fob
     return sk.OutcomeInputs(np.ascontiguousarray(bm.alpha, dtype=float),
                             np.asarray(bm.I0, dtype=float), np.asarray(bm.Y0, dtype=float),
-                            np.ascontiguousarray(bm.X0, dtype=float), gdp0, log_wedge)
+                            np.ascontiguousarray(bm.X0, dtype=float), gdp0, log_wedge, log_fob)
 
 
 def grid_policy(spec: SweepSpec, bm: Benchmark, policy, point: tuple[int, ...]):

@@ -47,6 +47,7 @@ class OutcomeInputs(NamedTuple):
     X0: np.ndarray
     gdp0: np.ndarray
     log_wedge: np.ndarray
+    log_fob: np.ndarray
 
 
 @njit(cache=True)
@@ -111,7 +112,7 @@ def _draw_outcomes(x, q, ws, oi, out_region, out_sector):
             for j in range(ns):
                 # flow n -> m is priced c_hat[n, j] wedge[m, n, j], flow m -> n
                 # c_hat[m, j] wedge[n, m, j]
-                gdp1 += X1[n, m, j] / np.exp(lc[n, j] + oi.log_wedge[m, n, j])
+                gdp1 += X1[n, m, j] / np.exp(lc[n, j] + oi.log_fob[m, n, j])
                 gdp1 -= X1[m, n, j] / np.exp(lc[m, j] + oi.log_wedge[n, m, j])
                 exports += X1[n, m, j]
                 imports += X1[m, n, j]
@@ -132,7 +133,7 @@ def _draw_outcomes(x, q, ws, oi, out_region, out_sector):
             if m == n:
                 continue
             for j in range(ns):
-                lpx[a] = lc[n, j] + oi.log_wedge[m, n, j]
+                lpx[a] = lc[n, j] + oi.log_fob[m, n, j]
                 vx0[a] = oi.X0[n, m, j]
                 vx1[a] = X1[n, m, j]
                 lpm[a] = lc[m, j] + oi.log_wedge[n, m, j]

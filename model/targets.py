@@ -22,7 +22,12 @@ from model.solver import ConvergenceError, Solution, solve
 
 
 class TargetError(RuntimeError):
-    """No instrument value within the bounds reaches the target."""
+    """No instrument value within the bounds reaches the target; ``solution`` is the solve at
+    the closest value found (or the last one tried)."""
+
+    def __init__(self, message: str, solution: Solution | None = None):
+        super().__init__(message)
+        self.solution = solution
 
 
 @dataclass(frozen=True)
@@ -60,11 +65,6 @@ def balance(policy: Policy, sol: Solution, region: int, partner: int) -> float:
     return float(bilateral_balance(X)[region, partner])
 
 
-def neutral(spec: TargetSpec) -> float:
-    """The instrument value that changes nothing."""
-    return 1.0 if spec.instrument == "preference" else 0.0
-
-
 def solve_target(bm: Benchmark, policy: Policy, spec: TargetSpec,
                  settings: SolverSettings = SolverSettings()) -> tuple[Solution, Policy, float]:
     """Find the instrument value that brings the bilateral balance to ``spec.value``.
@@ -79,21 +79,30 @@ def solve_target(bm: Benchmark, policy: Policy, spec: TargetSpec,
         When the balance minus the target has the same sign at both bounds; the message gives
         the closest value found on a scan of the interval and the balance there.
     """
-    state = {"x": None}
+    state = {"x": None, "sol": None}
     settings = dataclasses.replace(settings, tol=min(settings.tol, 1e-13))
 
     def gap(v: float) -> float:
         pol = with_instrument(policy, spec, v)
-        sol = solve(bm, pol, settings, x0=state["x"])
-        state["x"] = sol.x
+        try:
+            sol = solve(bm, pol, settings, x0=state["x"])
+        except ConvergenceError as exc:
+            state["sol"] = exc.solution
+            raise
+        state["x"], state["sol"] = sol.x, sol
         return balance(pol, sol, spec.region, spec.partner) - spec.value
+
+    def failed(message: str) -> TargetError:
+        last = state["sol"]
+        return TargetError(message, None if last is None else
+                           dataclasses.replace(last, converged=False))
 
     lo, hi = spec.bounds
     try:
         f_lo, f_hi = gap(lo), gap(hi)
     except ConvergenceError as exc:
-        raise TargetError(f"{spec.label}: the model does not solve at the bounds "
-                          f"[{lo:g}, {hi:g}] of the instrument: {exc}") from None
+        raise failed(f"{spec.label}: the model does not solve at the bounds "
+                     f"[{lo:g}, {hi:g}] of the instrument: {exc}") from None
     if np.sign(f_lo) == np.sign(f_hi):
         grid = (np.geomspace(lo, hi, 25) if spec.instrument == "preference"
                 else np.linspace(lo, hi, 25))
@@ -104,11 +113,15 @@ def solve_target(bm: Benchmark, policy: Policy, spec: TargetSpec,
             except ConvergenceError:
                 gaps.append(np.inf)
         best = int(np.argmin(gaps))
-        raise TargetError(
+        raise failed(
             f"{spec.label}: no {spec.instrument} value in [{lo:g}, {hi:g}] reaches the target "
             f"{spec.value:g}; the closest is {grid[best]:.6g}, where the balance misses the "
             f"target by {gaps[best]:.6g}")
-    v = brentq(gap, lo, hi, xtol=1e-13, rtol=4 * np.finfo(float).eps, maxiter=200)
+    try:
+        v = brentq(gap, lo, hi, xtol=1e-13, rtol=4 * np.finfo(float).eps, maxiter=200)
+    except (RuntimeError, ConvergenceError) as exc:
+        raise failed(f"{spec.label}: the search for the {spec.instrument} value failed: "
+                     f"{exc}") from None
     final = with_instrument(policy, spec, v)
     sol = solve(bm, final, settings, x0=state["x"])
     return sol, final, float(v)

@@ -133,18 +133,15 @@ def test_extended_model_matches_independent_root_solution(ns, seed, nested, capi
     np.testing.assert_allclose(ours["trade"], theirs["trade"], rtol=1e-8, atol=1e-8 * bm.X0.max())
 
 
-def test_fixed_real_wage_without_equilibrium_is_reported_as_such():
-    """A region on a fixed real wage with labour alone cannot cut its prices; facing 40-point
-    tariffs while keeping its trade surplus, its employment would have to turn negative."""
+def test_fixed_real_wage_without_a_fixed_factor_is_refused():
+    """With labour alone a region on a fixed real wage cannot cut its prices; with a fixed trade
+    surplus and 40-point tariffs its employment would have to turn negative. Such a closure is
+    refused up front."""
     import pytest
 
-    from model.solver import ConvergenceError
+    from model.params import ModelError
 
-    rng = np.random.default_rng(1)
     bm = calibrate(random_dataset(3, 1, seed=1))
-    t1 = bm.t0 + rng.uniform(0, 0.4, bm.t0.shape)
-    t1[np.arange(3), np.arange(3), :] = 0
-    assert bm.D0[0] < 0  # region 0 runs a surplus the closure keeps
-    pol = make_policy(bm, t1=t1, fixed_real_wage=np.array([True, False, False]))
-    with pytest.raises(ConvergenceError, match="employment in R0 went to zero or below"):
-        solve(bm, pol)
+    with pytest.raises(ModelError, match="fixed real wage needs a fixed factor.*R0"):
+        make_policy(bm, fixed_real_wage=np.array([True, False, False]))
+    make_policy(bm, fixed_real_wage=np.array([True, False, False]), capital_share=0.3)

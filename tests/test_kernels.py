@@ -17,7 +17,7 @@ OPTIONS = {
     "export_tax": {"export_tax": True},
     "preference": {"preference": True},
     "capital": {"capital_share": 0.35},
-    "fixed_real_wage": {"fixed_real_wage": [True, False, True, False][:2]},
+    "fixed_real_wage": {"fixed_real_wage": [True, False], "capital_share": 0.25},
     "everything": {"nested": True, "export_tax": True, "preference": True,
                    "capital_share": 0.3, "fixed_real_wage": [False, True]},
 }

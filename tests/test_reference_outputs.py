@@ -17,7 +17,16 @@ def test_reference_summary_is_reproduced(tmp_path, name, monkeypatch):
     committed = pd.read_csv(ROOT / "results" / name / "summary.csv")
     assert list(fresh.columns) == list(committed.columns)
     assert fresh[["scenario", "region"]].equals(committed[["scenario", "region"]])
-    numeric = [c for c in fresh.columns if c not in ("scenario", "region", "converged")]
-    pd.testing.assert_frame_equal(fresh[numeric], committed[numeric], rtol=1e-5, atol=1e-6)
-    report = (out.parent / "report.md").read_text()
-    assert report == (ROOT / "results" / name / "report.md").read_text()
+    # results agree to the solver's accuracy: balances to tol x world value added (1e-10 x
+    # 110,000 US$ bn); residuals and iteration counts depend on the machine's arithmetic
+    numeric = [c for c in fresh.columns if c not in ("scenario", "region", "converged", "residual")]
+    pd.testing.assert_frame_equal(fresh[numeric], committed[numeric], rtol=1e-5, atol=2e-5)
+    assert (fresh.residual < 1e-10).all() and fresh.converged.all()
+    report = strip_convergence((out.parent / "report.md").read_text())
+    assert report == strip_convergence((ROOT / "results" / name / "report.md").read_text())
+
+
+def strip_convergence(text: str) -> str:
+    """The report without its convergence table (iterations and residuals)."""
+    head, _, tail = text.partition("## Convergence")
+    return head + tail.partition("Solver:")[2]

@@ -462,7 +462,7 @@ sd = 0.1
 @pytest.mark.parametrize("options", [
     {"nested": True},
     {"capital_share": 0.35},
-    {"fixed_real_wage": np.array([True, False, False])},
+    {"fixed_real_wage": np.array([True, False, False]), "capital_share": 0.3},
     {"e1": "export_tax", "pref": "shift"},
 ])
 def test_kernel_outcomes_under_model_options(options):
