@@ -96,3 +96,9 @@ def test_alternative_elasticity_file(example_copy):
     np.testing.assert_array_equal(ds.sigma, [2, 3, 4, 5])
     np.testing.assert_array_equal(ds.sigma_m, [4, 6, 8, 10])
     assert ds.files_hash != load_dataset(example_copy).files_hash
+
+
+def test_a_spreadsheet_byte_order_mark_is_read(example_copy):
+    path = example_copy / "flows.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert load_dataset(example_copy).flows.sum() == load_dataset(EXAMPLE).flows.sum()

@@ -178,6 +178,20 @@ BAD = [
      'instrument = "export_tax"\nimporter = "FOREIGN"\nexporter = "HOME"\nsectors = "all"\n',
      ["scenarios.s.target.balance", "set by the trade-balance closure"]),
     ('[solver]\nspeed = 2\n[scenarios.s]\n', ["solver.speed", "unknown key"]),
+    ('[solver]\nmax_iter = "many"\n[scenarios.s]\n', ["solver.max_iter", "must be an integer"]),
+    ('[solver]\nmax_iter = 100.0\n[scenarios.s]\n', ["solver.max_iter", "must be an integer"]),
+    ('[solver]\ntol = "x"\n[scenarios.s]\n', ["solver.tol", "must be a number"]),
+    ('[scenarios.s]\nclosure = { capital_share = 0.5 }\n',
+     ["scenarios.s.closure.capital_share", "no effect unless factors"]),
+    ('[scenarios.s.target]\nbalance = "bilateral"\nregion = "HOME"\npartner = "FOREIGN"\n'
+     'value = 0.0\ninstrument = "export_tax"\nimporter = "FOREIGN"\nexporter = "HOME"\n'
+     'sectors = "all"\nbounds = [0.0, inf]\n', ["scenarios.s.target.bounds", "finite"]),
+    ('[scenarios.s.target]\nbalance = "bilateral"\nregion = "HOME"\npartner = "FOREIGN"\n'
+     'value = 0.0\ninstrument = "preference"\nimporter = "FOREIGN"\nexporter = "HOME"\n'
+     'sectors = "all"\nbounds = [-1.0, 2.0]\n', ["scenarios.s.target.bounds", "above 0"]),
+    ('[scenarios.s.target]\nbalance = "bilateral"\nregion = "HOME"\npartner = "FOREIGN"\n'
+     'value = 0.0\ninstrument = "export_tax"\nimporter = "FOREIGN"\nexporter = "HOME"\n'
+     'sectors = "all"\nbounds = [-1.5, 2.0]\n', ["scenarios.s.target.bounds", "above -1"]),
 ]
 
 
