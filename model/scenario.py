@@ -317,7 +317,6 @@ def policy(path: Path, sc: Scenario, bm: Benchmark) -> Policy:
     """Turn one scenario into tariffs, trade costs and deficits aligned with ``bm``."""
     err = _Errors(path)
     t1 = bm.t0.copy()
-    d_hat = np.ones_like(bm.t0)
     for entry in sc.tariffs:
         for n, i, j in _cells(err, entry.key, entry.cells, bm):
             old = bm.t0[n, i, j]

@@ -80,3 +80,23 @@ class SourceTable:
 
 
 __all__ = ["SourceError", "SourceTable"]
+
+
+def parse_with_pymrio(path, parser: str, what: str, **kwargs):
+    """Parse ``path`` with ``pymrio.<parser>``, turning a missing file or any parser failure
+    into a :class:`SourceError` that names the file and what was expected."""
+    import warnings
+    from pathlib import Path
+
+    import pymrio  # the build extra; imported here so the rest of the package does not need it
+
+    path = Path(path)
+    if not path.is_file():
+        raise SourceError(f"{path}: file not found")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return getattr(pymrio, parser)(path, **kwargs)
+    except Exception as exc:  # pymrio raises many kinds on a malformed file
+        raise SourceError(f"{path}: not {what} that pymrio can parse "
+                          f"({type(exc).__name__}: {exc})") from None

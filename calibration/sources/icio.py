@@ -27,12 +27,11 @@ How the table enters the model's accounts (:func:`table_from_iosystem`):
 from __future__ import annotations
 
 import re
-import warnings
 from pathlib import Path
 
 import numpy as np
 
-from calibration.sources import SourceError, SourceTable
+from calibration.sources import SourceError, SourceTable, parse_with_pymrio
 
 UNIT = "US$ mn"
 CURRENCY = "USD"
@@ -48,18 +47,8 @@ TREATMENT = (
 
 def read_icio(path: str | Path) -> SourceTable:
     """Read one OECD ICIO CSV file (or the zip archive holding it) into a :class:`SourceTable`."""
-    import pymrio  # the build extra; imported here so the rest of the package does not need it
-
     path = Path(path)
-    if not path.is_file():
-        raise SourceError(f"{path}: file not found")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            io = pymrio.parse_oecd(path)
-    except Exception as exc:  # pymrio raises many kinds on a malformed file
-        raise SourceError(f"{path}: not an OECD ICIO table that pymrio can parse "
-                          f"({type(exc).__name__}: {exc})") from None
+    io = parse_with_pymrio(path, "parse_oecd", "an OECD ICIO table")
     year = _year(path.name)
     return table_from_iosystem(io, where=str(path), year=year,
                                description=f"OECD ICIO {path.name}")

@@ -22,10 +22,9 @@ final-demand columns are left out.
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
-from calibration.sources import SourceError, SourceTable
+from calibration.sources import SourceTable, parse_with_pymrio
 from calibration.sources.icio import table_from_iosystem
 
 FORMAT = "WIOD world input-output table (2013 release)"
@@ -45,18 +44,9 @@ OTHER_ROWS = ("taxes less subsidies on products, cif/fob adjustments, direct pur
 
 def read_wiod(path: str | Path) -> SourceTable:
     """Read one WIOD world input-output table (``.xlsx``) into a :class:`SourceTable`."""
-    import pymrio
-
     path = Path(path)
-    if not path.is_file():
-        raise SourceError(f"{path}: file not found")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            io = pymrio.parse_wiod(path, names=("isic", "c_codes"))
-    except Exception as exc:  # pymrio raises many kinds on a malformed file
-        raise SourceError(f"{path}: not a WIOD table (2013 release layout) that pymrio can parse "
-                          f"({type(exc).__name__}: {exc})") from None
+    io = parse_with_pymrio(path, "parse_wiod", "a WIOD table (2013 release layout)",
+                           names=("isic", "c_codes"))
     year = getattr(io.factor_inputs, "year", None)
     try:
         year = int(year) if year is not None else None
