@@ -311,17 +311,13 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def write_reports(result: xr.Dataset, folder: Path, study=None) -> list[Path]:
-    """Write ``summary.csv``, the figures and ``report.md`` into ``folder``; for a study whose
-    file compares itself with other scenario files, those are solved too."""
-    from model.study import solve_study
-
+def write_reports(result: xr.Dataset, folder: Path, study=None,
+                  compared: dict | None = None) -> list[Path]:
+    """Write ``summary.csv``, the figures and ``report.md`` into ``folder``; ``compared`` holds
+    the results of the scenario files the study compares itself with, by label."""
     folder = Path(folder)
     figures = write_figures(result, folder)
     write_text(summary_table(result).to_csv(index=False, float_format="%.6g"),
                folder / "summary.csv")
-    compared = {}
-    for other in (study.compare if study is not None else ()):
-        compared[other.label] = solve_study(other)[0]
     write_text(report_markdown(result, figures, study, compared), folder / "report.md")
     return [folder / "summary.csv", folder / "report.md", *figures]

@@ -57,9 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
 
     result, failed = solve_study(study)
+    compared = {other.label: solve_study(other)[0] for other in study.compare}
     with staged_folder(out.parent) as stage:
         write_netcdf(result, stage / out.name)
-        reports = write_reports(result, stage, study)
+        reports = write_reports(result, stage, study, compared)
     written = [out, *(out.parent / p.name for p in reports)]
     if not args.quiet:
         print(f"{study.file.title} ({study.dataset.name}, {study.dataset.unit})")
@@ -119,7 +120,7 @@ def _sweep(args, study, spec, result, out: Path) -> int:
         print(f"interrupted: the solved chunks are saved in {path.parent / 'sweep_chunks'}; "
               "run the same command with --resume to finish", file=sys.stderr)
         return EXIT_INTERRUPTED
-    written = [path, *write_sweep_reports(result, path, out.parent)]
+    written = [path, *write_sweep_reports(path, out.parent)]
     if not args.quiet:
         print(f"sweep: {run.solves} solves in {run.seconds:.1f} s "
               f"({run.solves / max(run.seconds, 1e-9):,.0f} per second)")

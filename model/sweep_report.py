@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from model.report import HEADLINE, report_markdown
+from model.report import HEADLINE
 from model.results import atomic_path, write_text
 
 INDICATORS = ("welfare", "real_wage", "real_gdp", "terms_of_trade")
@@ -151,14 +151,15 @@ def write_sweep_figure(sw: xr.Dataset, folder: Path) -> Path:
     return path
 
 
-def write_sweep_reports(result: xr.Dataset, sweep_path: Path, folder: Path) -> list[Path]:
-    """Add the sweep to ``report.md`` (written again, central results first) and draw
-    ``sweep.png``; returns the paths written."""
+def write_sweep_reports(sweep_path: Path, folder: Path) -> list[Path]:
+    """Append the sweep's uncertainty section to the ``report.md`` the scenario run wrote
+    (keeping its study notes and comparisons) and draw ``sweep.png``; returns the paths
+    written."""
     folder = Path(folder)
     with xr.open_dataset(sweep_path, engine="netcdf4") as sw:
         figure = write_sweep_figure(sw, folder)
         section = uncertainty_markdown(sw)
-    figures = [p for p in (folder / "headline.png", folder / "output.png") if p.exists()]
-    text = report_markdown(result, figures + [figure]) + "\n" + section
-    write_text(text, folder / "report.md")
-    return [folder / "report.md", figure]
+    report = folder / "report.md"
+    text = report.read_text(encoding="utf-8").rstrip("\n")
+    write_text(f"{text}\n\n{section}\n\n![{figure.stem}]({figure.name})\n", report)
+    return [report, figure]

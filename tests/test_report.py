@@ -91,3 +91,24 @@ def test_a_failed_report_leaves_the_previous_outputs_untouched(tmp_path, monkeyp
         main([str(path), "--out", str(out), "--quiet"])
     after = {p.name: p.read_bytes() for p in out.parent.iterdir()}
     assert after == before  # no new results.nc beside an old report.md, no staging folder
+
+
+def test_a_sweep_keeps_the_study_sections_of_the_report(tmp_path, example_copy):
+    path = study(tmp_path, "Notes: welfare {{welfare|autos|HOME}}.", example_copy)
+    path.write_text(path.read_text() + """
+[sweep]
+method = "monte_carlo"
+draws = 4
+seed = 1
+[[sweep.parameters]]
+name = "sigma"
+sectors = "all"
+distribution = "uniform"
+low = 0.9
+high = 1.1
+""")
+    out = tmp_path / "out" / "results.nc"
+    assert main([str(path), "--out", str(out), "--quiet"]) == 0
+    report = (out.parent / "report.md").read_text()
+    assert "Notes: welfare " in report and "## The study in numbers" in report
+    assert "Uncertainty" in report and "sweep.png" in report
