@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from calibration.accounts import absorption
 from calibration.balance import BalancingError, adjustment_table, balance_use_table
 from calibration.io import DatasetError, load_dataset, make_dataset
 from calibration.sources import SourceError, SourceTable
@@ -146,10 +147,10 @@ def benchmark_from_table(table: SourceTable, floor_share: float = 1e-3) -> Balan
     final_demand = np.zeros((nr, ns))
     adjustments = []
     columns = list(sectors) + ["final_demand"]
+    spend = absorption(flows, tariffs)
     for n, region in enumerate(regions):
-        absorption = (flows[:, n, :] * (1.0 + tariffs[n, :, :])).sum(axis=0)
         try:
-            m, f, _ = balance_use_table(table.intermediates[n], table.final_demand[n], absorption,
+            m, f, _ = balance_use_table(table.intermediates[n], table.final_demand[n], spend[n],
                                         output[n] - va[n], floor_share=floor_share)
         except BalancingError as exc:
             raise SourceError(f"balancing {region}: {exc}") from None

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from calibration.accounts import absorption
+
 #: Relative tolerance of the gross-output identity (output = value added + intermediates).
 OUTPUT_IDENTITY_RTOL = 1e-6
 
@@ -369,15 +371,15 @@ def _check_output_identity(folder, regions, sectors, flows, value_added, interme
 
 def _check_final_demand(folder, regions, sectors, flows, tariffs, intermediates):
     """Absorption (tariff-inclusive) minus intermediate use must be non-negative."""
-    absorption = np.einsum("inj,nij->nj", flows, 1.0 + tariffs)
+    spend = absorption(flows, tariffs)
     use = intermediates.sum(axis=2)  # [n, k]: purchases of k by all sectors
-    final = absorption - use
-    tol = 1e-9 * np.maximum(absorption, use)
+    final = spend - use
+    tol = 1e-9 * np.maximum(spend, use)
     bad = final < -tol
     if bad.any():
         n, j = np.argwhere(bad)[0]
         raise DatasetError(
             f"{folder}: final demand for {sectors[j]} in {regions[n]} is negative: absorption "
-            f"(flows.csv with tariffs) {absorption[n, j]:.9g} minus intermediate use "
+            f"(flows.csv with tariffs) {spend[n, j]:.9g} minus intermediate use "
             f"(intermediates.csv) {use[n, j]:.9g} = {final[n, j]:.9g}"
         )

@@ -5,7 +5,8 @@ Exit codes: 0 success; 2 bad input (the message names the file and key); 3 a sce
 converge (the others are still written, and the failed one is named).  A file with a ``[sweep]``
 table also runs the sweep (:mod:`model.sweep`): draws that do not converge are recorded in
 ``sweep.nc`` and counted on stderr but are not an error (exit 0); exit 3 means a central
-solution failed.  An interrupted sweep exits 130 and continues with ``--resume``.
+solution failed.  An interrupted sweep exits 130 and continues with ``--resume``; it writes
+nothing else, since every output of a run is replaced together or not at all.
 """
 
 from __future__ import annotations
@@ -15,15 +16,16 @@ import sys
 from pathlib import Path
 
 from calibration.io import DatasetError
-from model.report import terminal_table, write_reports
-from model.results import staged_folder, write_netcdf
+from model.output.files import staged_folder
+from model.output.report import terminal_table
+from model.output.write import write_outputs
 from model.scenario import ScenarioError
 from model.study import prepare, solve_study
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_NOT_CONVERGED, EXIT_INTERRUPTED = 0, 2, 3, 130
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv):
     parser = argparse.ArgumentParser(
         prog="python -m model.run",
         description="Solve every scenario of a scenario file and write results.nc, summary.csv, "
@@ -39,8 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help="sweeps: run chunks on the Dask cluster at ADDRESS "
                              "(e.g. tcp://10.0.0.5:8786); overrides [sweep] scheduler")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     out = args.out or Path("results") / args.scenario_file.stem / "results.nc"
     try:
         _check_out(out)
@@ -56,23 +61,29 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
-    result, failed = solve_study(study)
-    compared = {other.label: solve_study(other)[0] for other in study.compare}
+    solved = solve_study(study)
+    for message in solved.warnings:
+        print(f"warning: {message}", file=sys.stderr)
+    compared = {other.label: solve_study(other).results for other in study.compare}
+    code, written = EXIT_OK, []
     with staged_folder(out.parent) as stage:
-        write_netcdf(result, stage / out.name)
-        reports = write_reports(result, stage, study, compared)
-    written = [out, *(out.parent / p.name for p in reports)]
+        sections, extra = (), ()
+        if spec is not None:
+            code, sections, extra = _sweep(args, study, spec, stage.path, out.parent)
+        if code in (EXIT_BAD_INPUT, EXIT_INTERRUPTED):
+            stage.abandon()
+        else:
+            written = write_outputs(stage.path, out.name, solved.results, study, compared,
+                                    sections, extra)
+    if code in (EXIT_BAD_INPUT, EXIT_INTERRUPTED):
+        return code
     if not args.quiet:
         print(f"{study.file.title} ({study.dataset.name}, {study.dataset.unit})")
-        print(terminal_table(result))
-        print("wrote " + ", ".join(str(p) for p in written))
-    for message in failed:
+        print(terminal_table(solved.results))
+        print("wrote " + ", ".join(str(out.parent / p.name) for p in written))
+    for message in solved.failed:
         print(f"error: scenario did not converge: {message}", file=sys.stderr)
-    if spec is not None:
-        code = _sweep(args, study, spec, result, out)
-        if code != EXIT_OK:
-            return code
-    return EXIT_NOT_CONVERGED if failed else EXIT_OK
+    return EXIT_NOT_CONVERGED if solved.failed else code
 
 
 def _check_out(out: Path) -> None:
@@ -100,31 +111,31 @@ def _check_scheduler(address: str | None) -> None:
         raise ScenarioError(f"scheduler {address}: cannot connect ({exc})") from None
 
 
-def _sweep(args, study, spec, result, out: Path) -> int:
-    """Run the sweep of the file, write ``sweep.nc`` and add its uncertainty bands to the
-    report; returns an exit code."""
+def _sweep(args, study, spec, stage: Path, folder: Path):
+    """Run the sweep of the file into ``stage`` (its chunks are saved in ``folder``, where a
+    resumed run finds them); returns ``(exit code, report sections, files written)``."""
     from model.sweep import run_sweep
-    from model.sweep_report import write_sweep_reports
+    from model.sweep.report import sweep_section
 
-    path = out.parent / "sweep.nc"
+    path = stage / "sweep.nc"
+    chunks = folder / "sweep_chunks"
     try:
         run = run_sweep(study, spec, path, resume=args.resume, scheduler=args.scheduler,
-                        progress=not args.quiet)
+                        progress=not args.quiet, chunks=chunks)
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return EXIT_BAD_INPUT, (), ()
     except OSError as exc:  # includes a Dask scheduler that cannot be reached
         print(f"error: sweep: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return EXIT_BAD_INPUT, (), ()
     except KeyboardInterrupt:
-        print(f"interrupted: the solved chunks are saved in {path.parent / 'sweep_chunks'}; "
-              "run the same command with --resume to finish", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    written = [path, *write_sweep_reports(path, out.parent)]
+        print(f"interrupted: the solved chunks are saved in {chunks}; run the same command "
+              "with --resume to finish", file=sys.stderr)
+        return EXIT_INTERRUPTED, (), ()
+    section, figure = sweep_section(path, stage)
     if not args.quiet:
         print(f"sweep: {run.solves} solves in {run.seconds:.1f} s "
               f"({run.solves / max(run.seconds, 1e-9):,.0f} per second)")
-        print("wrote " + ", ".join(str(p) for p in written))
     for name, count in run.failed.items():
         if count:
             print(f"warning: sweep, scenario {name}: {count} draws did not converge (or had an "
@@ -133,7 +144,8 @@ def _sweep(args, study, spec, result, out: Path) -> int:
     for name, point in run.central_failed:
         print(f"error: sweep, scenario {name}: the central solution at grid point {point} did "
               "not converge; its draws started from the benchmark", file=sys.stderr)
-    return EXIT_NOT_CONVERGED if run.central_failed else EXIT_OK
+    code = EXIT_NOT_CONVERGED if run.central_failed else EXIT_OK
+    return code, (section,), (path, figure)
 
 
 if __name__ == "__main__":

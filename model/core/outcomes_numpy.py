@@ -1,16 +1,19 @@
-r"""Outcomes of a solved scenario (model.md, "Outcomes"), as plain arrays.
+r"""NumPy twin of the compiled outcomes (:mod:`model.core.outcomes`), as plain arrays.
 
-Percent changes are ``100 (x1 / x0 - 1)``; values are in the dataset's unit at numeraire prices
-(world value added is held at its benchmark level).
+It reads like docs/model.md ("Outcomes"); the tests check that it agrees with the compiled
+function, and the welfare decomposition uses its flow prices and income along the path of a
+shock.  Percent changes are ``100 (x1 / x0 - 1)``; values are in the dataset's unit at
+numeraire prices (world value added is held at its benchmark level).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from calibration.calibrate import Benchmark, bilateral_balance, off_diagonal, trade_balance
-from model.params import Policy
-from model.solver import Solution
+from calibration.accounts import bilateral_balance, off_diagonal, trade_balance
+from calibration.calibrate import Benchmark
+from model.core.policy import Policy
+from model.core.solver import Solution
 
 
 def shipments(pi1: np.ndarray, E1: np.ndarray, t1: np.ndarray) -> np.ndarray:
@@ -89,7 +92,8 @@ def income(bm: Benchmark, policy: Policy, sol: Solution):
 
 
 def outcomes(bm: Benchmark, policy: Policy, sol: Solution) -> dict[str, np.ndarray]:
-    """Every outcome of model.md for one solved scenario, keyed by results variable name."""
+    """Every outcome of docs/model.md for one solved scenario, keyed by variable name (the twin
+    of :func:`model.core.outcomes.outcomes`)."""
     X1 = shipments(sol.pi1, sol.E1, policy.t1)
     I1, R1, factors = income(bm, policy, sol)
     F1 = bm.alpha * I1[:, None]
@@ -120,18 +124,3 @@ def outcomes(bm: Benchmark, policy: Policy, sol: Solution) -> dict[str, np.ndarr
         "unit_cost": sol.c_hat.copy(),
         "capital_rental": sol.r_hat.copy(),
     }
-
-
-def updated_dataset(bm: Benchmark, policy: Policy, sol: Solution, **info):
-    """The counterfactual equilibrium as a new benchmark dataset (GTAP's "updated database").
-
-    Values are in numeraire units: shipments ``X1``, value added ``beta Y1``, intermediates
-    ``gamma Y1`` and the scenario's tariffs. Solving the zero shock on it reproduces it.
-    """
-    from calibration.io import make_dataset
-
-    X1 = shipments(sol.pi1, sol.E1, policy.t1)
-    return make_dataset(
-        bm.regions, bm.sectors, X1, bm.beta * sol.Y1, bm.gamma * sol.Y1[:, None, :],
-        policy.t1, bm.sigma, bm.sigma_m, **info,
-    )

@@ -15,10 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import brentq
 
+from calibration.accounts import bilateral_balance
 from calibration.calibrate import Benchmark
-from model.outcomes import bilateral_balance, shipments
-from model.params import Policy, SolverSettings
-from model.solver import ConvergenceError, Solution, solve
+from model.core.outcomes_numpy import shipments
+from model.core.policy import Policy
+from model.core.settings import SolverSettings
+from model.core.solver import ConvergenceError, Solution, solve
 
 
 class TargetError(RuntimeError):
@@ -31,32 +33,100 @@ class TargetError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class Instrument:
+    """A policy instrument a target can make endogenous: its name in scenario files, what it
+    sets on its cells, its default search interval, the value its interval must stay above
+    (and why), and whether its search scans geometrically (a factor) or linearly (a rate)."""
+
+    name: str
+    meaning: str
+    bounds: tuple[float, float]
+    floor: float
+    floor_reason: str
+    geometric: bool = False
+
+    def apply(self, policy: Policy, mask: np.ndarray, v: float) -> Policy:
+        """``policy`` with the instrument set to ``v`` on the cells of ``mask``."""
+        raise NotImplementedError
+
+    def scan(self, lo: float, hi: float, points: int = 25) -> np.ndarray:
+        return np.geomspace(lo, hi, points) if self.geometric else np.linspace(lo, hi, points)
+
+    def bound_problem(self, t0: np.ndarray, low: float) -> str:
+        """What is wrong with the low bound ``low`` on cells with benchmark tariffs ``t0``
+        ("" if nothing)."""
+        return ""
+
+
+class _ExportTax(Instrument):
+    def apply(self, policy, mask, v):
+        e1 = policy.e1.copy()
+        e1[mask] = v
+        return dataclasses.replace(policy, e1=e1)
+
+
+class _Preference(Instrument):
+    def apply(self, policy, mask, v):
+        pref = policy.pref.copy()
+        pref[mask] = v
+        return dataclasses.replace(policy, pref=pref)
+
+
+class _UniformTariff(Instrument):
+    def apply(self, policy, mask, v):
+        t1 = policy.t1.copy()
+        t1[mask] = policy.t1[mask] + v
+        return dataclasses.replace(policy, t1=t1)
+
+    def bound_problem(self, t0, low):
+        if (t0 + low <= -1.0).any():
+            return f"the low bound {low:g} would take a tariff to -100 % or below"
+        return ""
+
+
+#: the instruments, by their name in scenario files
+INSTRUMENTS = {i.name: i for i in (
+    _ExportTax("export_tax", "the exporter's export tax (or the tariff equivalent of a "
+               "voluntary export restraint), rents to the exporter", (-0.5, 10.0), -1.0,
+               "-100 %"),
+    _Preference("preference", "a shift of the importer's preference towards the exporter's "
+                "goods (purchase commitments), as a factor", (0.02, 50.0), 0.0,
+                "a preference factor is positive", geometric=True),
+    _UniformTariff("uniform_tariff", "points added to the importer's tariffs", (-0.5, 10.0),
+                   -1.0, "-100 %"),
+)}
+
+
+@dataclass(frozen=True)
 class TargetSpec:
     """A resolved target: indices into the benchmark and the instrument's cells."""
 
     region: int
     partner: int
     value: float
-    instrument: str
+    instrument: Instrument
     mask: np.ndarray  # [importer, exporter, sector] cells the instrument acts on
     bounds: tuple[float, float]
     label: str = ""
+
+    def describe(self, regions, sectors) -> str:
+        """A short label, e.g. ``export_tax on JPN -> USA (motor_vehicles_and_parts); target:
+        bilateral balance of JPN with USA = 0``."""
+        cells = np.argwhere(self.mask)
+        importers = sorted({regions[n] for n in cells[:, 0]})
+        exporters = sorted({regions[i] for i in cells[:, 1]})
+        chosen = sorted({int(j) for j in cells[:, 2]})
+        names = ("all sectors" if len(chosen) == len(sectors)
+                 else ", ".join(sectors[j] for j in chosen))
+        return (f"{self.instrument.name} on {'/'.join(exporters)} -> {'/'.join(importers)} "
+                f"({names}); target: bilateral balance of {regions[self.region]} with "
+                f"{regions[self.partner]} = {self.value:g}")
 
 
 def with_instrument(policy: Policy, spec: TargetSpec, v: float) -> Policy:
     """``policy`` with the instrument set to ``v`` on its cells: the export tax rate, the
     preference factor, or the points added to the scenario's tariffs."""
-    if spec.instrument == "export_tax":
-        e1 = policy.e1.copy()
-        e1[spec.mask] = v
-        return dataclasses.replace(policy, e1=e1)
-    if spec.instrument == "preference":
-        pref = policy.pref.copy()
-        pref[spec.mask] = v
-        return dataclasses.replace(policy, pref=pref)
-    t1 = policy.t1.copy()
-    t1[spec.mask] = policy.t1[spec.mask] + v
-    return dataclasses.replace(policy, t1=t1)
+    return spec.instrument.apply(policy, spec.mask, v)
 
 
 def balance(policy: Policy, sol: Solution, region: int, partner: int) -> float:
@@ -104,8 +174,7 @@ def solve_target(bm: Benchmark, policy: Policy, spec: TargetSpec,
         raise failed(f"{spec.label}: the model does not solve at the bounds "
                      f"[{lo:g}, {hi:g}] of the instrument: {exc}") from None
     if np.sign(f_lo) == np.sign(f_hi):
-        grid = (np.geomspace(lo, hi, 25) if spec.instrument == "preference"
-                else np.linspace(lo, hi, 25))
+        grid = spec.instrument.scan(lo, hi)
         gaps = []
         for v in grid:
             try:
@@ -114,13 +183,14 @@ def solve_target(bm: Benchmark, policy: Policy, spec: TargetSpec,
                 gaps.append(np.inf)
         best = int(np.argmin(gaps))
         raise failed(
-            f"{spec.label}: no {spec.instrument} value in [{lo:g}, {hi:g}] reaches the target "
+            f"{spec.label}: no {spec.instrument.name} value in [{lo:g}, {hi:g}] reaches the "
+            f"target "
             f"{spec.value:g}; the closest is {grid[best]:.6g}, where the balance misses the "
             f"target by {gaps[best]:.6g}")
     try:
         v = brentq(gap, lo, hi, xtol=1e-13, rtol=4 * np.finfo(float).eps, maxiter=200)
     except (RuntimeError, ConvergenceError) as exc:
-        raise failed(f"{spec.label}: the search for the {spec.instrument} value failed: "
+        raise failed(f"{spec.label}: the search for the {spec.instrument.name} value failed: "
                      f"{exc}") from None
     final = with_instrument(policy, spec, v)
     sol = solve(bm, final, settings, x0=state["x"])

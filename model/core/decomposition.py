@@ -8,7 +8,8 @@ values are quantities at benchmark prices,
 .. math::
     I\,d\ln U = \sum_j P_j\,df_j
     = \underbrace{dD}_{\text{transfer}}
-    + \underbrace{\sum_{m} Q_{nm}\,dp^{fob}_{nm} - \sum_{i} q_{in}\,dp_{in}}_{\text{terms of trade}}
+    + \underbrace{\sum_{m} Q_{nm}\,dp^{fob}_{nm}
+      - \sum_{i} q_{in}\,dp_{in}}_{\text{terms of trade}}
     + \underbrace{\sum_{i\ne n}t_{ni}\,p_{in}\,dq_{in} + \sum_m e_{mn}\hat c_n\,dQ_{nm}}_{
       \text{volume of trade (efficiency)}}
     + \underbrace{\sum_i (1+t_{ni})\rho_{ni}\,p_{in}\,dq_{in}}_{\text{preference wedges}}
@@ -32,14 +33,38 @@ import dataclasses
 
 import numpy as np
 
+from calibration.accounts import off_diagonal
 from calibration.calibrate import Benchmark
-from model.outcomes import (consumer_price_index, flow_price, fob_price, income, off_diagonal,
-                            shipments)
-from model.params import Policy, SolverSettings
-from model.solver import Solution, solve
+from model.core.outcomes_numpy import (consumer_price_index, flow_price, fob_price, income,
+                                       shipments)
+from model.core.policy import Policy
+from model.core.settings import SolverSettings
+from model.core.solver import Solution, solve
+from model.core.variables import Variable
 
-PARTS = ("welfare_tot", "welfare_volume", "welfare_preference", "welfare_transfer",
-         "welfare_employment")
+#: the parts of the decomposition and their sum, as reported
+DECOMPOSITION = (
+    Variable("welfare_tot", ("region",), "percentage points",
+             "welfare decomposition: terms-of-trade effect", group="decomposition",
+             short="tot"),
+    Variable("welfare_volume", ("region",), "percentage points",
+             "welfare decomposition: volume-of-trade (allocative efficiency) effect of "
+             "tariff and export-tax wedges", group="decomposition", short="volume"),
+    Variable("welfare_preference", ("region",), "percentage points",
+             "welfare decomposition: cost of buying a mix the benchmark preferences would not "
+             "choose (preference shifts)", group="decomposition", short="preference"),
+    Variable("welfare_transfer", ("region",), "percentage points",
+             "welfare decomposition: transfer effect of the change in the deficit",
+             group="decomposition", short="transfer"),
+    Variable("welfare_employment", ("region",), "percentage points",
+             "welfare decomposition: effect of the change in employment",
+             group="decomposition", short="employment"),
+    Variable("welfare_path_total", ("region",), "percent change",
+             "sum of the decomposition parts (equals welfare up to the integration error)",
+             group="decomposition"),
+)
+PARTS = tuple(v.name for v in DECOMPOSITION[:-1])
+TOTAL = DECOMPOSITION[-1].name
 
 
 def policy_at(bm: Benchmark, policy: Policy, lam: float) -> Policy:
@@ -136,12 +161,12 @@ def decompose(bm: Benchmark, policy: Policy, settings: SolverSettings = SolverSe
 
     Solves the model at ``2 steps + 1`` points of the path and Richardson-extrapolates the
     trapezoid sums on ``steps`` and ``2 steps`` intervals.  Returns the parts in ``PARTS``
-    and ``welfare_path_total``, their sum, which equals the welfare change up to the
+    and ``welfare_path_total`` (``TOTAL``), their sum, which equals the welfare change up to the
     integration error (the tests hold it to 1e-8).
     """
     if not (np.isfinite(policy.t1).all() and np.isfinite(policy.d_hat).all()):
         nan = np.full(len(bm.regions), np.nan)
-        return {**{k: nan for k in PARTS}, "welfare_path_total": nan}
+        return {**{k: nan for k in PARTS}, TOTAL: nan}
     fine = 2 * steps
     points, x = [], None
     for lam in np.linspace(0.0, 1.0, fine + 1):
@@ -151,5 +176,5 @@ def decompose(bm: Benchmark, policy: Policy, settings: SolverSettings = SolverSe
         points.append(_point(bm, pol, sol))
     coarse, dense = _integrate(points[::2]), _integrate(points)
     parts = {k: (4.0 * dense[k] - coarse[k]) / 3.0 for k in PARTS}
-    parts["welfare_path_total"] = sum(parts[k] for k in PARTS)
+    parts[TOTAL] = sum(parts[k] for k in PARTS)
     return parts

@@ -2,8 +2,8 @@ r"""Solve the equilibrium in changes: one entry point, :func:`solve`.
 
 The unknowns are the wage changes :math:`\hat w_n`, the price-index changes
 :math:`\hat P_{nj}` and absorption :math:`E_{nj}`, found as the joint fixed point of the
-labour-market wage update, the CES price equations and the expenditure system (model.md steps
-1-6).
+labour-market wage update, the CES price equations and the expenditure system (docs/model.md,
+steps 1-6), by the compiled :func:`model.core.fixed_point.solve_with_retries`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from calibration.calibrate import Benchmark
-from model import kernels
-from model.kernels import KernelParams
-from model.params import Policy, SolverSettings
+from model.core import fixed_point, layout
+from model.core.kernels import evaluate, workspace
+from model.core.params import KernelParams, kernel_params, solver_tuple
+from model.core.policy import Policy
+from model.core.settings import SolverSettings
 
 
 class ConvergenceError(RuntimeError):
@@ -51,6 +53,8 @@ class Solution:
     rents : (R,) export-tax rents received.
     pi1 : (R, R, S) counterfactual expenditure shares ``pi1[n, i, j]``.
     E1, Y1 : (R, S) counterfactual absorption and gross output (data units, numeraire prices).
+    settings : the solver settings used.
+    params : the kernel parameters solved (the outcomes are computed from them).
     """
 
     converged: bool
@@ -69,55 +73,12 @@ class Solution:
     E1: np.ndarray
     Y1: np.ndarray
     settings: SolverSettings
-
-
-def kernel_params(
-    bm: Benchmark,
-    policy: Policy,
-    settings: SolverSettings = SolverSettings(),
-    sigma: np.ndarray | None = None,
-) -> KernelParams:
-    """The plain arrays the kernels take.
-
-    ``ltau = log(d_hat (1 + t1) (1 + e1) / (1 + t0))``, ``inv1pt = 1 / (1 + t1)`` and
-    ``inv1pe = 1 / (1 + e1)``; an infinite tariff gives ``ltau = inf`` and ``inv1pt = 0``
-    (autarky in that cell).  ``sigma`` replaces the benchmark's elasticities (both levels, in
-    proportion, under the nested form) for sensitivity analysis.
-    """
-    with np.errstate(divide="ignore"):
-        ltau = (np.log(policy.d_hat) + np.log1p(policy.t1) - np.log1p(bm.t0)
-                + np.log1p(policy.e1))
-    sig = bm.sigma if sigma is None else np.asarray(sigma, dtype=float)
-    sig_m = bm.sigma_m * (sig / bm.sigma) if policy.nested else sig
-    va = bm.VA0.sum(axis=1)
-    vaK = (1.0 - policy.theta) * bm.VA0
-    return KernelParams(
-        beta=np.ascontiguousarray(bm.beta),
-        gamma=np.ascontiguousarray(bm.gamma),
-        pi0=np.ascontiguousarray(bm.pi0),
-        ltau=ltau,
-        inv1pt=1.0 / (1.0 + policy.t1),
-        sigma=np.ascontiguousarray(sig, dtype=float),
-        alpha=np.ascontiguousarray(bm.alpha),
-        va=va,
-        D1=np.ascontiguousarray(policy.D1),
-        E0=np.where(bm.E0 > 0, bm.E0, 1.0),
-        direct=settings.expenditure == "direct",
-        sigma_m=np.ascontiguousarray(sig_m, dtype=float),
-        inv1pe=1.0 / (1.0 + policy.e1),
-        lpref=np.log(policy.pref),
-        theta=np.ascontiguousarray(policy.theta),
-        vaL=(policy.theta * bm.VA0).sum(axis=1),
-        vaK=vaK,
-        frw=policy.fixed_real_wage.astype(np.int8),
-    )
+    params: KernelParams
 
 
 def initial_state(bm: Benchmark) -> np.ndarray:
-    """The benchmark as a state vector: wages (or employment) 1, log prices 0, log rentals 0,
-    absorption relative to the benchmark 1."""
-    nr, ns = bm.shape
-    return np.concatenate([np.ones(nr), np.zeros(2 * nr * ns), np.ones(nr * ns)])
+    """The benchmark as a state vector (:func:`model.core.layout.initial`)."""
+    return layout.initial(*bm.shape)
 
 
 def solve(
@@ -150,24 +111,15 @@ def solve(
         error carries the last iterate.
     """
     p = kernel_params(bm, policy, settings, sigma)
-    x = initial_state(bm) if x0 is None else np.array(x0, dtype=float)
+    x_init = initial_state(bm)
+    x = x_init if x0 is None else np.array(x0, dtype=float)
     out = np.empty_like(x)
-    damping = settings.damping
-    total_iter = 0
-    for _ in range(3):
-        status, iters, res_w, res_p, res_e = kernels._solve_fixed_point(
-            x, p, settings.tol, settings.max_iter, damping, settings.memory,
-            settings.acceleration == "anderson", out,
-        )
-        total_iter += iters
-        if status == kernels.CONVERGED:
-            break
-        damping *= 0.5  # retry from the benchmark with a more cautious update
-        x = initial_state(bm)
-    solution = _solution(out, p, status == kernels.CONVERGED, total_iter, (res_w, res_p, res_e),
-                         settings)
+    status, total_iter, res_w, res_p, res_e, damping = fixed_point.solve_with_retries(
+        x, x_init, p, solver_tuple(settings), out)
+    solution = _solution(out, p, status == fixed_point.CONVERGED, total_iter,
+                         (res_w, res_p, res_e), settings)
     if not solution.converged:
-        reason = "values stopped being finite" if status == kernels.NOT_FINITE else (
+        reason = "values stopped being finite" if status == fixed_point.NOT_FINITE else (
             f"the iteration limit {settings.max_iter} was reached")
         gone = [n for n in range(len(bm.regions))
                 if policy.fixed_real_wage[n] and not solution.L_hat[n] > 0]
@@ -180,7 +132,7 @@ def solve(
                 "let the trade balance adjust)")
         raise ConvergenceError(
             f"the solver did not converge: {reason} (three attempts, last damping "
-            f"{damping * 2:g}); labour residual {res_w:.3e}, price residual {res_p:.3e}, "
+            f"{damping:g}); labour residual {res_w:.3e}, price residual {res_p:.3e}, "
             f"absorption residual {res_e:.3e}, tolerance {settings.tol:g}, "
             f"{total_iter} iterations in all",
             solution,
@@ -190,17 +142,17 @@ def solve(
 
 def _solution(x, p: KernelParams, converged, iterations, residuals, settings) -> Solution:
     """Recompute every equilibrium quantity at ``x`` with the kernels."""
-    nr, ns = p.beta.shape
-    ws = kernels._workspace(nr, ns, p.direct)
+    nr, ns = p.structure.beta.shape
+    ws = workspace(nr, ns, p.direct)
     if np.all(np.isfinite(x)):
-        kernels._evaluate(x, p, ws)
+        evaluate(x, p, ws)
         fields = (np.exp(ws.lw), ws.L.copy(), ws.lP, ws.lc, ws.pi1, ws.E, ws.Y, ws.rents)
     else:
         nan2 = np.full((nr, ns), np.nan)
         fields = (np.full(nr, np.nan), np.full(nr, np.nan), nan2, nan2,
                   np.full((nr, nr, ns), np.nan), nan2, nan2, np.full(nr, np.nan))
     w, L, lP, lc, pi1, E1, Y1, rents = fields
-    lr = x[nr + nr * ns:nr + 2 * nr * ns].reshape(nr, ns)
+    lr = layout.split(x, nr, ns)[2]
     return Solution(
         converged=bool(converged),
         iterations=int(iterations),
@@ -210,7 +162,7 @@ def _solution(x, p: KernelParams, converged, iterations, residuals, settings) ->
         x=x.copy(),
         w_hat=w,
         L_hat=L,
-        r_hat=np.where(p.vaK > 0, np.exp(lr), 1.0),
+        r_hat=np.where(p.structure.vaK > 0, np.exp(lr), 1.0),
         rents=rents.copy(),
         P_hat=np.exp(lP),
         c_hat=np.exp(lc),
@@ -218,4 +170,5 @@ def _solution(x, p: KernelParams, converged, iterations, residuals, settings) ->
         E1=E1.copy(),
         Y1=Y1.copy(),
         settings=settings,
+        params=p,
     )

@@ -1,0 +1,116 @@
+"""The catalogue: every variable of the results, declared once.
+
+Outcomes are declared in :mod:`model.core.outcomes` and the welfare decomposition in
+:mod:`model.core.decomposition`, beside the code that computes them; this module adds the
+scenario's policy arrays, benchmark values, the record of each solve and the figures derived
+for tables, and answers the questions the rest of the program asks: which variables a results
+Dataset holds, which a sweep stores per draw, which lead the report, and which a placeholder of
+study notes may name, with what labels.
+"""
+
+from __future__ import annotations
+
+from calibration.accounts import bilateral_balance
+from model.core.decomposition import DECOMPOSITION
+from model.core.outcomes import OUTCOMES
+from model.core.variables import Variable
+
+POLICY = (
+    Variable("tariff", ("importer", "exporter", "sector"), "fraction",
+             "ad valorem tariff in the scenario", group="policy", read=lambda pol: pol.t1),
+    Variable("trade_cost", ("importer", "exporter", "sector"), "ratio",
+             "change of iceberg trade costs d_hat", group="policy", read=lambda pol: pol.d_hat),
+    Variable("export_tax", ("importer", "exporter", "sector"), "fraction",
+             "export tax (or export-restraint tariff equivalent) of the exporter",
+             group="policy", read=lambda pol: pol.e1),
+    Variable("preference", ("importer", "exporter", "sector"), "ratio",
+             "shift of the importer's preference for the source", group="policy",
+             read=lambda pol: pol.pref),
+)
+
+BENCHMARK = (
+    Variable("trade_benchmark", ("exporter", "importer", "sector"), "{unit}",
+             "benchmark shipments at pre-tariff prices", group="benchmark",
+             read=lambda bm: bm.X0),
+    Variable("tariff_benchmark", ("importer", "exporter", "sector"), "fraction",
+             "benchmark tariff", group="benchmark", read=lambda bm: bm.t0),
+    Variable("trade_balance_benchmark", ("region",), "{unit}", "benchmark exports minus imports",
+             group="benchmark", read=lambda bm: -bm.D0),
+    Variable("bilateral_balance_benchmark", ("region", "partner"), "{unit}",
+             "benchmark exports to partner minus imports from partner", group="benchmark",
+             read=lambda bm: bilateral_balance(bm.X0)),
+    Variable("income_benchmark", ("region",), "{unit}", "benchmark income", group="benchmark",
+             read=lambda bm: bm.I0),
+    Variable("value_added_benchmark", ("region", "sector"), "{unit}", "benchmark value added",
+             group="benchmark", read=lambda bm: bm.VA0),
+    Variable("gross_output_benchmark", ("region", "sector"), "{unit}",
+             "benchmark gross output", group="benchmark", read=lambda bm: bm.Y0),
+    Variable("tariff_revenue_benchmark", ("region",), "{unit}", "benchmark tariff revenue",
+             group="benchmark", read=lambda bm: bm.R0),
+    Variable("sigma", ("sector",), "1", "Armington elasticity", group="benchmark",
+             read=lambda bm: bm.sigma),
+)
+
+#: the record of each scenario's solve, and the texts that describe it
+RECORD = (
+    Variable("converged", (), "1", "solver converged", group="solve",
+             read=lambda rec: rec.solution.converged),
+    Variable("iterations", (), "1", "fixed-point iterations", group="solve",
+             read=lambda rec: rec.solution.iterations),
+    Variable("residual", (), "1",
+             "max |excess demand for labour or capital| / world value added at the solution",
+             group="solve", read=lambda rec: rec.solution.residual),
+    Variable("price_residual", (), "1", "max |change of log price index| in the last iteration",
+             group="solve", read=lambda rec: rec.solution.price_residual),
+    Variable("absorption_residual", (), "1",
+             "max |change of absorption| / world value added in the last iteration",
+             group="solve", read=lambda rec: rec.solution.absorption_residual),
+    Variable("description", (), "", "description", group="text",
+             read=lambda rec: rec.scenario.description),
+    Variable("closure", (), "", "closure: trade balance, Armington form, factors, labour",
+             group="text", read=lambda rec: rec.scenario.closure.describe()),
+    Variable("instrument", (), "", "endogenous instrument and its target", group="text",
+             read=lambda rec: rec.instrument),
+    Variable("instrument_value", (), "export tax or tariff points as a fraction; preference "
+             "shift as a factor", "value of the endogenous instrument that meets the target",
+             group="solve", read=lambda rec: rec.instrument_value),
+)
+
+DERIVED = (
+    Variable("trade_balance_change", ("region",), "{unit}",
+             "change of exports minus imports from the benchmark", group="derived",
+             label="change in trade balance ({unit})", short="change", headline=6,
+             read=lambda r: r["trade_balance"] - r["trade_balance_benchmark"]),
+)
+
+CATALOGUE = OUTCOMES + DECOMPOSITION + POLICY + RECORD + BENCHMARK + DERIVED
+VARIABLES = {v.name: v for v in CATALOGUE}
+if len(VARIABLES) != len(CATALOGUE):
+    raise ValueError("two variables of the catalogue have the same name")
+
+
+def stored() -> tuple[Variable, ...]:
+    """The variables of a results Dataset (everything but the derived ones)."""
+    return tuple(v for v in CATALOGUE if v.group != "derived")
+
+
+def per_scenario(v: Variable) -> bool:
+    """Whether ``v`` has a ``scenario`` dimension in the results."""
+    return v.group not in ("benchmark", "derived")
+
+
+def headline() -> tuple[Variable, ...]:
+    """The headline indicators, in the order of the report's tables."""
+    return tuple(sorted((v for v in CATALOGUE if v.headline), key=lambda v: v.headline))
+
+
+def per_draw() -> tuple[Variable, ...]:
+    """The outcomes a sweep stores for every draw."""
+    return tuple(v for v in OUTCOMES if v.per_draw)
+
+
+def placeholder_dims() -> dict[str, tuple[str, ...]]:
+    """What a placeholder of study notes may name: every numeric per-scenario variable, with
+    the dimensions whose labels it must give after the scenario."""
+    return {v.name: v.dims for v in CATALOGUE
+            if per_scenario(v) and v.group not in ("text", "derived")}

@@ -1,0 +1,241 @@
+r"""The compiled fixed point of the equilibrium in changes (docs/model.md, steps 1-6).
+
+:func:`fixed_point_map` is the map ``G`` of the state (:mod:`model.core.layout`):
+factor prices move to clear factor markets, price indices to their CES value, absorption along its
+linear system; :func:`_solve_fixed_point` iterates it with Anderson mixing;
+:func:`solve_with_retries` is the one retry policy, used by :func:`model.core.solver.solve`
+and by the sweep kernels alike.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from model.core.kernels import evaluate, workspace
+from model.core.layout import split
+
+#: Status codes of a solve.
+CONVERGED = 0
+MAX_ITER = 1
+NOT_FINITE = 2
+#: attempts of :func:`solve_with_retries`: the start given, then the benchmark twice, each
+#: time with half the damping
+ATTEMPTS = 3
+
+
+@njit(cache=True)
+def fixed_point_map(x, p, damping, g, ws):
+    r"""The map ``G`` of the joint fixed point in ``x = (a, log P, log r, E / E0)``.
+
+    Factor prices move to the level that clears each factor market at current prices
+    (Alvarez & Lucas 2007; Caliendo & Parro 2015): the wage to ``labour demand / labour
+    supply`` (or, with a fixed real wage, employment to ``labour demand / wage``), the rental
+    of each sector's capital to ``capital demand / capital``; price indices move to their CES
+    value at current unit costs; absorption to the solution of the expenditure system (or one
+    step towards it).  Prices are then rescaled so that the world factor-price index (benchmark
+    factor incomes as weights) is unchanged: the numeraire, equal to world value added under
+    full employment.  All updates are damped.
+
+    Returns ``(factor residual, price residual, absorption residual)``: max |excess demand for
+    a factor| / world value added, max |change of log P|, max |change of E| / world value
+    added.
+    """
+    s = p.structure
+    nr, ns = s.beta.shape
+    evaluate(x, p, ws)
+    a, lP, lr, e = split(x, nr, ns)
+    ga, gP, gr, ge = split(g, nr, ns)
+    world = 0.0
+    for n in range(nr):
+        world += s.va[n]
+    res_f = 0.0
+    h = 0.0  # world factor-price index at the new prices, benchmark weights
+    for n in range(nr):
+        w = np.exp(ws.lw[n])
+        res_f = max(res_f, abs(ws.LD[n] - w * ws.L[n] * s.vaL[n]) / world)
+        if s.frw[n]:
+            acc = 0.0
+            for j in range(ns):
+                acc += s.alpha[n, j] * ws.lP[n, j]
+            h += np.exp(acc) * s.vaL[n]
+        else:
+            h += ws.LD[n]
+        for j in range(ns):
+            if s.vaK[n, j] > 0.0:
+                r = np.exp(lr[n, j])
+                res_f = max(res_f, abs(ws.KD[n, j] - r * s.vaK[n, j]) / world)
+                h += ws.KD[n, j]
+    scale = world / h
+    lscale = np.log(scale)
+    for n in range(nr):
+        if s.frw[n]:
+            a_new = ws.LD[n] / (np.exp(ws.lw[n]) * s.vaL[n])
+        else:
+            a_new = ws.LD[n] / s.vaL[n] * scale
+        ga[n] = a[n] + damping * (a_new - a[n])
+    res_p = 0.0
+    res_e = 0.0
+    for n in range(nr):
+        for j in range(ns):
+            d = ws.lP[n, j] - lP[n, j]
+            res_p = max(res_p, abs(d))
+            gP[n, j] = lP[n, j] + damping * (d + lscale)
+            if s.vaK[n, j] > 0.0:
+                lr_new = np.log(ws.KD[n, j] / s.vaK[n, j]) + lscale
+                gr[n, j] = lr[n, j] + damping * (lr_new - lr[n, j])
+            else:
+                gr[n, j] = lr[n, j]
+            res_e = max(res_e, abs(ws.E[n, j] - e[n, j] * s.E0[n, j]) / world)
+            ge[n, j] = e[n, j] + damping * (ws.E[n, j] / s.E0[n, j] - e[n, j])
+    return res_f, res_p, res_e
+
+
+@njit(cache=True)
+def _mixing_weights(dF, stored, f):
+    r"""Least-squares weights ``argmin |f - dF[:stored].T gamma|`` from the normal equations,
+    with a small ridge (1e-12 of the trace) and Gaussian elimination with partial pivoting:
+    ``stored`` is at most the Anderson memory, so the system is tiny."""
+    m = stored
+    A = np.zeros((m, m))
+    b = np.zeros(m)
+    dim = f.shape[0]
+    for p in range(m):
+        for q in range(p, m):
+            acc = 0.0
+            for a in range(dim):
+                acc += dF[p, a] * dF[q, a]
+            A[p, q] = acc
+            A[q, p] = acc
+        acc = 0.0
+        for a in range(dim):
+            acc += dF[p, a] * f[a]
+        b[p] = acc
+    trace = 0.0
+    for p in range(m):
+        trace += A[p, p]
+    for p in range(m):
+        A[p, p] += 1e-12 * trace + 1e-300
+    for col in range(m):
+        piv = col
+        for r in range(col + 1, m):
+            if abs(A[r, col]) > abs(A[piv, col]):
+                piv = r
+        if piv != col:
+            for c in range(m):
+                A[col, c], A[piv, c] = A[piv, c], A[col, c]
+            b[col], b[piv] = b[piv], b[col]
+        for r in range(col + 1, m):
+            factor = A[r, col] / A[col, col]
+            for c in range(col, m):
+                A[r, c] -= factor * A[col, c]
+            b[r] -= factor * b[col]
+    coef = np.zeros(m)
+    for r in range(m - 1, -1, -1):
+        acc = b[r]
+        for c in range(r + 1, m):
+            acc -= A[r, c] * coef[c]
+        coef[r] = acc / A[r, r]
+    return coef
+
+
+@njit(cache=True)
+def _solve_fixed_point(x0, p, st, damping, x_out):
+    r"""Iterate ``x <- G(x)`` from ``x0``, with Anderson mixing (Walker & Ni 2011) if asked.
+
+    Anderson type II: with ``f_k = G(x_k) - x_k``, choose ``gamma`` to minimise
+    ``|f_k - dF gamma|`` over the last ``memory`` differences, then
+    ``x_{k+1} = G(x_k) - dG gamma``.  A step that leaves positive wages or finite values is
+    replaced by the plain step and the history is cleared.
+
+    ``st`` is a :class:`~model.core.params.SolverTuple` (its damping is replaced by
+    ``damping``).  Returns ``(status, iterations, factor residual, price residual, absorption
+    residual)``; ``x_out`` holds the last iterate (the solution when status is ``CONVERGED``).
+    """
+    nr, ns = p.structure.beta.shape
+    tol, max_iter, memory, anderson = st.tol, st.max_iter, st.memory, st.anderson
+    ws = workspace(nr, ns, p.direct)
+    dim = x0.shape[0]
+    x = x0.copy()
+    g = np.empty(dim)
+    f = np.empty(dim)
+    f_old = np.empty(dim)
+    g_old = np.empty(dim)
+    dF = np.zeros((memory, dim))  # rows: past differences of f and of G(x)
+    dG = np.zeros((memory, dim))
+    stored = 0
+    head = 0
+    res_w = np.inf
+    res_p = np.inf
+    res_e = np.inf
+    for it in range(max_iter + 1):
+        res_w, res_p, res_e = fixed_point_map(x, p, damping, g, ws)
+        finite = np.isfinite(res_w) and np.isfinite(res_p) and np.isfinite(res_e)
+        for a in range(dim):
+            if not np.isfinite(g[a]):
+                finite = False
+        if not finite:
+            if stored > 0:  # an extrapolated step went too far: back to the last plain step
+                x[:] = g_old
+                stored = 0
+                head = 0
+                continue
+            x_out[:] = x
+            return NOT_FINITE, it, res_w, res_p, res_e
+        if res_w < tol and res_p < tol and res_e < tol:
+            x_out[:] = x
+            return CONVERGED, it, res_w, res_p, res_e
+        if it == max_iter:
+            break
+        for a in range(dim):
+            f[a] = g[a] - x[a]
+        if anderson and it > 0:
+            for a in range(dim):
+                dF[head, a] = f[a] - f_old[a]
+                dG[head, a] = g[a] - g_old[a]
+            head = (head + 1) % memory
+            stored = min(stored + 1, memory)
+        f_old[:] = f
+        g_old[:] = g
+        if anderson and stored > 0:
+            coef = _mixing_weights(dF, stored, f)
+            x_new = g.copy()
+            for k in range(stored):
+                for a in range(dim):
+                    x_new[a] -= coef[k] * dG[k, a]
+            ok = True
+            for a in range(dim):
+                if not np.isfinite(x_new[a]):
+                    ok = False
+            wages = split(x_new, nr, ns)[0]
+            for n in range(nr):
+                if wages[n] <= 0.0:
+                    ok = False
+            if ok:
+                x[:] = x_new
+            else:
+                x[:] = g
+                stored = 0
+                head = 0
+        else:
+            x[:] = g
+    x_out[:] = x
+    return MAX_ITER, max_iter, res_w, res_p, res_e
+
+
+@njit(cache=True)
+def solve_with_retries(x0, x_init, p, st, x_out):
+    """Solve from ``x0``; if that fails, from the benchmark state ``x_init`` with half the
+    damping, twice.  Returns ``(status, iterations in all, factor residual, price residual,
+    absorption residual, damping of the last attempt)`` of the last attempt; ``x_out`` holds
+    its last iterate."""
+    damping = st.damping
+    status, iters, rf, rp, re = _solve_fixed_point(x0, p, st, damping, x_out)
+    total = iters
+    for _ in range(ATTEMPTS - 1):
+        if status == CONVERGED:
+            break
+        damping *= 0.5
+        status, iters, rf, rp, re = _solve_fixed_point(x_init, p, st, damping, x_out)
+        total += iters
+    return status, total, rf, rp, re, damping

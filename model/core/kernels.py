@@ -1,0 +1,301 @@
+r"""Numba kernels of the equilibrium in changes (docs/model.md, steps 1-5, with its
+extensions): factor prices, unit costs, Armington prices and shares, absorption and output.
+
+Small typed loops over plain arrays that write into ``out`` arguments; no validation, no I/O.
+Each has a NumPy twin in :mod:`model.core.equations`, and the tests check that they agree.
+The fixed point that iterates on them is in :mod:`model.core.fixed_point`.
+
+Index names: ``n`` importer, ``i`` exporter, ``j``, ``k`` sectors.  Prices are carried in logs.
+The state ``x`` is read through :func:`model.core.layout.split`; the parameters ``p`` are a
+:class:`~model.core.params.KernelParams`.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+from model.core.layout import split
+
+class Workspace(NamedTuple):
+    """Scratch arrays of one evaluation of the equations (see :func:`workspace`)."""
+
+    lw: np.ndarray      # [n] log wage change
+    L: np.ndarray       # [n] employment change
+    lpva: np.ndarray    # [n, j] log price of value added
+    lc: np.ndarray      # [n, j] log unit cost
+    lPs: np.ndarray     # [n, j] log CES price index at current preferences
+    lP: np.ndarray      # [n, j] log effective price index (benchmark preferences)
+    pi1: np.ndarray     # [n, i, j] expenditure shares
+    E: np.ndarray       # [n, j] absorption
+    Y: np.ndarray       # [n, j] gross output (producer revenue)
+    LD: np.ndarray      # [n] wage bill demanded
+    KD: np.ndarray      # [n, j] capital income demanded
+    income: np.ndarray  # [n] factor income + deficit
+    rents: np.ndarray   # [n] export-tax rents
+    mat: np.ndarray
+    rhs: np.ndarray
+
+
+@njit(cache=True)
+def workspace(nr, ns, direct):
+    size = nr * ns if direct else 1
+    return Workspace(np.empty(nr), np.empty(nr), np.empty((nr, ns)), np.empty((nr, ns)),
+                     np.empty((nr, ns)), np.empty((nr, ns)), np.empty((nr, nr, ns)),
+                     np.empty((nr, ns)), np.empty((nr, ns)), np.empty(nr), np.empty((nr, ns)),
+                     np.empty(nr), np.empty(nr), np.empty((size, size)), np.empty(size))
+
+
+@njit(cache=True)
+def _factor_prices(x, p, lw, L, lpva):
+    r"""Wages, employment and the log price of value added from the state.
+
+    Full employment: ``w = a``, ``L = 1``.  Fixed real wage: ``w = Pc``, the Cobb-Douglas
+    consumer price :math:`\prod_j \hat P_{nj}^{\alpha_{nj}}`, and ``L = a``.  Value added is
+    Cobb-Douglas in labour and sector-specific capital:
+    :math:`\log p^{va}_{nj} = \theta_{nj}\log\hat w_n + (1-\theta_{nj})\log\hat r_{nj}`.
+    """
+    s = p.structure
+    nr, ns = s.beta.shape
+    a, lP, lr, _ = split(x, nr, ns)
+    for n in range(nr):
+        if s.frw[n]:
+            acc = 0.0
+            for j in range(ns):
+                acc += s.alpha[n, j] * lP[n, j]
+            lw[n] = acc
+            L[n] = a[n]
+        else:
+            lw[n] = np.log(a[n])
+            L[n] = 1.0
+    for n in range(nr):
+        for j in range(ns):
+            th = s.theta[n, j]
+            lpva[n, j] = th * lw[n]
+            if th < 1.0:
+                lpva[n, j] += (1.0 - th) * lr[n, j]
+
+
+@njit(cache=True)
+def _unit_costs(lpva, lP, beta, gamma, out):
+    r"""``lc[n, j] = beta[n, j] lpva[n, j] + sum_k gamma[n, k, j] lP[n, k]`` (docs/model.md,
+    step 1)."""
+    nr, ns = beta.shape
+    for n in range(nr):
+        for j in range(ns):
+            acc = beta[n, j] * lpva[n, j]
+            for k in range(ns):
+                acc += gamma[n, k, j] * lP[n, k]
+            out[n, j] = acc
+
+
+@njit(cache=True)
+def _prices_and_shares(lc, p, lPs, lPe, pi1):
+    r"""Armington price indices and expenditure shares (docs/model.md steps 2-3), nested form.
+
+    Domestic goods against the import composite with ``sigma``, import sources within the
+    composite with ``sigma_m`` (GTAP's nesting; one level when they are equal):
+
+    .. math::
+        \hat P_M^{1-\sigma_M} = \sum_{i\ne n}\frac{\pi^0_{ni}}{1-\pi^0_{nn}} a_{ni}
+        (\hat\tau_{ni}\hat c_i)^{1-\sigma_M},\quad
+        \hat P^{1-\sigma} = \pi^0_{nn} a_{nn} (\hat\tau_{nn}\hat c_n)^{1-\sigma}
+        + (1-\pi^0_{nn})\hat P_M^{1-\sigma},
+
+    with preference shifts ``a = exp(lpref)``.  ``lPs`` is that index; ``lPe`` the effective
+    index at benchmark preferences, minus the log of the CES quantity index of what is bought
+    per unit of spending (equal to ``lPs`` without preference shifts).
+    """
+    pi0, ltau, lpref = p.structure.pi0, p.shock.ltau, p.shock.lpref
+    sigma, sigma_m = p.elasticities.sigma, p.elasticities.sigma_m
+    nr, _, ns = pi0.shape
+    for n in range(nr):
+        for j in range(ns):
+            eD = 1.0 - sigma[j]
+            eM = 1.0 - sigma_m[j]
+            d = pi0[n, n, j]
+            m0 = 0.0
+            shifted = lpref[n, n, j] != 0.0
+            for i in range(nr):
+                if i != n:
+                    m0 += pi0[n, i, j]
+                    shifted = shifted or lpref[n, i, j] != 0.0
+            lPM = np.inf
+            if m0 > 0.0:
+                sm = 0.0
+                for i in range(nr):
+                    if i != n and pi0[n, i, j] > 0.0:
+                        sm += pi0[n, i, j] / m0 * np.exp(
+                            eM * (ltau[n, i, j] + lc[i, j]) + lpref[n, i, j])
+                if sm > 0.0:
+                    lPM = np.log(sm) / eM
+            s = 0.0
+            uD = ltau[n, n, j] + lc[n, j]
+            if d > 0.0:
+                s += d * np.exp(eD * uD + lpref[n, n, j])
+            if m0 > 0.0 and lPM < np.inf:
+                s += m0 * np.exp(eD * lPM)
+            if s <= 0.0:
+                lPs[n, j] = 0.0
+                lPe[n, j] = 0.0
+                for i in range(nr):
+                    pi1[n, i, j] = 0.0
+                continue
+            lp = np.log(s) / eD
+            lPs[n, j] = lp
+            pi1[n, n, j] = d * np.exp(eD * (uD - lp) + lpref[n, n, j]) if d > 0.0 else 0.0
+            mT = m0 * np.exp(eD * (lPM - lp)) if (m0 > 0.0 and lPM < np.inf) else 0.0
+            for i in range(nr):
+                if i != n:
+                    if mT > 0.0 and pi0[n, i, j] > 0.0:
+                        pi1[n, i, j] = mT * pi0[n, i, j] / m0 * np.exp(
+                            eM * (ltau[n, i, j] + lc[i, j] - lPM) + lpref[n, i, j])
+                    else:
+                        pi1[n, i, j] = 0.0
+            if not shifted:
+                lPe[n, j] = lp
+                continue
+            # quantity index at benchmark preferences of what one unit of spending buys
+            rD = (sigma[j] - 1.0) / sigma[j]
+            rM = (sigma_m[j] - 1.0) / sigma_m[j]
+            q = 0.0
+            if d > 0.0:
+                q += d * (pi1[n, n, j] / d * np.exp(-uD)) ** rD
+            if m0 > 0.0:
+                qm = 0.0
+                for i in range(nr):
+                    if i != n and pi0[n, i, j] > 0.0:
+                        qi = pi1[n, i, j] / pi0[n, i, j] * np.exp(-(ltau[n, i, j] + lc[i, j]))
+                        qm += pi0[n, i, j] / m0 * qi ** rM
+                q += m0 * qm ** (rD / rM)
+            lPe[n, j] = -np.log(q) / rD
+
+
+@njit(cache=True)
+def _gross_output(pi1, p, E, out):
+    r"""Producer revenue ``Y[i, j] = sum_n pi1[n, i, j] E[n, j] / ((1 + t1) (1 + e1))``."""
+    inv1pt, inv1pe = p.shock.inv1pt, p.shock.inv1pe
+    nr, _, ns = pi1.shape
+    for i in range(nr):
+        for j in range(ns):
+            acc = 0.0
+            for n in range(nr):
+                acc += pi1[n, i, j] * E[n, j] * inv1pt[n, i, j] * inv1pe[n, i, j]
+            out[i, j] = acc
+
+
+@njit(cache=True)
+def _rents(pi1, p, E, out):
+    r"""Export-tax rents of each exporter: ``sum_{n,j} X[i, n, j] e1 / (1 + e1)``."""
+    inv1pt, inv1pe = p.shock.inv1pt, p.shock.inv1pe
+    nr, _, ns = pi1.shape
+    for i in range(nr):
+        acc = 0.0
+        for n in range(nr):
+            for j in range(ns):
+                acc += pi1[n, i, j] * E[n, j] * inv1pt[n, i, j] * (1.0 - inv1pe[n, i, j])
+        out[i] = acc
+
+
+@njit(cache=True)
+def _expenditure(pi1, p, income_exog, mat, rhs, out):
+    r"""Solve the linear expenditure system of docs/model.md step 4 for ``E1[n, j]`` by LU.
+
+    .. math::
+        E_{nj} = \alpha_{nj}\big(\text{income}_n + R_n(E) + \text{rents}_n(E)\big)
+        + \sum_k \gamma_{njk} Y_{nk}(E)
+
+    ``income_exog[n]`` = factor income + deficit.  ``mat`` and ``rhs`` are workspace.
+    """
+    alpha, gamma = p.structure.alpha, p.structure.gamma
+    inv1pt, inv1pe = p.shock.inv1pt, p.shock.inv1pe
+    nr, _, ns = pi1.shape
+    size = nr * ns
+    for a in range(size):
+        for b in range(size):
+            mat[a, b] = 0.0
+        mat[a, a] = 1.0
+    for n in range(nr):
+        for j in range(ns):
+            row = n * ns + j
+            rhs[row] = alpha[n, j] * income_exog[n]
+            for k in range(ns):
+                rev = 0.0
+                for i in range(nr):
+                    rev += (1.0 - inv1pt[n, i, k]) * pi1[n, i, k]
+                mat[row, n * ns + k] -= alpha[n, j] * rev
+            for m in range(nr):
+                for k in range(ns):
+                    sale = pi1[m, n, k] * inv1pt[m, n, k]
+                    coef = gamma[n, j, k] * sale * inv1pe[m, n, k]
+                    coef += alpha[n, j] * sale * (1.0 - inv1pe[m, n, k])
+                    mat[row, m * ns + k] -= coef
+    for a in range(size):
+        ok = np.isfinite(rhs[a])
+        for b in range(size):
+            ok = ok and np.isfinite(mat[a, b])
+        if not ok:  # prices overflowed: report NaN and let the caller step back
+            out[:, :] = np.nan
+            return
+    sol = np.linalg.solve(mat, rhs)
+    for n in range(nr):
+        for j in range(ns):
+            out[n, j] = sol[n * ns + j]
+
+
+@njit(cache=True)
+def _expenditure_step(pi1, p, income_exog, E, out):
+    r"""One Jacobi step of the expenditure system: the right-hand side of
+    :func:`_expenditure` at ``E``."""
+    alpha, gamma, inv1pt = p.structure.alpha, p.structure.gamma, p.shock.inv1pt
+    nr, _, ns = pi1.shape
+    Y = np.empty((nr, ns))
+    rents = np.empty(nr)
+    _gross_output(pi1, p, E, Y)
+    _rents(pi1, p, E, rents)
+    for n in range(nr):
+        rev = 0.0
+        for i in range(nr):
+            for k in range(ns):
+                rev += (1.0 - inv1pt[n, i, k]) * pi1[n, i, k] * E[n, k]
+        for j in range(ns):
+            acc = alpha[n, j] * (income_exog[n] + rev + rents[n])
+            for k in range(ns):
+                acc += gamma[n, j, k] * Y[n, k]
+            out[n, j] = acc
+
+
+@njit(cache=True)
+def evaluate(x, p, ws):
+    """Steps 1-5 at the state ``x``: fills ``ws`` with factor prices, costs, the new price
+    indices, shares, absorption, gross output, rents and factor demands."""
+    s = p.structure
+    nr, ns = s.beta.shape
+    _, lP, lr, e = split(x, nr, ns)
+    _factor_prices(x, p, ws.lw, ws.L, ws.lpva)
+    _unit_costs(ws.lpva, lP, s.beta, s.gamma, ws.lc)
+    _prices_and_shares(ws.lc, p, ws.lPs, ws.lP, ws.pi1)
+    for n in range(nr):
+        acc = np.exp(ws.lw[n]) * ws.L[n] * s.vaL[n] + p.shock.D1[n]
+        for j in range(ns):
+            if s.vaK[n, j] > 0.0:
+                acc += np.exp(lr[n, j]) * s.vaK[n, j]
+        ws.income[n] = acc
+    if p.direct:
+        _expenditure(ws.pi1, p, ws.income, ws.mat, ws.rhs, ws.E)
+    else:
+        E_old = np.empty((nr, ns))
+        for n in range(nr):
+            for j in range(ns):
+                E_old[n, j] = e[n, j] * s.E0[n, j]
+        _expenditure_step(ws.pi1, p, ws.income, E_old, ws.E)
+    _gross_output(ws.pi1, p, ws.E, ws.Y)
+    _rents(ws.pi1, p, ws.E, ws.rents)
+    for n in range(nr):
+        acc = 0.0
+        for j in range(ns):
+            acc += s.theta[n, j] * s.beta[n, j] * ws.Y[n, j]
+            ws.KD[n, j] = (1.0 - s.theta[n, j]) * s.beta[n, j] * ws.Y[n, j]
+        ws.LD[n] = acc

@@ -1,0 +1,151 @@
+r"""The plain arrays the compiled kernels take, built in one place (:func:`kernel_params`).
+
+A :class:`KernelParams` holds three named tuples, so that compiled code replaces a part (the
+elasticities of a sweep draw, the shock of a grid point) without rebuilding the rest:
+
+- :class:`Structure`: benchmark shares and the closure's factor split, fixed in a solve;
+- :class:`Shock`: the policy's wedges and deficits;
+- :class:`Elasticities`: the Armington elasticities of both nests.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+from calibration.calibrate import Benchmark
+from model.core.policy import Policy
+from model.core.settings import SolverSettings
+
+
+class Structure(NamedTuple):
+    """``beta[n, j]`` value-added and ``gamma[n, k, j]`` intermediate cost shares;
+    ``pi0[n, i, j]`` expenditure shares; ``alpha[n, j]`` final-demand shares; ``va[n]`` value
+    added; ``E0[n, j]`` absorption (the scale of the absorption part of the state, 1 where
+    there is none); ``theta[n, j]`` labour share of value added (1 without capital); ``vaL[n]``
+    labour income and ``vaK[n, j]`` capital income; ``frw[n]`` 1 where the real wage is fixed
+    and employment adjusts."""
+
+    beta: np.ndarray
+    gamma: np.ndarray
+    pi0: np.ndarray
+    alpha: np.ndarray
+    va: np.ndarray
+    E0: np.ndarray
+    theta: np.ndarray
+    vaL: np.ndarray
+    vaK: np.ndarray
+    frw: np.ndarray
+
+
+class Shock(NamedTuple):
+    """``ltau[n, i, j]`` log change of the importer's cost factor (iceberg, tariff and export
+    tax); ``inv1pt = 1/(1 + t1)``; ``inv1pe = 1/(1 + e1)`` with ``e1[n, i, j]`` the export tax
+    of exporter ``i`` on sales to ``n`` (its rents go to ``i``); ``lpref[n, i, j]`` log shift
+    of the importer's preference for source ``i``; ``D1[n]`` deficits."""
+
+    ltau: np.ndarray
+    inv1pt: np.ndarray
+    inv1pe: np.ndarray
+    lpref: np.ndarray
+    D1: np.ndarray
+
+
+class Elasticities(NamedTuple):
+    """``sigma[j]`` between domestic goods and imports; ``sigma_m[j]`` among import sources
+    (equal to ``sigma`` in the one-level model)."""
+
+    sigma: np.ndarray
+    sigma_m: np.ndarray
+
+
+class KernelParams(NamedTuple):
+    """Everything a solve needs; ``direct`` solves absorption by LU at every iteration (else
+    one Jacobi step)."""
+
+    structure: Structure
+    shock: Shock
+    elasticities: Elasticities
+    direct: bool
+
+
+class SolverTuple(NamedTuple):
+    """The settings the compiled fixed point takes (see
+    :class:`~model.core.settings.SolverSettings`)."""
+
+    tol: float
+    max_iter: int
+    damping: float
+    memory: int
+    anderson: bool
+
+
+def structure(bm: Benchmark, policy: Policy) -> Structure:
+    """The benchmark shares and the closure's split of value added into labour and capital."""
+    return Structure(
+        beta=np.ascontiguousarray(bm.beta),
+        gamma=np.ascontiguousarray(bm.gamma),
+        pi0=np.ascontiguousarray(bm.pi0),
+        alpha=np.ascontiguousarray(bm.alpha),
+        va=bm.VA0.sum(axis=1),
+        E0=np.where(bm.E0 > 0, bm.E0, 1.0),
+        theta=np.ascontiguousarray(policy.theta),
+        vaL=(policy.theta * bm.VA0).sum(axis=1),
+        vaK=(1.0 - policy.theta) * bm.VA0,
+        frw=policy.fixed_real_wage.astype(np.int8),
+    )
+
+
+def shock(bm: Benchmark, policy: Policy) -> Shock:
+    """``ltau = log(d_hat (1 + t1) (1 + e1) / (1 + t0))``, ``inv1pt = 1 / (1 + t1)`` and
+    ``inv1pe = 1 / (1 + e1)``; an infinite tariff gives ``ltau = inf`` and ``inv1pt = 0``
+    (autarky in that cell)."""
+    with np.errstate(divide="ignore"):
+        ltau = (np.log(policy.d_hat) + np.log1p(policy.t1) - np.log1p(bm.t0)
+                + np.log1p(policy.e1))
+    return Shock(ltau=ltau, inv1pt=1.0 / (1.0 + policy.t1), inv1pe=1.0 / (1.0 + policy.e1),
+                 lpref=np.log(policy.pref), D1=np.ascontiguousarray(policy.D1))
+
+
+def elasticities(bm: Benchmark, policy: Policy, sigma=None) -> Elasticities:
+    """The dataset's elasticities, or ``sigma`` in their place (both levels in proportion
+    under the nested form, for sensitivity analysis)."""
+    sig = bm.sigma if sigma is None else np.asarray(sigma, dtype=float)
+    sig_m = bm.sigma_m * (sig / bm.sigma) if policy.nested else sig
+    return Elasticities(sigma=np.ascontiguousarray(sig, dtype=float),
+                        sigma_m=np.ascontiguousarray(sig_m, dtype=float))
+
+
+def kernel_params(bm: Benchmark, policy: Policy, settings: SolverSettings = SolverSettings(),
+                  sigma=None) -> KernelParams:
+    """The kernels' parameters for ``policy`` relative to ``bm``; ``sigma`` replaces the
+    dataset's elasticities (see :func:`elasticities`)."""
+    return KernelParams(structure(bm, policy), shock(bm, policy),
+                        elasticities(bm, policy, sigma), settings.expenditure == "direct")
+
+
+def solver_tuple(settings: SolverSettings) -> SolverTuple:
+    return SolverTuple(float(settings.tol), int(settings.max_iter), float(settings.damping),
+                       int(settings.memory), settings.acceleration == "anderson")
+
+
+def writable(params):
+    """``params`` (a named tuple, possibly nested) with every array replaced by a writable
+    contiguous copy, so compiled code sees the same types here and on a Dask worker
+    (unpickled arrays are writable, and numba compiles read-only arrays separately)."""
+    values = {}
+    for name, value in params._asdict().items():
+        if isinstance(value, np.ndarray):
+            value = np.array(value, order="C")
+        elif isinstance(value, tuple) and hasattr(value, "_asdict"):
+            value = writable(value)
+        values[name] = value
+    return type(params)(**values)
+
+
+@njit(cache=True)
+def scale_elasticities(el, scale):
+    """``el`` with both elasticities of sector ``j`` multiplied by ``scale[j]``."""
+    return Elasticities(el.sigma * scale, el.sigma_m * scale)

@@ -1,0 +1,81 @@
+"""Files of a run: written to a temporary name and renamed, or staged in a folder and moved
+into place together, so that a failure leaves the previous files whole."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import xarray as xr
+
+
+def display_path(path) -> str:
+    """``path`` relative to the working directory when it lies below it (so that reference
+    outputs do not carry the machine's folders), else as given."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+@contextmanager
+def atomic_path(path: Path):
+    """Yield a temporary path beside ``path``; on success rename it to ``path``, else delete it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; results are for sharing
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class Stage:
+    """A staging folder (``path``); :meth:`abandon` keeps its files from being committed."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.commit = True
+
+    def abandon(self) -> None:
+        self.commit = False
+
+
+@contextmanager
+def staged_folder(folder: Path):
+    """Yield a :class:`Stage`, a temporary folder beside ``folder``; on success (unless
+    abandoned) move every file written there into ``folder`` (each a rename), else delete it,
+    so a failure leaves the previous set of outputs as it was rather than a mix of new and old
+    files."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    stage = Stage(Path(tempfile.mkdtemp(prefix=".staging-", dir=folder)))
+    try:
+        yield stage
+        if stage.commit:
+            for item in sorted(stage.path.iterdir()):
+                os.replace(item, folder / item.name)
+    finally:
+        for item in stage.path.glob("*"):
+            item.unlink()
+        stage.path.rmdir()
+
+
+def write_netcdf(result: xr.Dataset, path: Path) -> None:
+    """Write ``result`` to netCDF-4 atomically (temporary file, then rename)."""
+    with atomic_path(path) as tmp:
+        result.to_netcdf(tmp, engine="netcdf4")
+
+
+def write_text(text: str, path: Path) -> None:
+    """Write a text file atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")

@@ -1,0 +1,229 @@
+"""Tables of a results Dataset: ``summary.csv``, ``report.md`` and the terminal table.
+
+Every label, unit and the choice of headline indicators come from the catalogue
+(:mod:`model.core.catalogue`); the views below only say which variables each table shows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from model.core.catalogue import VARIABLES, headline
+from model.core.decomposition import DECOMPOSITION, PARTS
+from model.output import notes
+
+#: the columns of a study's table for each region, and of the terminal table
+STUDY_TABLE = ("welfare", "real_gdp", "real_wage", "employment_total", "terms_of_trade",
+               "trade_balance", "trade_balance_change")
+TERMINAL_TABLE = ("welfare", "real_wage", "real_gdp", "terms_of_trade", "trade_balance")
+#: what the comparison across scenario files shows
+COMPARED = ("welfare", "real_gdp")
+
+
+def values(result: xr.Dataset, name: str) -> xr.DataArray:
+    """A variable of the results, or one derived from them (see the catalogue)."""
+    v = VARIABLES[name]
+    return v.read(result) if v.group == "derived" else result[name]
+
+
+def summary_table(result: xr.Dataset) -> pd.DataFrame:
+    """One row per scenario and region with the headline indicators, whether the scenario
+    converged and its residual."""
+    names = [v.name for v in headline()]
+    columns = {name: values(result, name) for name in names}
+    rows = []
+    for sc in result.scenario.values:
+        for region in result.region.values:
+            row = {"scenario": sc, "region": region}
+            row.update({name: float(columns[name].sel(scenario=sc, region=region))
+                        for name in names})
+            row["converged"] = bool(result.converged.sel(scenario=sc))
+            row["residual"] = float(result.residual.sel(scenario=sc))
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def study_tables(result: xr.Dataset, regions=None, sectors=None) -> str:
+    """One table per region: the indicators of :data:`STUDY_TABLE` and the output of chosen
+    sectors."""
+    unit = result.attrs.get("dataset_unit", "")
+    parts = []
+    for region in regions or result.region.values:
+        frame = pd.DataFrame({VARIABLES[name].short.format(unit=unit):
+                              values(result, name).sel(region=region).values
+                              for name in STUDY_TABLE}, index=result.scenario.values)
+        for sector in sectors or ():
+            frame[f"{sector} {VARIABLES['output'].short}"] = (
+                result.output.sel(region=region, sector=sector).values)
+        parts += [f"### {region}", "", markdown_table(frame.reset_index(names="scenario"), 2), ""]
+    return "\n".join(parts)
+
+
+def comparison_scenarios(results: dict) -> list[str]:
+    """Scenario names of the first file that every file with a common name has."""
+    first = next(iter(results.values()))
+    groups = [r for r in results.values() if set(r.scenario.values) & set(first.scenario.values)]
+    return [s for s in first.scenario.values if all(s in r.scenario.values for r in groups)]
+
+
+def comparison_tables(results: dict, regions, variables=COMPARED) -> str:
+    """The ``variables`` of the scenarios the files share, side by side across files (files
+    with no scenario in common with the first are left out)."""
+    common = comparison_scenarios(results)
+    results = {k: r for k, r in results.items() if set(common) <= set(r.scenario.values)}
+    parts = []
+    for region in regions:
+        frame = pd.DataFrame(index=common)
+        for variable in variables:
+            for label, r in results.items():
+                frame[f"{variable} ({label})"] = r[variable].sel(region=region,
+                                                                 scenario=common).values
+        parts += [f"### {region}", "", markdown_table(frame.reset_index(names="scenario"), 2), ""]
+    return "\n".join(parts)
+
+
+def largest_output_changes(result: xr.Dataset, scenario: str, count: int = 5) -> pd.DataFrame:
+    """The ``count`` largest absolute changes of real sectoral output in a scenario."""
+    out = result.output.sel(scenario=scenario).to_series().dropna()
+    order = out.abs().sort_values(ascending=False).index[:count]
+    return out.loc[order].rename("output (%)").reset_index()
+
+
+def fmt(x: float, digits: int = 3) -> str:
+    return "n/a" if not np.isfinite(x) else f"{x:.{digits}f}"
+
+
+def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
+    cols = list(frame.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for _, row in frame.iterrows():
+        cells = [fmt(v, digits) if isinstance(v, (float, np.floating)) else str(v) for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def report_markdown(result: xr.Dataset, figures: list[Path] = (), study=None,
+                    compared: dict | None = None, sections: tuple[str, ...] = ()) -> str:
+    """``report.md``: headline indicators side by side for all scenarios, the welfare
+    decomposition, the largest sectoral output changes, and each scenario's convergence record;
+    for a study with a ``[report]`` table, first its notes, its tables and the comparison with
+    the other scenario files (``compared``: their results by label); ``sections`` (Markdown,
+    such as a sweep's uncertainty section) come last."""
+    parts = [f"# {result.attrs.get('title', 'Results')}", ""]
+    spec = study.file.report if study is not None else None
+    if spec is not None and (spec.notes or spec.regions or spec.sectors or spec.compare):
+        parts += _study_section(result, study, compared or {}) + ["# Full results", ""]
+    parts += _scenarios_section(result) + _headline_section(result)
+    parts += _decomposition_section(result) + _output_section(result)
+    parts += _convergence_section(result)
+    if figures:
+        parts += ["## Figures", ""] + [f"![{p.stem}]({p.name})" for p in figures] + [""]
+    text = "\n".join(parts)
+    for section in sections:
+        text = f"{text.rstrip(chr(10))}\n\n{section}\n"
+    return text
+
+
+def _study_section(result: xr.Dataset, study, compared: dict) -> list[str]:
+    spec = study.file.report
+    results = {study.label: result, **compared}
+    parts = []
+    if spec.notes:
+        parts += [notes.render(spec.notes.read_text(encoding="utf-8"), results, study.label), ""]
+    parts += ["## The study in numbers", "", study_tables(result, spec.regions, spec.sectors)]
+    if compared and len(comparison_scenarios(results)):
+        parts += ["## The same scenarios on other data or elasticities", "",
+                  "Welfare (EV, % of income) and real GDP (%) for the scenarios every file "
+                  f"has; columns are labelled by scenario file ({', '.join(results)}).", "",
+                  comparison_tables(results, spec.regions or result.region.values)]
+    return parts
+
+
+def _scenarios_section(result: xr.Dataset) -> list[str]:
+    unit = result.attrs.get("dataset_unit", "")
+    parts = [
+        f"Dataset `{result.attrs['dataset_name']}` ({result.attrs['dataset_year']}, {unit}; "
+        f"sha256 `{result.attrs['dataset_hash_sha256'][:12]}`), elasticities from "
+        f"`{result.attrs['elasticities_file']}`. Scenario file `{result.attrs['scenario_file']}`. "
+        f"armington-cge {result.attrs['package_version']}. Percent changes are relative to the "
+        f"benchmark; values are in {unit} at benchmark prices of world value added (the "
+        "numeraire).",
+        "",
+        "## Scenarios",
+        "",
+    ]
+    for sc in result.scenario.values:
+        desc = str(result.description.sel(scenario=sc).values)
+        closure = str(result.closure.sel(scenario=sc).values)
+        parts.append(f"- **{sc}**: {desc or '(no description)'} Trade-balance closure: {closure}.")
+    return parts + [""]
+
+
+def _headline_section(result: xr.Dataset) -> list[str]:
+    unit = result.attrs.get("dataset_unit", "")
+    summary = summary_table(result)
+    parts = ["## Headline indicators", ""]
+    for v in headline():
+        table = summary.pivot(index="scenario", columns="region", values=v.name)
+        table = table.loc[list(result.scenario.values), list(result.region.values)]
+        parts += [f"### {v.label.format(unit=unit)}", "", markdown_table(table.reset_index()), ""]
+    bench = result.trade_balance_benchmark.to_series()
+    return parts + ["Benchmark trade balance: "
+                    + ", ".join(f"{r} {fmt(v)}" for r, v in bench.items()) + f" ({unit}).", ""]
+
+
+def _decomposition_section(result: xr.Dataset) -> list[str]:
+    parts = ["## Welfare decomposition (percentage points of benchmark income)", "",
+             "Each region's welfare change split by integrating along the path of the shock "
+             "(Huff & Hertel 2000): terms of trade, volume of trade (efficiency of tariff and "
+             "export-tax wedges; dearer shipping shows in the importer's terms of trade), "
+             "preference distortions, the "
+             "transfer from a change in the deficit, and employment. The parts add up to the "
+             "welfare change (last column).", ""]
+    columns = {v.short: v.name for v in DECOMPOSITION if v.name in PARTS}
+    columns["welfare"] = "welfare"
+    rows = []
+    for sc in result.scenario.values:
+        for region in result.region.values:
+            r = result.sel(scenario=sc, region=region)
+            rows.append({"scenario": sc, "region": region,
+                         **{label: float(r[name]) for label, name in columns.items()}})
+    return parts + [markdown_table(pd.DataFrame(rows)), ""]
+
+
+def _output_section(result: xr.Dataset) -> list[str]:
+    parts = ["## Largest changes of sectoral output (real gross output, %)", ""]
+    for sc in result.scenario.values:
+        if not bool(result.converged.sel(scenario=sc)):
+            continue
+        parts += [f"### {sc}", "", markdown_table(largest_output_changes(result, sc)), ""]
+    return parts
+
+
+def _convergence_section(result: xr.Dataset) -> list[str]:
+    parts = ["## Convergence", "",
+             "| scenario | converged | iterations | labour residual | price residual | "
+             "absorption residual |",
+             "|---|---|---|---|---|---|"]
+    for sc in result.scenario.values:
+        r = result.sel(scenario=sc)
+        parts.append(f"| {sc} | {bool(r.converged)} | {int(r.iterations)} | "
+                     f"{float(r.residual):.2e} | {float(r.price_residual):.2e} | "
+                     f"{float(r.absorption_residual):.2e} |")
+    return parts + ["", f"Solver: tolerance {result.attrs.get('solver_tol')}, "
+                    f"acceleration {result.attrs.get('solver_acceleration')}, "
+                    f"damping {result.attrs.get('solver_damping')}.", ""]
+
+
+def terminal_table(result: xr.Dataset) -> str:
+    """A short comparison table for the terminal."""
+    unit = result.attrs.get("dataset_unit", "")
+    summary = summary_table(result)
+    frame = summary[["scenario", "region", *TERMINAL_TABLE]].copy()
+    frame.columns = ["scenario", "region"] + [VARIABLES[name].short.format(unit=unit)
+                                              for name in TERMINAL_TABLE]
+    return frame.to_string(index=False, float_format=lambda v: f"{v:9.3f}")

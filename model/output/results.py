@@ -1,0 +1,74 @@
+"""The results Dataset: one variable per entry of the catalogue (:mod:`model.core.catalogue`),
+with labels, units and provenance (docs/formats.md, "The results Dataset")."""
+
+from __future__ import annotations
+
+from importlib import metadata
+
+import numpy as np
+import xarray as xr
+
+from calibration.calibrate import Benchmark
+from calibration.io import Dataset
+from model.core import catalogue
+from model.output.files import display_path
+
+
+def package_version() -> str:
+    try:
+        return metadata.version("armington-cge")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def coordinates(names, bm: Benchmark) -> dict:
+    regions = list(bm.regions)
+    return {"scenario": list(names), "region": regions, "partner": regions,
+            "exporter": regions, "importer": regions, "sector": list(bm.sectors)}
+
+
+def build_results(ds: Dataset, bm: Benchmark, records, attrs: dict) -> xr.Dataset:
+    """One Dataset over the scenarios of ``records`` (one
+    :class:`~model.study.ScenarioResult` each, in order).
+
+    A scenario that did not converge has NaN outcomes; its solve record (``converged``,
+    residuals) says why.  ``attrs`` are added to the Dataset's attributes (``title`` first).
+    """
+    coords = coordinates([r.scenario.name for r in records], bm)
+    data_vars = {}
+    for v in catalogue.stored():
+        meta = {"units": v.unit_text(ds.unit)} if v.units else {}
+        meta["long_name"] = v.long_name
+        if v.group == "benchmark":
+            data_vars[v.name] = (v.dims, np.asarray(v.read(bm)), meta)
+            continue
+        if v.group == "text":
+            values = np.array([v.read(r) for r in records], dtype=object)
+        elif v.group in ("solve", "policy"):
+            source = [r if v.group == "solve" else r.policy for r in records]
+            values = np.array([v.read(x) for x in source])
+        else:
+            shape = tuple(len(coords[d]) for d in v.dims)
+            values = np.full((len(records),) + shape, np.nan)
+            for k, r in enumerate(records):
+                if r.outcomes is not None:
+                    values[k] = r.outcomes[v.name]
+        data_vars[v.name] = (("scenario",) + v.dims, values, meta)
+    result = xr.Dataset(data_vars, coords=coords)
+    result.attrs.update({
+        "title": attrs.get("title", ""),
+        "dataset_name": ds.name,
+        "dataset_path": display_path(ds.path),
+        "dataset_hash_sha256": ds.files_hash,
+        "dataset_year": ds.year,
+        "dataset_unit": ds.unit,
+        "dataset_currency": ds.currency,
+        "elasticities_file": ds.elasticities_file,
+        "package": "armington-cge",
+        "package_version": package_version(),
+        "model": "multi-sector Armington model with input-output links, exact hat algebra; "
+                 "closure options per scenario in the variable 'closure' (see README)",
+        "numeraire": "world factor-price index (world value added under full employment)",
+    })
+    result.attrs.update({k: v for k, v in attrs.items() if k != "title"})
+    return result

@@ -1,0 +1,28 @@
+"""Every output of a run, written into one staging folder so that
+:func:`~model.output.files.staged_folder` moves them into place together."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import xarray as xr
+
+from model.output.figures import write_figures
+from model.output.files import write_netcdf, write_text
+from model.output.report import report_markdown, summary_table
+
+
+def write_outputs(stage: Path, name: str, result: xr.Dataset, study=None,
+                  compared: dict | None = None, sections: tuple[str, ...] = (),
+                  extra: tuple[Path, ...] = ()) -> list[Path]:
+    """Write the results netCDF (as ``name``), ``summary.csv``, ``report.md`` (with
+    ``sections`` appended, such as a sweep's) and the figures into ``stage``; returns the files
+    of the set in the order a user reads them, ``extra`` files (already in ``stage``)
+    last."""
+    stage = Path(stage)
+    write_netcdf(result, stage / name)
+    figures = write_figures(result, stage)
+    write_text(summary_table(result).to_csv(index=False, float_format="%.6g"),
+               stage / "summary.csv")
+    write_text(report_markdown(result, figures, study, compared, sections), stage / "report.md")
+    return [stage / name, stage / "summary.csv", stage / "report.md", *figures, *extra]

@@ -1,0 +1,289 @@
+"""Scenario files (TOML) into the frozen records of :mod:`model.scenario.records`.
+
+Structure and values are checked here; names of regions and sectors are checked against the
+dataset when the scenarios become policies (:mod:`model.scenario.policy`).  Every problem
+raises :class:`~model.scenario.errors.ScenarioError` naming the file and the key.  The format
+is documented in docs/formats.md.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from pathlib import Path
+
+from model.core.settings import ModelError, SolverSettings
+from model.core.targets import INSTRUMENTS
+from model.scenario.errors import Errors, ScenarioError
+from model.scenario.records import (DEFAULT_CAPITAL_SHARE, CellEntry, Closure, Comparison,
+                                    ReportSpec, Scenario, ScenarioFile, TariffEntry, Target)
+from model.scenario.selection import parse_selection
+
+TOP_KEYS = ("title", "data", "elasticities", "defaults", "scenarios", "solver", "sweep",
+            "report")
+REPORT_KEYS = ("notes", "regions", "sectors", "compare")
+DEFAULT_KEYS = ("closure", "tariffs", "trade_costs", "export_taxes", "preferences")
+SCENARIO_KEYS = ("description", "base", "closure", "tariffs", "trade_costs", "export_taxes",
+                 "preferences", "target")
+TARIFF_KEYS = ("importer", "exporter", "sectors", "except", "rate", "add", "floor")
+TARIFF_MODES = ("rate", "add", "floor")
+CELL_KEYS = ("importer", "exporter", "sectors", "except")
+#: entry lists that set one value per cell: list name -> (value key, lower bound, meaning)
+CELL_LISTS = {
+    "trade_costs": ("factor", 0.0, "trade costs multiplied by factor (1.10 = 10 % higher)"),
+    "export_taxes": ("rate", -1.0, "export tax or export-restraint equivalent (0.1 = 10 %)"),
+    "preferences": ("factor", 0.0, "preference for the exporter's goods multiplied by factor"),
+}
+CLOSURE_KEYS = ("trade_balance", "armington", "factors", "capital_share", "labour")
+CLOSURE_CHOICES = {
+    "armington": ("one_level", "nested"),
+    "factors": ("labour", "specific_capital"),
+    "labour": ("full_employment", "fixed_real_wage"),
+}
+TARGET_KEYS = ("balance", "region", "partner", "value", "instrument", "importer", "exporter",
+               "sectors", "except", "bounds")
+SOLVER_KEYS = ("tol", "max_iter", "damping", "acceleration", "memory", "expenditure")
+
+
+def load_scenario_file(path: str | Path, elasticities: str | None = None) -> ScenarioFile:
+    """Parse and check the structure of a scenario file (names are checked against the dataset
+    by :mod:`model.scenario.policy`); ``elasticities`` replaces the file's choice of elasticity
+    file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(f"{path}: scenario file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{path}: cannot be read ({exc})") from None
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid TOML ({exc})") from None
+    err = Errors(path)
+    err.keys(doc, TOP_KEYS, "")
+    if "data" not in doc:
+        err.fail("data", "missing: the dataset folder, relative to this file")
+    data = err.string(doc["data"], "data")
+    elasticities = elasticities or err.string(doc.get("elasticities", "elasticities.csv"),
+                                              "elasticities")
+    return ScenarioFile(
+        path=path.resolve(),
+        text=text,
+        title=err.string(doc.get("title", path.stem), "title"),
+        data=(path.parent / data).resolve(),
+        elasticities=elasticities,
+        scenarios=_scenarios(err, doc),
+        solver=_solver(err, doc),
+        sweep=err.table(doc["sweep"], "sweep") if "sweep" in doc else None,
+        report=_report(err, doc.get("report", {}), path.parent),
+    )
+
+
+def _scenarios(err: Errors, doc: dict) -> tuple[Scenario, ...]:
+    """The ``[scenarios.NAME]`` tables, each with the ``[defaults]`` or its ``base``."""
+    defaults = doc.get("defaults", {})
+    err.table(defaults, "defaults")
+    err.keys(defaults, DEFAULT_KEYS, "defaults")
+    scenarios = doc.get("scenarios")
+    if not isinstance(scenarios, dict) or not scenarios:
+        err.fail("scenarios", "missing or empty: add at least one [scenarios.NAME] table")
+    parsed: list[Scenario] = []
+    closures: dict[str, dict] = {}
+    for name, body in scenarios.items():
+        parsed.append(_scenario(err, name, body, defaults, parsed, closures))
+    return tuple(parsed)
+
+
+def _scenario(err: Errors, name: str, body, defaults: dict, parsed: list[Scenario],
+              closures: dict[str, dict]) -> Scenario:
+    """One scenario; ``parsed`` are those defined above it (a ``base`` must be one of them)
+    and ``closures`` their closure tables, to which this one's is added."""
+    where = f"scenarios.{name}"
+    err.table(body, where)
+    err.keys(body, SCENARIO_KEYS, where)
+    base = None
+    if "base" in body:
+        base_name = err.string(body["base"], f"{where}.base")
+        base = next((p for p in parsed if p.name == base_name), None)
+        if base is None:
+            err.fail(f"{where}.base", f"'{base_name}' is not a scenario defined above; "
+                     f"those are {', '.join(p.name for p in parsed) or 'none'}")
+
+    def inherited(key, parse):
+        start = list(getattr(base, key)) if base else err.entries(defaults, "defaults", key,
+                                                                   parse)
+        return tuple(start + err.entries(body, where, key, parse))
+
+    closure_doc = dict(closures[base.name]) if base else dict(
+        err.table(defaults.get("closure", {}), "defaults.closure"))
+    closure_doc.update(err.table(body.get("closure", {}), f"{where}.closure"))
+    closures[name] = closure_doc
+    target = _target(err, body["target"], f"{where}.target") if "target" in body else (
+        base.target if base else None)
+    return Scenario(
+        name=name,
+        description=err.string(body.get("description", ""), f"{where}.description"),
+        tariffs=inherited("tariffs", _tariff),
+        trade_costs=inherited("trade_costs", _cell_entry),
+        closure=_closure(err, closure_doc, f"{where}.closure"),
+        export_taxes=inherited("export_taxes", _cell_entry),
+        preferences=inherited("preferences", _cell_entry),
+        target=target,
+    )
+
+
+def _solver(err: Errors, doc: dict) -> SolverSettings:
+    solver_doc = err.table(doc.get("solver", {}), "solver")
+    err.keys(solver_doc, SOLVER_KEYS, "solver")
+    for key, value in solver_doc.items():
+        if key in ("max_iter", "memory"):
+            if isinstance(value, bool) or not isinstance(value, int):
+                err.fail(f"solver.{key}", f"must be an integer, not {value!r}")
+        elif key in ("acceleration", "expenditure"):
+            err.string(value, f"solver.{key}")
+        else:
+            err.number(value, f"solver.{key}")
+    try:
+        return SolverSettings(**solver_doc)
+    except (ModelError, TypeError, ValueError) as exc:
+        err.fail("solver", str(exc))
+
+
+def _report(err: "Errors", doc, folder: Path) -> ReportSpec:
+    err.table(doc, "report")
+    err.keys(doc, REPORT_KEYS, "report")
+    notes = None
+    if "notes" in doc:
+        notes = (folder / err.string(doc["notes"], "report.notes")).resolve()
+        if not notes.is_file():
+            err.fail("report.notes", f"file {notes} not found")
+    compare = []
+    for k, entry in enumerate(doc.get("compare", [])):
+        where = f"report.compare[{k}]"
+        if isinstance(entry, str):
+            entry = {"file": entry}
+        err.table(entry, where)
+        err.keys(entry, ("file", "elasticities", "label"), where)
+        if "file" not in entry:
+            err.fail(f"{where}.file", "missing")
+        other = (folder / err.string(entry["file"], f"{where}.file")).resolve()
+        if not other.is_file():
+            err.fail(f"{where}.file", f"scenario file {other} not found")
+        elasticities = entry.get("elasticities")
+        if elasticities is not None:
+            err.string(elasticities, f"{where}.elasticities")
+        label = err.string(entry.get("label", other.stem), f"{where}.label")
+        compare.append(Comparison(other, label, elasticities))
+    names = {}
+    for key in ("regions", "sectors"):
+        if key in doc:
+            names[key] = err.names(doc[key], f"report.{key}", allow_all=False)
+    return ReportSpec(notes=notes, compare=tuple(compare), **names)
+
+
+def _tariff(err: Errors, entry: dict, where: str) -> TariffEntry:
+    err.keys(entry, TARIFF_KEYS, where)
+    modes = [m for m in TARIFF_MODES if m in entry]
+    if len(modes) != 1:
+        err.fail(where, "needs exactly one of rate, add or floor"
+                 + (f"; it has {' and '.join(modes)}" if modes else ""))
+    mode = modes[0]
+    value = err.number(entry[mode], f"{where}.{mode}")
+    if mode in ("rate", "floor") and not value > -1.0:
+        err.fail(f"{where}.{mode}", f"{value:g} is not above -1 (-100 %)")
+    return TariffEntry(key=where, cells=parse_selection(err, entry, where), mode=mode, value=value)
+
+
+def _cell_entry(err: Errors, entry: dict, where: str) -> CellEntry:
+    list_name = where.rsplit(".", 1)[-1].split("[")[0]
+    value_key, lower, meaning = CELL_LISTS[list_name]
+    err.keys(entry, CELL_KEYS + (value_key,), where)
+    if value_key not in entry:
+        err.fail(f"{where}.{value_key}", f"missing ({meaning})")
+    value = err.number(entry[value_key], f"{where}.{value_key}")
+    if not value > lower:
+        err.fail(f"{where}.{value_key}", f"{value:g} must be above {lower:g}")
+    return CellEntry(key=where, cells=parse_selection(err, entry, where), value=value)
+
+
+def _closure(err: Errors, doc: dict, where: str) -> Closure:
+    err.keys(doc, CLOSURE_KEYS, where)
+    rule = doc.get("trade_balance", "fixed")
+    if isinstance(rule, str):
+        if rule not in ("fixed", "balanced"):
+            err.fail(f"{where}.trade_balance",
+                     f"'{rule}' is not a closure; use \"fixed\", \"balanced\" or a table of "
+                     "deficit targets such as { JPN = 0.0 }")
+        trade_balance = rule
+    elif isinstance(rule, dict) and rule:
+        trade_balance = tuple(
+            (region, err.number(v, f"{where}.trade_balance.{region}")) for region, v in rule.items()
+        )
+    else:
+        err.fail(f"{where}.trade_balance",
+                 f"must be \"fixed\", \"balanced\" or a table, not {rule!r}")
+    choices = {}
+    for key, valid in CLOSURE_CHOICES.items():
+        value = doc.get(key, valid[0])
+        if key == "labour" and isinstance(value, dict) and value:
+            for region, mode in value.items():
+                if mode not in valid:
+                    err.fail(f"{where}.labour.{region}",
+                             f"'{mode}' is not one of {', '.join(valid)}")
+            choices[key] = tuple(value.items())
+            continue
+        if value not in valid:
+            err.fail(f"{where}.{key}", f"{value!r} is not one of {', '.join(valid)}")
+        choices[key] = value
+    share = err.number(doc.get("capital_share", DEFAULT_CAPITAL_SHARE), f"{where}.capital_share")
+    if not 0.0 <= share < 1.0:
+        err.fail(f"{where}.capital_share", f"{share:g} must be in [0, 1)")
+    if "capital_share" in doc and choices["factors"] != "specific_capital":
+        err.fail(f"{where}.capital_share",
+                 "has no effect unless factors = \"specific_capital\"; set both or neither")
+    return Closure(trade_balance=trade_balance, capital_share=share, **choices)
+
+
+def _target(err: Errors, doc, where: str) -> Target:
+    err.table(doc, where)
+    err.keys(doc, TARGET_KEYS, where)
+    for key in ("balance", "region", "value", "instrument"):
+        if key not in doc:
+            err.fail(f"{where}.{key}", "missing" + (
+                f"; choose one of {', '.join(INSTRUMENTS)}" if key == "instrument" else ""))
+    balance = err.string(doc["balance"], f"{where}.balance")
+    if balance not in ("bilateral", "overall"):
+        err.fail(f"{where}.balance", f"'{balance}' must be 'bilateral' or 'overall'")
+    instrument = doc["instrument"]
+    if isinstance(instrument, list):
+        err.fail(f"{where}.instrument",
+                 f"one target takes exactly one instrument, not {len(instrument)}: "
+                 f"{', '.join(map(str, instrument))}")
+    name = err.string(instrument, f"{where}.instrument")
+    if name not in INSTRUMENTS:
+        err.fail(f"{where}.instrument",
+                 f"unknown instrument '{name}'; choose one of {', '.join(INSTRUMENTS)}")
+    instrument = INSTRUMENTS[name]
+    partner = doc.get("partner")
+    if balance == "bilateral" and partner is None:
+        err.fail(f"{where}.partner", "missing: a bilateral target needs a partner region")
+    bounds = doc.get("bounds", list(instrument.bounds))
+    if (not isinstance(bounds, list) or len(bounds) != 2
+            or not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds)
+            or not all(math.isfinite(b) for b in bounds) or not bounds[0] < bounds[1]):
+        err.fail(f"{where}.bounds",
+                 f"must be [low, high], finite numbers with low < high, not {bounds!r}")
+    if not bounds[0] > instrument.floor:
+        err.fail(f"{where}.bounds", f"the low bound {bounds[0]:g} of {name} must be above "
+                 f"{instrument.floor:g} ({instrument.floor_reason})")
+    return Target(
+        key=where,
+        balance=balance,
+        region=err.string(doc["region"], f"{where}.region"),
+        partner=None if partner is None else err.string(partner, f"{where}.partner"),
+        value=err.number(doc["value"], f"{where}.value"),
+        instrument=instrument,
+        cells=parse_selection(err, doc, where),
+        bounds=(float(bounds[0]), float(bounds[1])),
+    )

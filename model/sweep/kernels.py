@@ -1,0 +1,87 @@
+r"""Compiled solves of a sensitivity sweep: many solves of one scenario, in parallel over draws.
+
+Each draw is the scenario's equilibrium with its own Armington elasticities (a per-sector
+multiplier of the benchmark's) and, for tariff grids, the shock of its own grid point; it is
+solved by the engine's :func:`~model.core.fixed_point.solve_with_retries`, warm-started from
+the central solution of its grid point, and its outcomes are computed at once by the engine's
+:func:`~model.core.outcomes.compute_outcomes`, so that only the outcomes a sweep stores leave
+compiled code: the rows ``rows_region`` of the region outcomes and ``rows_sector`` of the
+sector outcomes (chosen from the catalogue by the caller).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from model.core.fixed_point import CONVERGED, MAX_ITER, NOT_FINITE, solve_with_retries
+from model.core.kernels import workspace
+from model.core.outcomes import allocate, compute_outcomes
+from model.core.params import KernelParams, Shock, scale_elasticities
+
+#: Draw status codes: the engine's (converged, iteration limit, values not finite) and one more.
+INVALID = 3  # an elasticity at or below 1: outside the model's domain, not solved
+STATUS = {CONVERGED: "converged", MAX_ITER: "iteration_limit", NOT_FINITE: "not_finite",
+          INVALID: "elasticity_at_or_below_one"}
+
+
+@njit(cache=True)
+def shock_at(shocks, g):
+    """The :class:`~model.core.params.Shock` of grid point ``g`` from shocks stacked over grid
+    points."""
+    return Shock(shocks.ltau[g], shocks.inv1pt[g], shocks.inv1pe[g], shocks.lpref[g],
+                 shocks.D1[g])
+
+
+@njit(cache=True, parallel=True)
+def solve_draws(structure, elasticities, direct, oi, shocks, st, point, x0s, x_init, scales,
+                rows_region, rows_sector, status, iterations, residuals, out_region,
+                out_sector):
+    r"""Solve draws ``d = 0 .. len(point) - 1`` in parallel (``prange``).
+
+    Draw ``d`` solves the model of ``structure`` (a :class:`~model.core.params.Structure`) with
+    the shock of grid point ``g = point[d]`` (``shocks`` stacked over grid points), the
+    ``elasticities`` times ``scales[d]``, the warm start ``x0s[g]`` and the solver settings
+    ``st``; ``direct`` solves absorption by LU.  (The parts of the kernel parameters are passed
+    one by one: a parallel loop takes named tuples of arrays, not nested ones.)  A draw with an
+    elasticity (either level of a nested form) at or below 1 is not solved (status
+    :data:`INVALID`).  Writes ``status[d]``, ``iterations[d]``,
+    ``residuals[d, :]`` (labour, price, absorption), ``out_region[d, k, n]`` (region outcome
+    ``rows_region[k]``) and ``out_sector[d, k, n, j]``; a draw that did not converge gets NaN
+    outcomes.
+    """
+    for d in prange(point.shape[0]):
+        g = point[d]
+        q = KernelParams(structure, shock_at(shocks, g),
+                         scale_elasticities(elasticities, scales[d]), direct)
+        _solve_draw(d, q, oi, st, x0s[g], x_init, rows_region, rows_sector, status, iterations,
+                    residuals, out_region, out_sector)
+
+
+@njit(cache=True)
+def _solve_draw(d, q, oi, st, x0, x_init, rows_region, rows_sector, status, iterations,
+                residuals, out_region, out_sector):
+    """Draw ``d`` of :func:`solve_draws` with parameters ``q``, from ``x0``."""
+    nr, ns = q.structure.beta.shape
+    out_region[d, :, :] = np.nan
+    out_sector[d, :, :, :] = np.nan
+    for j in range(ns):
+        if not (q.elasticities.sigma[j] > 1.0 and q.elasticities.sigma_m[j] > 1.0):
+            status[d] = INVALID
+            iterations[d] = 0
+            residuals[d, :] = np.nan
+            return
+    x = np.empty(x_init.shape[0])
+    code, it, rw, rp, re, _ = solve_with_retries(x0, x_init, q, st, x)
+    status[d] = code
+    iterations[d] = it
+    residuals[d, 0] = rw
+    residuals[d, 1] = rp
+    residuals[d, 2] = re
+    if code == CONVERGED:
+        out = allocate(nr, ns)
+        compute_outcomes(x, q, oi, workspace(nr, ns, q.direct), out)
+        for k in range(rows_region.shape[0]):
+            out_region[d, k, :] = out.region[rows_region[k], :]
+        for k in range(rows_sector.shape[0]):
+            out_sector[d, k, :, :] = out.sector[rows_sector[k], :, :]

@@ -1,0 +1,268 @@
+r"""Running a sensitivity sweep: the scenarios of a file solved for many values of uncertain
+parameters (docs/formats.md, "Sensitivity sweeps").
+
+The flow: the design gives the parameters of each draw, independent of chunking
+(:mod:`model.sweep.designs`) → each scenario's central solution at every grid point is the
+warm start of its draws (:func:`prepare_scenario`) → draws are solved in compiled code, chunk
+by chunk (:func:`solve_chunk`), here or on a Dask cluster, each chunk saved as soon as it is
+solved (:class:`~model.sweep.store.ChunkStore`) → one ``sweep.nc`` is assembled chunk by
+chunk with its statistics (:mod:`model.sweep.assemble`).  Memory holds one chunk at a time; an
+interrupted sweep continues from its saved chunks (``resume=True``).  The same seed gives
+bit-identical results for any chunk size and any number of workers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from calibration.calibrate import Benchmark
+from model.core.outcomes import OutcomeInputs, outcome_inputs
+from model.core.params import (KernelParams, Shock, SolverTuple, kernel_params, shock,
+                               solver_tuple, writable)
+from model.core.settings import SolverSettings
+from model.core.solver import ConvergenceError, initial_state, solve
+from model.core.targets import TargetError, solve_target
+from model.scenario import PreparedScenario
+from model.sweep.assemble import assemble, stored_rows
+from model.sweep.designs import draw_values, sigma_scales
+from model.sweep.kernels import solve_draws
+from model.sweep.spec import SweepSpec, check_study
+from model.sweep.store import ChunkStore, fingerprint
+
+
+class Static(NamedTuple):
+    """What every chunk of one scenario shares: kernel parameters, the shocks and warm starts
+    of the grid points, the benchmark state, the outcome inputs, the elasticity multipliers of
+    the grid points, the solver settings of the draws and the outcome rows stored."""
+
+    p: KernelParams
+    oi: OutcomeInputs
+    shocks: Shock
+    x0s: np.ndarray
+    x_init: np.ndarray
+    grid_scales: np.ndarray
+    st: SolverTuple
+    rows_region: np.ndarray
+    rows_sector: np.ndarray
+
+
+def grid_policy(spec: SweepSpec, policy, point: tuple[int, ...]):
+    """The scenario's policy at a grid point (tariff grids set their cells' rates; every other
+    part of the policy is kept)."""
+    t1 = np.array(policy.t1)
+    for g, k in zip(spec.grid, point):
+        if g.kind == "tariff":
+            for n, i, j in g.cells:
+                t1[n, i, j] = g.values[k]
+    return dataclasses.replace(policy, t1=t1)
+
+
+def grid_scale(spec: SweepSpec, point: tuple[int, ...]) -> np.ndarray:
+    """Elasticity multipliers of a grid point (sigma grids)."""
+    sigma0 = np.asarray(spec.sigma0)
+    scale = np.ones(len(sigma0))
+    for g, k in zip(spec.grid, point):
+        if g.kind == "sigma":
+            for j in g.sectors:
+                scale[j] = g.values[k] if g.relative else g.values[k] / sigma0[j]
+    return scale
+
+
+def prepare_scenario(spec: SweepSpec, bm: Benchmark, prepared: PreparedScenario,
+                     settings: SolverSettings, draw_settings: SolverSettings | None = None):
+    """Solve the central case of every grid point (the warm starts) and collect the arrays the
+    kernel needs.  Returns ``(Static, failed grid points)``; a central case that fails starts
+    its draws from the benchmark state.
+
+    A scenario with a target finds its instrument once, at the dataset's elasticities, and
+    holds it at that value in every draw (tariff grids, which would move it, are refused by
+    :func:`~model.sweep.spec.check_study`).  ``draw_settings`` (default ``settings``) are the
+    solver settings of the draws.
+    """
+    points = list(np.ndindex(*spec.grid_shape)) if spec.grid else [()]
+    x_init = initial_state(bm)
+    base, solvable = prepared.policy, True
+    if prepared.target is not None:
+        try:
+            base = solve_target(bm, prepared.policy, prepared.target, settings)[1]
+        except (ConvergenceError, TargetError):
+            solvable = False
+    shocks, x0s, scales, failed = [], [], [], []
+    for point in points:
+        pol = grid_policy(spec, base, point)
+        scale = grid_scale(spec, point)
+        shocks.append(shock(bm, pol))
+        scales.append(scale)
+        x0 = None
+        if solvable:
+            try:
+                x0 = solve(bm, pol, settings, sigma=bm.sigma * scale).x
+            except ConvergenceError:
+                pass
+        if x0 is None:
+            failed.append(point)
+        x0s.append(x_init if x0 is None else x0)
+    stacked = Shock(*(np.stack([getattr(s, f) for s in shocks]) for f in Shock._fields))
+    rows_region, rows_sector = stored_rows()
+    static = Static(writable(kernel_params(bm, base, settings)),
+                    writable(outcome_inputs(bm, base)), writable(stacked), np.stack(x0s),
+                    x_init, np.stack(scales), solver_tuple(draw_settings or settings),
+                    rows_region, rows_sector)
+    return static, failed
+
+
+_KERNEL_LOCK = threading.Lock()  # one parallel kernel at a time per process
+
+
+def solve_chunk(static: Static, point: np.ndarray, scales: np.ndarray) -> dict:
+    """Solve one chunk of draws in compiled code (all cores); the unit of work of a sweep, on
+    this machine or a Dask worker.  ``point[d]`` is the grid point of draw ``d`` and
+    ``scales[d]`` its elasticity multipliers (grid times sampled)."""
+    nr, ns = static.p.structure.beta.shape
+    n = len(point)
+    out = {
+        "status": np.empty(n, dtype=np.int8),
+        "iterations": np.empty(n, dtype=np.int64),
+        "residuals": np.empty((n, 3)),
+        "region": np.empty((n, len(static.rows_region), nr)),
+        "sector": np.empty((n, len(static.rows_sector), nr, ns)),
+    }
+    with _KERNEL_LOCK:
+        solve_draws(static.p.structure, static.p.elasticities, static.p.direct, static.oi,
+                    static.shocks, static.st,
+                    np.ascontiguousarray(point, dtype=np.int64), static.x0s, static.x_init,
+                    np.ascontiguousarray(scales), static.rows_region, static.rows_sector,
+                    out["status"], out["iterations"], out["residuals"], out["region"],
+                    out["sector"])
+    return out
+
+
+def chunk_cases(spec: SweepSpec, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+    """Grid point and elasticity multipliers of cases ``start..stop-1`` of a scenario (case
+    ``c`` is draw ``c % n_draws`` at grid point ``c // n_draws``)."""
+    cases = np.arange(start, stop)
+    point, draw = cases // spec.n_draws, cases % spec.n_draws
+    d0, d1 = int(draw.min()), int(draw.max()) + 1
+    values = draw_values(spec, d0, d1)
+    return point, sigma_scales(spec, values)[draw - d0]
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    """What a finished sweep reports: the file written, solves, failed draws per scenario and
+    the central cases that did not converge."""
+
+    path: Path
+    solves: int
+    failed: dict
+    central_failed: list
+    seconds: float
+
+
+def run_sweep(study, spec: SweepSpec, path, *, resume: bool = False, scheduler=None,
+              progress: bool = False, settings: SolverSettings | None = None,
+              chunks: Path | None = None) -> SweepRun:
+    """Solve every scenario of ``study`` at every draw and grid point of ``spec`` and write
+    ``path`` (``sweep.nc``).
+
+    Chunks are saved in ``chunks`` (default ``<path stem>_chunks/`` beside ``path``) as they
+    are solved and removed once ``path`` is written.  ``resume`` keeps the chunks of an
+    interrupted run of the same sweep and solves only the rest; ``scheduler`` (an address such
+    as ``tcp://host:8786`` or a ``distributed.Client``) runs chunks on a Dask cluster;
+    ``progress`` shows a progress bar after one second.  ``settings`` overrides the file's
+    solver settings for the draws (the central cases use the file's).
+    """
+    from tqdm import tqdm
+
+    begin = time.perf_counter()
+    path = Path(path)
+    check_study(study, spec)
+    settings = settings or study.file.solver
+    store = ChunkStore(chunks or path.parent / f"{path.stem}_chunks",
+                       fingerprint(study, spec, settings), resume)
+    total = spec.n_points * spec.n_draws
+    n_chunks = -(-total // spec.chunk_size)
+    scheduler = scheduler if scheduler is not None else spec.scheduler
+    client = None
+    if isinstance(scheduler, str):
+        from distributed import Client
+
+        client = scheduler = Client(scheduler, timeout="20s")
+    central_failed = []
+    bar = tqdm(total=total * len(study.scenarios), unit="draw", delay=1.0, disable=not progress,
+               desc="sweep")
+    try:
+        for s, prepared in enumerate(study.scenarios):
+            static, failed = prepare_scenario(spec, study.benchmark, prepared,
+                                              study.file.solver, settings)
+            central_failed += [(prepared.name, pt) for pt in failed]
+            todo = []
+            for c in range(n_chunks):
+                start, stop = c * spec.chunk_size, min((c + 1) * spec.chunk_size, total)
+                if store.has(s, c):
+                    bar.update(stop - start)
+                else:
+                    todo.append((c, start, stop))
+            run = _run_local if scheduler is None else _run_dask
+            run(spec, static, todo, lambda c, start, out: store.write(s, c, out, start), bar,
+                scheduler)
+    finally:
+        bar.close()
+        if client is not None:
+            client.close()
+    failed = assemble(study, spec, path, store, n_chunks, settings)
+    store.remove()
+    return SweepRun(path, total * len(study.scenarios), failed, central_failed,
+                    time.perf_counter() - begin)
+
+
+def _run_local(spec, static, todo, save, bar, scheduler=None):
+    for c, start, stop in todo:
+        point, scales = chunk_cases(spec, start, stop)
+        scales = scales * static.grid_scales[point]
+        save(c, start, solve_chunk(static, point, scales))
+        bar.update(stop - start)
+
+
+def _run_dask(spec, static, todo, save, bar, client):
+    """Chunks as tasks on a Dask cluster (``client``, a ``distributed.Client``); results come
+    back to this process, which writes them (the workers need no shared file system).  The
+    scenario's arrays are sent to every worker once; at most two chunks per worker thread are
+    in flight, so memory stays bounded."""
+    from distributed import as_completed
+
+    remote = client.scatter([static], broadcast=True)[0]
+    limit = max(2 * sum(client.nthreads().values()), 2)
+    pending = iter(todo)
+    futures = {}
+
+    def submit():
+        for c, start, stop in pending:
+            point, scales = chunk_cases(spec, start, stop)
+            scales = scales * static.grid_scales[point]
+            fut = client.submit(solve_chunk, remote, point, scales, pure=False)
+            futures[fut] = (c, start, stop)
+            return fut
+        return None
+
+    queue = as_completed()
+    for _ in range(limit):
+        fut = submit()
+        if fut is None:
+            break
+        queue.add(fut)
+    for fut in queue:
+        c, start, stop = futures.pop(fut)
+        save(c, start, fut.result())
+        bar.update(stop - start)
+        fut.release()
+        nxt = submit()
+        if nxt is not None:
+            queue.add(nxt)

@@ -1,0 +1,86 @@
+"""The chunk files of a sweep: each chunk of solved draws in its own netCDF file as soon as it
+is solved, and a manifest whose fingerprint ties the folder to one sweep, so that an
+interrupted sweep continues from its saved chunks (``--resume``)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import xarray as xr
+
+from model.core import catalogue
+from model.core.settings import SolverSettings
+from model.output.files import atomic_path, write_netcdf
+from model.output.results import package_version
+from model.scenario import ScenarioError
+
+
+def fingerprint(study, spec, settings: SolverSettings) -> str:
+    """What makes saved chunks reusable: the scenario file, the dataset, the sweep, the solver
+    settings, the version and the outcomes stored per draw."""
+    text = json.dumps({
+        "scenario_text": study.file.text,
+        "dataset": study.dataset.files_hash,
+        "elasticities": study.dataset.elasticities_file,
+        "spec": repr(spec),
+        "settings": settings.as_dict(),
+        "version": package_version(),
+        "outcomes": [v.name for v in catalogue.per_draw()],
+    }, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class ChunkStore:
+    """The folder of one sweep's chunk files.
+
+    Opening it checks its manifest: with ``resume`` the saved chunks must belong to the same
+    sweep (else :class:`~model.scenario.ScenarioError`); without it a previous folder is
+    removed.
+    """
+
+    def __init__(self, folder: Path, fingerprint: str, resume: bool):
+        self.folder = Path(folder)
+        manifest = self.folder / "manifest.json"
+        if self.folder.exists():
+            same = manifest.exists() and json.loads(manifest.read_text()).get(
+                "fingerprint") == fingerprint
+            if resume and not same:
+                raise ScenarioError(
+                    f"{self.folder}: the saved chunks belong to a different sweep (the scenario "
+                    "file, dataset, solver settings or version changed); run without --resume "
+                    "to start again")
+            if not resume:
+                shutil.rmtree(self.folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if not manifest.exists():
+            with atomic_path(manifest) as tmp:
+                tmp.write_text(json.dumps({"fingerprint": fingerprint}))
+
+    def path(self, scenario: int, chunk: int) -> Path:
+        return self.folder / f"scenario{scenario:03d}_chunk{chunk:07d}.nc"
+
+    def has(self, scenario: int, chunk: int) -> bool:
+        return self.path(scenario, chunk).exists()
+
+    def write(self, scenario: int, chunk: int, out: dict, start: int) -> None:
+        """Save the solved draws ``out`` (see :func:`model.sweep.runner.solve_chunk`)."""
+        ds = xr.Dataset({
+            "status": (("case",), out["status"]),
+            "iterations": (("case",), out["iterations"]),
+            "residuals": (("case", "kind"), out["residuals"]),
+            "region_outcomes": (("case", "outcome", "region"), out["region"]),
+            "sector_outcomes": (("case", "sector_outcome", "region", "sector"), out["sector"]),
+        }, attrs={"start": start})
+        write_netcdf(ds, self.path(scenario, chunk))
+
+    def read(self, scenario: int, chunk: int) -> dict:
+        with xr.open_dataset(self.path(scenario, chunk), engine="netcdf4") as ds:
+            return {"status": ds.status.values, "iterations": ds.iterations.values,
+                    "residuals": ds.residuals.values, "region": ds.region_outcomes.values,
+                    "sector": ds.sector_outcomes.values}
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder)
