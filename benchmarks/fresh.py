@@ -14,7 +14,7 @@ _COLD = """
 import json, time
 t0 = time.perf_counter()
 from benchmarks.problems import tariff_problem
-from model.solver import solve
+from model.core.solver import solve
 t1 = time.perf_counter()
 problem = tariff_problem(2, 13)
 t2 = time.perf_counter()

@@ -1,6 +1,6 @@
 """The solution methods compared, all on the same equations: the map ``G`` of
-:mod:`model.kernels` (``model.equations.fixed_point_map`` is its NumPy twin) whose fixed point
-``G(x) = x`` is the equilibrium.
+:mod:`model.core.fixed_point` (``model.core.equations.fixed_point_map`` is its NumPy twin) whose
+fixed point ``G(x) = x`` is the equilibrium.
 
 Each method takes a :class:`~benchmarks.problems.Problem` and returns an :class:`Outcome`;
 :func:`equilibrium_residual` judges every result by the same measure.
@@ -18,9 +18,12 @@ from scipy.optimize import root
 
 from benchmarks.newton_wages import solve_newton_wages
 from benchmarks.problems import Problem
-from model import equations, kernels
-from model.params import SolverSettings
-from model.solver import ConvergenceError, initial_state, kernel_params, solve
+from model.core import equations
+from model.core.fixed_point import fixed_point_map
+from model.core.kernels import workspace
+from model.core.settings import SolverSettings
+from model.core.solver import ConvergenceError, initial_state, solve
+from model.core.params import kernel_params
 
 #: Convergence tolerance of every method (the solver's default).
 TOL = 1e-10
@@ -55,11 +58,11 @@ def equilibrium_residual(problem: Problem, x: np.ndarray) -> float:
     from one evaluation of the compiled map with absorption as part of the state."""
     p = kernel_params(problem.bm, problem.policy, SolverSettings(expenditure="iterative"))
     nr, ns = problem.shape
-    ws = kernels._workspace(nr, ns, False)
+    ws = workspace(nr, ns, False)
     g = np.empty_like(x)
     if not np.all(np.isfinite(x)):
         return float("nan")
-    return float(max(kernels._fixed_point_map(np.array(x, dtype=float), p, 1.0, g, ws)))
+    return float(max(fixed_point_map(np.array(x, dtype=float), p, 1.0, g, ws)))
 
 
 def _fixed_point(settings: SolverSettings) -> Callable[[Problem], Outcome]:
@@ -102,18 +105,18 @@ def _compiled_map(problem: Problem):
     """``x -> G(x)`` by the numba kernel (a fresh output array each call)."""
     p = kernel_params(problem.bm, problem.policy, SolverSettings())
     nr, ns = problem.shape
-    ws = kernels._workspace(nr, ns, False)
+    ws = workspace(nr, ns, False)
 
     def G(x):
         g = np.empty_like(x)
-        kernels._fixed_point_map(x, p, 1.0, g, ws)
+        fixed_point_map(x, p, 1.0, g, ws)
         return g
 
     return G
 
 
 def _numpy_map(problem: Problem):
-    """``x -> G(x)`` by the NumPy twin, ``model.equations.fixed_point_map``."""
+    """``x -> G(x)`` by the NumPy twin, ``model.core.equations.fixed_point_map``."""
     p = kernel_params(problem.bm, problem.policy, SolverSettings())
     return lambda x: equations.fixed_point_map(x, p, 1.0)[0]
 

@@ -29,9 +29,9 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.problems import Problem, gravity_problem
-from model.outcomes import outcomes
-from model.params import SolverSettings
-from model.solver import solve
+from model.core.outcomes import outcomes
+from model.core.settings import SolverSettings
+from model.core.solver import solve
 
 
 def gegravity_inputs(problem: Problem):

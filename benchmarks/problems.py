@@ -13,7 +13,7 @@ import numpy as np
 
 from calibration.calibrate import Benchmark, calibrate
 from calibration.synthetic import gravity_dataset, random_dataset
-from model.params import Policy, deficit_rule, make_policy
+from model.core.policy import Policy, deficit_rule, make_policy
 
 #: (regions, sectors): the US-Japan model, US-Japan-rest of world, a mid-size model, the
 #: Caliendo-Parro (2015) NAFTA scale, the GTAP scale.  All with input-output links.

@@ -6,8 +6,8 @@ Prints, for 2 regions x 13 sectors with input-output links:
    outcomes included) on the seeded synthetic problem of ``python -m benchmarks`` (25-point
    tariff shock, all elasticities scaled by one uniform(0.75, 1.25) multiplier), with all
    cores and with one thread;
-2. the same draws solved one by one from Python (``model.solver.solve`` with the same warm
-   start, then ``model.outcomes.outcomes``), extrapolated from ``--python-draws`` of them, and
+2. the same draws solved one by one from Python (``model.core.solver.solve`` with the same
+   warm start, then ``model.core.outcomes.outcomes``), extrapolated from ``--python-draws`` of them, and
    the ratio; the largest welfare difference between the two;
 3. the wall time of a complete 10,000-draw sweep (``model.sweep.run_sweep``: central solve,
    chunk files, assembly of ``sweep.nc``, statistics) on the US-Japan 2024 dataset, and of the
@@ -35,9 +35,10 @@ import numpy as np
 from calibration.calibrate import calibrate
 from calibration.synthetic import random_dataset
 from model import sweep as sw
-from model.outcomes import outcomes
-from model.params import SolverSettings, make_policy
-from model.solver import solve
+from model.core.outcomes import outcomes
+from model.core.settings import SolverSettings
+from model.core.policy import make_policy
+from model.core.solver import solve
 from model.study import prepare
 
 ROOT = Path(__file__).resolve().parents[1]

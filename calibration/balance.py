@@ -28,6 +28,7 @@ __all__ = [
     "adjustment_table",
     "use_table_prior",
     "balance_use_table",
+    "balance_region",
 ]
 
 
@@ -187,9 +188,8 @@ def use_table_prior(intermediates, final_demand, absorption, floor_share=1e-3):
     wherever a positive total has to be reached. The rules, each applied only where needed:
 
     * a negative purchase of an input by a sector starts at 0;
-    * negative final demand (inventory drawdowns, scrap) starts at ``floor_share`` times the
-      row's absorption (the US–Japan build, ``calibration.build_jpn_usa``, uses the same share
-      of the row's intermediate use instead, as documented in data/README.md);
+    * final demand that is not positive (none recorded, or inventory drawdowns and scrap)
+      starts at ``floor_share`` times the row's intermediate use;
     * a row with a positive absorption but no positive cell starts with all of it in final
       demand;
     * a sector with no recorded inputs starts with the region's average input mix (the row sums
@@ -210,7 +210,7 @@ def use_table_prior(intermediates, final_demand, absorption, floor_share=1e-3):
     m = np.clip(np.asarray(intermediates, dtype=float), 0.0, None)
     f = np.asarray(final_demand, dtype=float)
     a = np.asarray(absorption, dtype=float)
-    f = np.where(f > 0, f, np.where(f < 0, floor_share * a, 0.0))
+    f = np.where(f > 0, f, floor_share * m.sum(axis=1))
     prior = np.column_stack([m, f])
     empty_row = (prior.sum(axis=1) <= 0) & (a > 0)
     prior[empty_row, -1] = a[empty_row]
@@ -262,3 +262,19 @@ def balance_use_table(intermediates, final_demand, absorption, input_costs, *,
     prior = use_table_prior(intermediates, final_demand, a, floor_share)
     out, iterations = ras_with_fixed_cells(prior, a, np.r_[c, max(final_total, 0.0)], tol=tol)
     return out[:, :-1], out[:, -1], iterations
+
+
+def balance_region(region: str, sectors, intermediates, final_demand, absorption, input_costs,
+                   *, floor_share=1e-3):
+    """:func:`balance_use_table` for one region of a dataset, with the record of every cell
+    before and after (rows of ``balancing_adjustments.csv``).
+
+    Returns ``(intermediates, final_demand, records)``; each record is one of
+    :func:`adjustment_table`'s with the ``region`` added.
+    """
+    m, f, _ = balance_use_table(intermediates, final_demand, absorption, input_costs,
+                                floor_share=floor_share)
+    before = np.column_stack([intermediates, final_demand])
+    records = [{"region": region, **rec} for rec in adjustment_table(
+        before, np.column_stack([m, f]), sectors, list(sectors) + ["final_demand"])]
+    return m, f, records

@@ -28,20 +28,18 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import hashlib
-import shutil
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from calibration.accounts import absorption
-from calibration.balance import BalancingError, adjustment_table, balance_use_table
+from calibration.balance import BalancingError, balance_region
 from calibration.io import DatasetError, load_dataset, make_dataset
 from calibration.sources import SourceError, SourceTable
 from calibration.sources.maps import AggregationMap, aggregate, expanded, read_map
-from calibration.write import csv_text, dataset_files, toml_text, write_files
+from calibration.write import adjustments_text, dataset_files, toml_text, write_dataset
 
 FORMATS = ("icio", "gtap", "wiod")
 DOCUMENTATION = "README.md, section 'Building a dataset from ICIO, WIOD or GTAP'"
@@ -146,18 +144,15 @@ def benchmark_from_table(table: SourceTable, floor_share: float = 1e-3) -> Balan
     intermediates = np.zeros((nr, ns, ns))
     final_demand = np.zeros((nr, ns))
     adjustments = []
-    columns = list(sectors) + ["final_demand"]
     spend = absorption(flows, tariffs)
     for n, region in enumerate(regions):
         try:
-            m, f, _ = balance_use_table(table.intermediates[n], table.final_demand[n], spend[n],
-                                        output[n] - va[n], floor_share=floor_share)
+            intermediates[n], final_demand[n], records = balance_region(
+                region, sectors, table.intermediates[n], table.final_demand[n], spend[n],
+                output[n] - va[n], floor_share=floor_share)
         except BalancingError as exc:
             raise SourceError(f"balancing {region}: {exc}") from None
-        intermediates[n], final_demand[n] = m, f
-        before = np.column_stack([table.intermediates[n], table.final_demand[n]])
-        for rec in adjustment_table(before, np.column_stack([m, f]), sectors, columns):
-            adjustments.append({"region": region, **rec})
+        adjustments += records
     return BalancedTable(regions=regions, sectors=sectors, flows=flows, value_added=va,
                          intermediates=intermediates, final_demand=final_demand,
                          tariffs=tariffs, adjustments=adjustments, cleaning=cleaning)
@@ -249,8 +244,9 @@ def metadata(*, name, year, table: SourceTable, amap: AggregationMap, source: Pa
 
 
 def build(source: str | Path, map_path: str | Path, out: str | Path, *, sets=None, fmt=None,
-          date: str | None = None, verbose: bool = True) -> Path:
-    """Build the dataset folder ``out`` and return its path (module docstring).
+          date: str | None = None) -> dict:
+    """Build the dataset folder ``out`` (module docstring); returns the content of its
+    ``dataset.toml`` (:func:`report_text` summarises it).
 
     Raises
     ------
@@ -282,34 +278,19 @@ def build(source: str | Path, map_path: str | Path, out: str | Path, *, sets=Non
                     source_sha256=sha256_of(source), fmt_text=fmt_text, treatment=treatment,
                     date=date, source_labels=(table.regions, table.sectors), bm=bm, sigma=sigma)
     files = dataset_files(bm.regions, bm.sectors, bm.flows, bm.value_added, bm.intermediates,
-                          bm.tariffs, sigma)
-    files["balancing_adjustments.csv"] = csv_text(
-        ("region", "input", "user", "before", "after", "change", "relative"),
-        ((r["region"], r["row"], r["col"], r["before"], r["after"], r["change"], r["relative"])
-         for r in bm.adjustments))
+                          bm.tariffs, {"elasticities.csv": sigma})
+    files["balancing_adjustments.csv"] = adjustments_text(bm.adjustments)
     files["dataset.toml"] = toml_text(meta)
-    _write_checked(out, files)
-    if verbose:
-        print(report_text(out, meta))
-    return out
+    write_dataset(out, files, _loads)
+    return meta
 
 
-def _write_checked(out: Path, files: dict) -> None:
-    """Write into a temporary folder beside ``out``, load it with the loader, then move the
-    files into ``out``: a failed build leaves nothing behind."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+def _loads(folder: Path) -> None:
+    """The written folder must pass the loader's checks."""
     try:
-        write_files(tmp, files)
-        try:
-            load_dataset(tmp)
-        except DatasetError as exc:
-            raise SourceError(f"the written dataset fails the loader's checks: {exc}") from None
-        out.mkdir(parents=True, exist_ok=True)
-        for name in files:
-            (tmp / name).replace(out / name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        load_dataset(folder)
+    except DatasetError as exc:
+        raise SourceError(f"the written dataset fails the loader's checks: {exc}") from None
 
 
 def report_text(out: Path, meta: dict) -> str:
@@ -344,14 +325,16 @@ def main(argv=None) -> int:
     p.add_argument("--quiet", action="store_true", help="print nothing on success")
     args = p.parse_args(argv)
     try:
-        build(args.source, args.map_path, args.out, sets=args.sets, fmt=args.format,
-              date=args.date, verbose=not args.quiet)
+        meta = build(args.source, args.map_path, args.out, sets=args.sets, fmt=args.format,
+                     date=args.date)
     except SourceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
         print(f"error: {exc.filename or args.out}: {exc.strerror}", file=sys.stderr)
         return 2
+    if not args.quiet:
+        print(report_text(Path(args.out), meta))
     return 0
 
 

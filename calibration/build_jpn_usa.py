@@ -21,7 +21,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from calibration.balance import adjustment_table, ras_with_fixed_cells
+from calibration.accounts import absorption
+from calibration.balance import balance_region, use_table_prior
+from calibration.io import load_dataset
+from calibration.write import adjustments_text, dataset_files, toml_text, write_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ROOT / "data" / "sources"
@@ -37,9 +40,8 @@ SECTORS = (
 GOODS = SECTORS[:-1]
 N = len(SECTORS)
 SVC = SECTORS.index("services")
-FMT = "%.9f"
 RATE_DECIMALS = 6
-FD_FLOOR_SHARE = 1e-3   # negative source final demand -> this share of the row's intermediate use
+FD_FLOOR_SHARE = 1e-3   # non-positive source final demand -> this share of the row's intermediate use
 
 
 # ----------------------------------------------------------------------------- reading
@@ -236,31 +238,11 @@ def elasticity_tables(src: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 # ----------------------------------------------------------------------------- balancing
-def prior_final_demand(z: np.ndarray, fd: np.ndarray) -> np.ndarray:
-    """Final demand prior for RAS: negative source entries -> a small positive floor."""
-    floor = FD_FLOOR_SHARE * z.sum(axis=1)
-    return np.where(fd > 0, fd, floor)
-
-
-def balance_region(name: str, z0: np.ndarray, fd0: np.ndarray, y: np.ndarray, va: np.ndarray,
-                   absorption: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[dict]]:
-    """RAS on [intermediates | final demand] to absorption (rows) and input costs (columns)."""
-    prior = np.column_stack([z0, prior_final_demand(z0, fd0)])
-    inputs = y - va
-    col = np.r_[inputs, absorption.sum() - inputs.sum()]
-    if col[-1] <= 0:
-        raise ValueError(f"{name}: absorption below intermediate costs; no room for final demand")
-    out, _ = ras_with_fixed_cells(prior, absorption, col)
-    report = adjustment_table(np.column_stack([z0, fd0]), out, SECTORS,
-                              list(SECTORS) + ["final_demand"])
-    for rec in report:
-        rec["region"] = name
-    return out[:, :N], out[:, N], report
-
-
-def absorption_of(region: int, flows: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Tariff-inclusive purchases by ``region`` of each sector's goods from all sources."""
-    return (flows[:, region, :] * (1.0 + t[region, :, :])).sum(axis=0)
+def final_demand_shares(z: np.ndarray, fd: np.ndarray) -> np.ndarray:
+    """Final-demand mix of a region: the balancing prior's final demand (non-positive source
+    entries at the floor of :func:`calibration.balance.use_table_prior`), as shares."""
+    f = use_table_prior(z, fd, np.zeros(len(fd)), FD_FLOOR_SHARE)[:, -1]
+    return f / f.sum()
 
 
 # ----------------------------------------------------------------------------- data sets
@@ -286,8 +268,8 @@ def rest_of_world(src: dict, jpn: dict, usa: dict, x: np.ndarray, t: np.ndarray)
     coef = [d["Z"] / d["Y"] for d in (jpn, usa)]
     a = 0.5 * (coef[0] + coef[1])
     v = 1.0 - a.sum(axis=0)
-    shares = [prior_final_demand(d["Z"], d["F"]) for d in (jpn, usa)]
-    alpha = 0.5 * (shares[0] / shares[0].sum() + shares[1] / shares[1].sum())
+    alpha = 0.5 * (final_demand_shares(jpn["Z"], jpn["F"])
+                   + final_demand_shares(usa["Z"], usa["F"]))
     nx = x[2, :2].sum(axis=0) - (x[:2, 2] * (1.0 + t[2, :2])).sum(axis=0)
     leontief = np.linalg.inv(np.eye(N) - a)
     va_row = scalar(src, "world_gdp_2024") - jpn["VA"].sum() - usa["VA"].sum()
@@ -322,6 +304,7 @@ def finish(regions, x, t, accounts, clipped) -> dict:
     va = np.zeros((n_r, N))
     z = np.zeros((n_r, N, N))
     report = []
+    spend = absorption(x, t)
     for k, r in enumerate(regions):
         d = accounts[r]
         if np.any(x[k, k] < 0):
@@ -331,67 +314,35 @@ def finish(regions, x, t, accounts, clipped) -> dict:
         if r == "ROW":
             z[k] = d["Z"]
             continue
-        z[k], _, rep = balance_region(r, d["Z"], d["F"], d["Y"], d["VA"], absorption_of(k, x, t))
-        report += rep
+        z[k], _, records = balance_region(r, SECTORS, d["Z"], d["F"], spend[k],
+                                          d["Y"] - d["VA"], floor_share=FD_FLOOR_SHARE)
+        report += records
     return {"regions": regions, "flows": x, "tariffs": t, "value_added": va,
             "intermediates": z, "report": report, "clipped": clipped}
 
 
 # ----------------------------------------------------------------------------- writing
-def flows_frame(ds: dict) -> pd.DataFrame:
-    regs = ds["regions"]
-    rows = [(regs[i], regs[n], s, ds["flows"][i, n, j]) for i in range(len(regs))
-            for n in range(len(regs)) for j, s in enumerate(SECTORS)]
-    return pd.DataFrame(rows, columns=["exporter", "importer", "sector", "value"])
+#: decimals of each file (elasticities to four, tariffs and adjustments to six)
+DECIMALS = {"flows.csv": 9, "value_added.csv": 9, "intermediates.csv": 9, "tariffs.csv": 6,
+            "elasticities.csv": 4, "elasticities_cp2015.csv": 4}
 
 
-def value_added_frame(ds: dict) -> pd.DataFrame:
-    rows = [(r, s, ds["value_added"][k, j]) for k, r in enumerate(ds["regions"])
-            for j, s in enumerate(SECTORS)]
-    return pd.DataFrame(rows, columns=["region", "sector", "value"])
-
-
-def intermediates_frame(ds: dict) -> pd.DataFrame:
-    rows = [(r, si, sj, ds["intermediates"][k, i, j]) for k, r in enumerate(ds["regions"])
-            for i, si in enumerate(SECTORS) for j, sj in enumerate(SECTORS)]
-    return pd.DataFrame(rows, columns=["region", "input", "sector", "value"])
-
-
-def tariffs_frame(ds: dict) -> pd.DataFrame:
-    regs = ds["regions"]
-    rows = [(regs[n], regs[i], s, ds["tariffs"][n, i, j]) for n in range(len(regs))
-            for i in range(len(regs)) if i != n for j, s in enumerate(SECTORS)]
-    return pd.DataFrame(rows, columns=["importer", "exporter", "sector", "rate"])
-
-
-def report_frame(ds: dict) -> pd.DataFrame:
-    df = pd.DataFrame(ds["report"])
-    return df[["region", "row", "col", "before", "after", "change", "relative"]].rename(
-        columns={"row": "input", "col": "user"})
-
-
-def write_csv(df: pd.DataFrame, path: Path, fmt: str = FMT) -> None:
-    df.to_csv(path, index=False, float_format=fmt, lineterminator="\n")
-
-
-def toml_text(meta: dict) -> str:
-    lines = [f'{k} = "{v}"' if isinstance(v, str) else f"{k} = {v}"
-             for k, v in meta.items() if k != "sources"]
-    lines += ["", "[sources]"] + [f'{k} = "{v}"' for k, v in meta["sources"].items()]
-    return "\n".join(lines) + "\n"
-
-
-def write_dataset(ds: dict, folder: Path, meta: dict, src: dict) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    write_csv(flows_frame(ds), folder / "flows.csv")
-    write_csv(value_added_frame(ds), folder / "value_added.csv")
-    write_csv(intermediates_frame(ds), folder / "intermediates.csv")
-    write_csv(tariffs_frame(ds), folder / "tariffs.csv", "%.6f")
+def dataset_texts(ds: dict, meta: dict, src: dict) -> dict:
+    """Every file of the dataset folder, as ``{name: text}``."""
     gtap, cp = elasticity_tables(src)
-    write_csv(gtap, folder / "elasticities.csv", "%.4f")
-    write_csv(cp, folder / "elasticities_cp2015.csv", "%.4f")
-    write_csv(report_frame(ds), folder / "balancing_adjustments.csv", "%.6f")
-    (folder / "dataset.toml").write_text(toml_text(meta))
+    files = dataset_files(ds["regions"], SECTORS, ds["flows"], ds["value_added"],
+                          ds["intermediates"], ds["tariffs"],
+                          {"elasticities.csv": gtap["sigma"].to_numpy(),
+                           "elasticities_cp2015.csv": cp["sigma"].to_numpy()}, DECIMALS)
+    files["balancing_adjustments.csv"] = adjustments_text(ds["report"], decimals=6)
+    files["dataset.toml"] = toml_text(meta)
+    return files
+
+
+def _loads(folder: Path) -> None:
+    """The written folder passes the loader's checks with either elasticity file."""
+    for name in ("elasticities.csv", "elasticities_cp2015.csv"):
+        load_dataset(folder, name)
 
 
 SOURCES_META = {
@@ -405,62 +356,56 @@ SOURCES_META = {
 }
 
 
+def meta(name: str, description: str, **sources) -> dict:
+    """The content of ``dataset.toml``; ``sources`` are added to the common ones."""
+    return {"name": name, "year": 2024, "currency": "USD", "unit": "US$ bn",
+            "description": description, "sources": {**SOURCES_META, **sources}}
+
+
 def meta_two() -> dict:
-    return {
-        "name": "jpn_usa_2024", "year": 2024, "currency": "USD", "unit": "US$ bn",
-        "description": ("Japan and the United States, 13 sectors, 2024, US$ bn. Trade with third "
-                        "countries is folded into each region's domestic block: domestic sales = "
-                        "gross output - exports to the partner, so the only trade imbalance is the "
-                        "bilateral one and there is no trade diversion to or from third countries."),
-        "sources": SOURCES_META,
-    }
+    return meta("jpn_usa_2024", (
+        "Japan and the United States, 13 sectors, 2024, US$ bn. Trade with third countries is "
+        "folded into each region's domestic block: domestic sales = gross output - exports to "
+        "the partner, so the only trade imbalance is the bilateral one and there is no trade "
+        "diversion to or from third countries."))
 
 
 def meta_three() -> dict:
-    return {
-        "name": "jpn_usa_row_2024", "year": 2024, "currency": "USD", "unit": "US$ bn",
-        "description": ("Japan, the United States and the rest of the world, 13 sectors, 2024, US$ bn. "
-                        "ROW = world GDP minus the two countries; ROW trade = each country's trade "
-                        "with all partners minus the bilateral flows; ROW input-output structure = "
-                        "mean of the Japanese and US coefficients."),
-        "sources": {**SOURCES_META,
-                    "world_gdp": "World Bank 2024 estimate, about 110 trillion US$",
-                    "japan_trade_totals": "Japan MOF 2024 exports 107.09 and imports 112.42 trillion yen"},
-    }
+    return meta("jpn_usa_row_2024", (
+        "Japan, the United States and the rest of the world, 13 sectors, 2024, US$ bn. ROW = "
+        "world GDP minus the two countries; ROW trade = each country's trade with all partners "
+        "minus the bilateral flows; ROW input-output structure = mean of the Japanese and US "
+        "coefficients."),
+        world_gdp="World Bank 2024 estimate, about 110 trillion US$",
+        japan_trade_totals="Japan MOF 2024 exports 107.09 and imports 112.42 trillion yen")
 
 
-def build(out_two: Path, out_three: Path, src_dir: Path = SOURCES, verbose: bool = True) -> None:
+def build(out_two: Path, out_three: Path, src_dir: Path = SOURCES) -> list[str]:
+    """Build both datasets; returns the lines of a summary of their balancing."""
     src = read_sources(src_dir)
+    lines = []
     for ds, folder, meta in ((two_region(src), out_two, meta_two()),
                              (three_region(src), out_three, meta_three())):
-        write_dataset(ds, folder, meta, src)
-        verify(folder)
-        if verbose:
-            print_summary(folder.name, ds)
+        write_dataset(folder, dataset_texts(ds, meta, src), _loads)
+        lines += summary(folder.name, ds)
+    return lines
 
 
-def verify(folder: Path) -> None:
-    """Load the written folder with the dataset loader, which runs the accounting checks."""
-    try:
-        from calibration.io import load_dataset
-    except ImportError:  # the loader is optional for building
-        return
-    for name in ("elasticities.csv", "elasticities_cp2015.csv"):
-        load_dataset(folder, name)
-
-
-def print_summary(name: str, ds: dict) -> None:
+def summary(name: str, ds: dict) -> list[str]:
+    """How much the balancing moved each region's use table, and residuals set to 0."""
     rep = pd.DataFrame(ds["report"])
-    print(f"== {name}: balancing adjustments (RAS on intermediates | final demand)")
+    lines = [f"== {name}: balancing adjustments (RAS on intermediates | final demand)"]
     for r, g in rep.groupby("region", sort=False):
-        print(f"  {r}: sum|change| = {g['change'].abs().sum():.3f} bn on a prior total of "
-              f"{g['before'].abs().sum():.3f} bn ({100 * g['change'].abs().sum() / g['before'].abs().sum():.2f} %); "
-              f"largest cell change {g['change'].abs().max():.3f} bn")
+        change, base = g["change"].abs().sum(), g["before"].abs().sum()
+        lines.append(f"  {r}: sum|change| = {change:.3f} bn on a prior total of {base:.3f} bn "
+                     f"({100 * change / base:.2f} %); largest cell change "
+                     f"{g['change'].abs().max():.3f} bn")
     for r, c in ds["clipped"].items():
         for k, v in c.items():
             if np.any(v < 0):
-                print(f"  {r} {k}: negative residual set to 0 in "
-                      + ", ".join(f"{SECTORS[j]} ({v[j]:.3f})" for j in np.flatnonzero(v < 0)))
+                lines.append(f"  {r} {k}: negative residual set to 0 in " + ", ".join(
+                    f"{SECTORS[j]} ({v[j]:.3f})" for j in np.flatnonzero(v < 0)))
+    return lines
 
 
 def differing_files(a: Path, b: Path) -> list[str]:
@@ -476,11 +421,11 @@ def main(argv=None) -> int:
                    help="rebuild into a temporary folder and fail if committed files differ")
     args = p.parse_args(argv)
     if not args.check:
-        build(OUT_2R, OUT_3R)
+        print("\n".join(build(OUT_2R, OUT_3R)))
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         t2, t3 = Path(tmp) / OUT_2R.name, Path(tmp) / OUT_3R.name
-        build(t2, t3, verbose=False)
+        build(t2, t3)
         diffs = [f"{OUT_2R.name}/{n}" for n in differing_files(t2, OUT_2R)]
         diffs += [f"{OUT_3R.name}/{n}" for n in differing_files(t3, OUT_3R)]
     if diffs:

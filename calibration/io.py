@@ -105,38 +105,29 @@ def load_dataset(path: str | Path, elasticities: str = "elasticities.csv") -> Da
     sidx = {s: k for k, s in enumerate(sectors)}
     nr, ns = len(regions), len(sectors)
 
-    flows = np.zeros((nr, nr, ns))
-    seen: dict = {}
-    for row in _rows(folder / "flows.csv", ("exporter", "importer", "sector", "value")):
-        i = _label(row, "exporter", ridx, "region")
-        n = _label(row, "importer", ridx, "region")
-        j = _label(row, "sector", sidx, "sector")
-        _store(flows, seen, (i, n, j), _nonneg(row, "value"), row)
+    index = {"region": ridx, "sector": sidx}
 
-    intermediates = np.zeros((nr, ns, ns))
-    seen = {}
-    if (folder / "intermediates.csv").is_file():
-        for row in _rows(folder / "intermediates.csv", ("region", "input", "sector", "value")):
-            n = _label(row, "region", ridx, "region")
-            k = _label(row, "input", sidx, "sector")
-            j = _label(row, "sector", sidx, "sector")
-            _store(intermediates, seen, (n, k, j), _nonneg(row, "value"), row)
+    def tariff(row, cell):
+        n, i, _ = cell
+        rate = _number(row, "rate")
+        if not rate > -1.0:
+            raise DatasetError(f"{row.where}: rate {rate} is not above -1 (-100 %)")
+        if i == n and rate != 0.0:
+            raise DatasetError(
+                f"{row.where}: a tariff of {regions[n]} on its own goods ({rate}) is not allowed"
+            )
+        return rate
 
-    tariffs = np.zeros((nr, nr, ns))
-    seen = {}
-    if (folder / "tariffs.csv").is_file():
-        for row in _rows(folder / "tariffs.csv", ("importer", "exporter", "sector", "rate")):
-            n = _label(row, "importer", ridx, "region")
-            i = _label(row, "exporter", ridx, "region")
-            j = _label(row, "sector", sidx, "sector")
-            rate = _number(row, "rate")
-            if not rate > -1.0:
-                raise DatasetError(f"{row.where}: rate {rate} is not above -1 (-100 %)")
-            if i == n and rate != 0.0:
-                raise DatasetError(
-                    f"{row.where}: a tariff of {regions[n]} on its own goods ({rate}) is not allowed"
-                )
-            _store(tariffs, seen, (n, i, j), rate, row)
+    def nonneg(row, cell):
+        return _nonneg(row, "value")
+
+    flows = _read_cells(folder / "flows.csv", ("exporter", "importer", "sector", "value"),
+                        ("region", "region", "sector"), index, nonneg, required=True)
+    intermediates = _read_cells(folder / "intermediates.csv",
+                                ("region", "input", "sector", "value"),
+                                ("region", "sector", "sector"), index, nonneg)
+    tariffs = _read_cells(folder / "tariffs.csv", ("importer", "exporter", "sector", "rate"),
+                          ("region", "region", "sector"), index, tariff)
 
     sigma, sigma_m = _read_elasticities(folder / elasticities, sidx)
 
@@ -236,6 +227,22 @@ def _rows(path: Path, columns: tuple[str, ...]):
                 yield row
     except UnicodeDecodeError as exc:
         raise DatasetError(f"{path}: not UTF-8 text ({exc})") from None
+
+
+def _read_cells(path: Path, columns: tuple[str, ...], kinds: tuple[str, ...], index: dict,
+                value, required: bool = False) -> np.ndarray:
+    """A long table (one label column per axis, then the value) as an array, zero where no
+    row is given; ``kinds[a]`` is ``"region"`` or ``"sector"``, the kind of label of axis ``a``,
+    and ``value(row, cell)`` reads and checks a row's value.  A missing optional file is all
+    zeros; a second row for the same cell is an error."""
+    out = np.zeros(tuple(len(index[kind]) for kind in kinds))
+    if not required and not path.is_file():
+        return out
+    seen: dict = {}
+    for row in _rows(path, columns):
+        cell = tuple(_label(row, c, index[kind], kind) for c, kind in zip(columns, kinds))
+        _store(out, seen, cell, value(row, cell), row)
+    return out
 
 
 def _number(row: _Row, column: str) -> float:

@@ -1,52 +1,86 @@
-"""Write a dataset folder (the CSV files and ``dataset.toml`` of the dataset format).
+"""Write a dataset folder (the CSV files and ``dataset.toml`` of the dataset format), for every
+builder.
 
-Numbers are written in Python's shortest round-trip form (``repr``), so reading a file back
-gives exactly the array that was written, and the same arrays always give the same bytes.
-Rows follow the order of the region and sector labels; zero cells of ``flows``,
-``intermediates`` and ``tariffs`` are written too, so every file has a fixed shape.
+Numbers are written in Python's shortest round-trip form (``repr``) unless a file is given a
+number of decimals, so reading a file back gives exactly the array that was written, and the
+same arrays always give the same bytes.  A missing value (NaN) is an empty cell.  Rows follow
+the order of the region and sector labels; zero cells of ``flows``, ``intermediates`` and
+``tariffs`` are written too, so every file has a fixed shape.  A folder is written beside its
+destination, loaded with the dataset loader's checks, and only then moved into place.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
+ADJUSTMENT_COLUMNS = ("region", "input", "user", "before", "after", "change", "relative")
 
-def number(value) -> str:
-    """Shortest text that reads back as exactly ``value`` (``-0.0`` is written as ``0.0``)."""
+
+def number(value, decimals: int | None = None) -> str:
+    """Shortest text that reads back as exactly ``value`` (``-0.0`` is written as ``0.0``), or
+    ``value`` with ``decimals`` fixed decimals; NaN is an empty cell."""
     value = float(value)
+    if math.isnan(value):
+        return ""
+    if decimals is not None:
+        return f"{value:.{decimals}f}"
     return repr(value + 0.0) if value != 0.0 else "0.0"
 
 
-def csv_text(header: tuple[str, ...], rows) -> str:
+def csv_text(header: tuple[str, ...], rows, decimals: int | None = None) -> str:
     lines = [",".join(header)]
-    lines += [",".join(str(x) if isinstance(x, str) else number(x) for x in row) for row in rows]
+    lines += [",".join(str(x) if isinstance(x, str) else number(x, decimals) for x in row)
+              for row in rows]
     return "\n".join(lines) + "\n"
 
 
-def dataset_files(regions, sectors, flows, value_added, intermediates, tariffs, sigma) -> dict:
+def dataset_files(regions, sectors, flows, value_added, intermediates, tariffs,
+                  elasticities: dict, decimals: dict | None = None) -> dict:
     """The CSV files of a dataset, as ``{file name: text}``.
 
     Arrays are indexed as in :class:`calibration.io.Dataset`: ``flows[i, n, j]``,
-    ``value_added[n, j]``, ``intermediates[n, k, j]``, ``tariffs[n, i, j]``, ``sigma[j]``.
+    ``value_added[n, j]``, ``intermediates[n, k, j]``, ``tariffs[n, i, j]``.
+    ``elasticities`` maps each elasticity file's name to ``sigma[j]``, or to ``(sigma[j],
+    sigma_m[j])`` for the nested form; ``decimals`` maps a file name to its number of decimals
+    (default: round-trip numbers).
     """
+    decimals = decimals or {}
     R, S = range(len(regions)), range(len(sectors))
-    return {
-        "flows.csv": csv_text(("exporter", "importer", "sector", "value"), (
+    tables = {
+        "flows.csv": (("exporter", "importer", "sector", "value"), (
             (regions[i], regions[n], sectors[j], flows[i, n, j]) for i in R for n in R for j in S)),
-        "value_added.csv": csv_text(("region", "sector", "value"), (
+        "value_added.csv": (("region", "sector", "value"), (
             (regions[n], sectors[j], value_added[n, j]) for n in R for j in S)),
-        "intermediates.csv": csv_text(("region", "input", "sector", "value"), (
+        "intermediates.csv": (("region", "input", "sector", "value"), (
             (regions[n], sectors[k], sectors[j], intermediates[n, k, j])
             for n in R for k in S for j in S)),
-        "tariffs.csv": csv_text(("importer", "exporter", "sector", "rate"), (
+        "tariffs.csv": (("importer", "exporter", "sector", "rate"), (
             (regions[n], regions[i], sectors[j], tariffs[n, i, j])
             for n in R for i in R if i != n for j in S)),
-        "elasticities.csv": csv_text(("sector", "sigma"), (
-            (sectors[j], sigma[j]) for j in S)),
     }
+    for name, values in elasticities.items():
+        if isinstance(values, tuple):
+            sigma, sigma_m = values
+            tables[name] = (("sector", "sigma", "sigma_m"),
+                            [(sectors[j], sigma[j], sigma_m[j]) for j in S])
+        else:
+            tables[name] = (("sector", "sigma"), [(sectors[j], values[j]) for j in S])
+    return {name: csv_text(header, rows, decimals.get(name))
+            for name, (header, rows) in tables.items()}
+
+
+def adjustments_text(records: list[dict], decimals: int | None = None) -> str:
+    """``balancing_adjustments.csv``: every cell of each region's use table before and after
+    balancing (records of :func:`calibration.balance.balance_region`)."""
+    return csv_text(ADJUSTMENT_COLUMNS, ((r["region"], r["row"], r["col"], r["before"],
+                                          r["after"], r["change"], r["relative"])
+                                         for r in records), decimals)
 
 
 def toml_value(value) -> str:
@@ -95,3 +129,20 @@ def write_files(folder: Path, files: dict) -> None:
     for name, text in files.items():
         with open(folder / name, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
+
+
+def write_dataset(out: Path, files: dict, check) -> None:
+    """Write ``files`` into a temporary folder beside ``out``, call ``check(folder)`` (which
+    loads it with the dataset loader and raises on a problem), then move the files into
+    ``out``: a failed build leaves nothing behind."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        write_files(tmp, files)
+        check(tmp)
+        out.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            (tmp / name).replace(out / name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -8,9 +8,9 @@ from scipy.optimize import root
 
 from calibration.calibrate import calibrate
 from calibration.synthetic import random_dataset
-from model.outcomes import outcomes
-from model.params import deficit_rule, make_policy
-from model.solver import solve
+from model.core.outcomes import outcomes
+from model.core.policy import deficit_rule, make_policy
+from model.core.solver import solve
 
 
 def independent_solution(bm, t1, d_hat, D1):

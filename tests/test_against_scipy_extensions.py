@@ -10,9 +10,9 @@ from scipy.optimize import root
 from calibration.calibrate import calibrate
 from calibration.io import make_dataset
 from calibration.synthetic import random_dataset
-from model.outcomes import outcomes
-from model.params import make_policy
-from model.solver import solve
+from model.core.outcomes import outcomes
+from model.core.policy import make_policy
+from model.core.solver import solve
 
 
 def independent(bm, t1, e1, nested, share, frw):
@@ -139,7 +139,7 @@ def test_fixed_real_wage_without_a_fixed_factor_is_refused():
     refused up front."""
     import pytest
 
-    from model.params import ModelError
+    from model.core.settings import ModelError
 
     bm = calibrate(random_dataset(3, 1, seed=1))
     with pytest.raises(ModelError, match="fixed real wage needs a fixed factor.*R0"):

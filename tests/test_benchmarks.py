@@ -11,8 +11,9 @@ from benchmarks.methods import METHODS
 from benchmarks.newton_wages import solve_newton_wages
 from benchmarks.problems import gravity_problem, tariff_problem
 from calibration.synthetic import gravity_dataset
-from model.params import SolverSettings
-from model.solver import initial_state, kernel_params, solve
+from model.core.settings import SolverSettings
+from model.core.solver import initial_state, solve
+from model.core.params import kernel_params
 
 
 def test_quick_benchmark_smallest_size(tmp_path):

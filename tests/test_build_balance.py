@@ -38,7 +38,8 @@ def test_prior_rules_for_negative_and_empty_rows_and_columns():
     a = np.array([10.0, 3.0, 8.0])
     prior = use_table_prior(m, f, a, floor_share=0.01)
     assert prior[0, 2] == 0.0                       # negative purchase -> 0
-    assert prior[0, 3] == pytest.approx(0.1)        # negative final demand -> 1 % of absorption
+    assert prior[0, 3] == pytest.approx(0.02)       # negative final demand -> 1 % of the
+    #                                                 row's intermediate use (2, the -1 is 0)
     assert prior[1, 3] == 3.0                       # empty row -> all in final demand
     np.testing.assert_array_equal(prior[:, 1], [2.0, 0.0, 4.0])   # empty column -> input mix
 

@@ -16,9 +16,9 @@ import pytest
 from calibration.build import main
 from calibration.calibrate import calibrate
 from calibration.io import load_dataset
-from model.outcomes import outcomes
-from model.params import make_policy
-from model.solver import solve
+from model.core.outcomes import outcomes
+from model.core.policy import make_policy
+from model.core.solver import solve
 
 REG = ("jpn", "usa", "chn", "deu")
 TRAD = ("pdr", "mvh", "i_s", "otp", "wtp", "obs")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from model.results import BENCHMARK, VARIABLES
+from model.core import catalogue
 from model.run import main
 from tests.conftest import EXAMPLE, ROOT, write_scenario
 
@@ -39,11 +39,12 @@ def test_results_schema_units_and_provenance(example_run):
     res = xr.load_dataset(example_run)
     assert list(res.scenario.values) == ["auto_tariff", "broad_tariff", "tariff_war",
                                          "balanced_trade", "costlier_shipping"]
-    for name in OUTCOMES + list(BENCHMARK):
+    benchmark = [v.name for v in catalogue.BENCHMARK]
+    for name in OUTCOMES + benchmark:
         assert name in res, name
         assert res[name].attrs["units"] and res[name].attrs["long_name"], name
-    for name, (dims, _, _) in VARIABLES.items():
-        assert res[name].dims == ("scenario",) + dims
+    for v in catalogue.stored():
+        assert res[v.name].dims == (("scenario",) if catalogue.per_scenario(v) else ()) + v.dims
     assert res.trade.dims == ("scenario", "exporter", "importer", "sector")
     assert res.trade.attrs["units"] == "US$ bn"
     assert res.welfare.attrs["units"] == "percent change"

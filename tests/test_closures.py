@@ -7,10 +7,11 @@ import pytest
 from calibration.calibrate import calibrate
 from calibration.io import make_dataset
 from calibration.synthetic import random_dataset
-from model.outcomes import outcomes
-from model.params import ModelError, make_policy
-from model.solver import solve
-from model.targets import TargetError, TargetSpec, balance, solve_target
+from model.core.outcomes import outcomes
+from model.core.settings import ModelError
+from model.core.policy import make_policy
+from model.core.solver import solve
+from model.core.targets import INSTRUMENTS, TargetError, TargetSpec, balance, solve_target
 
 
 def shock(bm, size=0.25):
@@ -126,8 +127,8 @@ def spec(bm, instrument, mask_cells, value=0.0, bounds=(-0.5, 10.0)):
     mask = np.zeros(bm.t0.shape, dtype=bool)
     for cell in mask_cells:
         mask[cell] = True
-    return TargetSpec(region=0, partner=1, value=value, instrument=instrument, mask=mask,
-                      bounds=bounds, label="test")
+    return TargetSpec(region=0, partner=1, value=value, instrument=INSTRUMENTS[instrument],
+                      mask=mask, bounds=bounds, label="test")
 
 
 @pytest.mark.parametrize("instrument,cells,bounds", [

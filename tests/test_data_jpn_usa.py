@@ -178,9 +178,9 @@ def test_scenario_files_parse_against_their_data_sets(name, regions):
 @pytest.mark.parametrize("folder", [TWO, THREE], ids=["jpn_usa", "jpn_usa_row"])
 def test_zero_shock_reproduces_the_dataset(folder):
     from calibration.calibrate import calibrate
-    from model.outcomes import outcomes
-    from model.params import make_policy
-    from model.solver import solve
+    from model.core.outcomes import outcomes
+    from model.core.policy import make_policy
+    from model.core.solver import solve
 
     d = load_dataset(folder)
     bm = calibrate(d)

@@ -6,10 +6,10 @@ import pytest
 from calibration.calibrate import calibrate
 from calibration.io import make_dataset
 from calibration.synthetic import random_dataset
-from model.decomposition import PARTS, decompose
-from model.outcomes import outcomes
-from model.params import deficit_rule, make_policy
-from model.solver import solve
+from model.core.decomposition import PARTS, decompose
+from model.core.outcomes import outcomes
+from model.core.policy import deficit_rule, make_policy
+from model.core.solver import solve
 
 
 @pytest.fixture(scope="module")

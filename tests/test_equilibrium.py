@@ -7,11 +7,14 @@ import pytest
 from calibration.calibrate import calibrate
 from calibration.io import make_dataset
 from calibration.synthetic import random_dataset
-from model import equations as eq
-from model.outcomes import outcomes, trade_balance, updated_dataset
-from model.params import deficit_rule, make_policy
-from model.params import SolverSettings
-from model.solver import initial_state, kernel_params, solve
+from model.core import equations as eq
+from model.core import layout
+from model.core.outcomes import outcomes, updated_dataset
+from calibration.accounts import trade_balance
+from model.core.policy import deficit_rule, make_policy
+from model.core.settings import SolverSettings
+from model.core.solver import initial_state, solve
+from model.core.params import kernel_params
 
 PERCENT = ("welfare", "real_wage", "real_gdp", "terms_of_trade", "output", "employment")
 
@@ -48,13 +51,14 @@ def test_walras_law_holds_off_equilibrium():
     bm = calibrate(random_dataset(4, 5, seed=11))
     pol = make_policy(bm, t1=shocked(bm, rng))
     p = kernel_params(bm, pol, SolverSettings(expenditure="direct"))
-    va = p.va
+    va = p.structure.va
     for _ in range(5):
         w = rng.uniform(0.5, 1.5, 4)
         w *= va.sum() / (w * va).sum()
         x = initial_state(bm)
-        x[:4] = w
-        x[4:4 + 20] = rng.normal(0, 0.2, 20)
+        wages, lP, _, _ = layout.split(x, 4, 5)
+        wages[:] = w
+        lP[:] = rng.normal(0, 0.2, (4, 5))
         out = eq.evaluate(x, p)
         excess = out["LD"] - w * va
         assert np.abs(excess).max() > 1e-3 * va.sum()  # far from equilibrium
@@ -91,14 +95,16 @@ def test_equations_are_homogeneous_of_degree_one_in_nominal_values():
     pol = make_policy(bm, t1=shocked(bm, rng))
     p = kernel_params(bm, pol, SolverSettings(expenditure="direct"))
     x = initial_state(bm)
-    x[:3] = rng.uniform(0.8, 1.2, 3)
-    x[3:3 + 12] = rng.normal(0, 0.1, 12)
+    wages, lP, _, _ = layout.split(x, 3, 4)
+    wages[:] = rng.uniform(0.8, 1.2, 3)
+    lP[:] = rng.normal(0, 0.1, (3, 4))
     lam = 3.7
     y = x.copy()
-    y[:3] *= lam
-    y[3:3 + 12] += np.log(lam)
+    wages, lP, _, _ = layout.split(y, 3, 4)
+    wages *= lam
+    lP += np.log(lam)
     a = eq.evaluate(x, p)
-    b = eq.evaluate(y, p._replace(D1=lam * p.D1))
+    b = eq.evaluate(y, p._replace(shock=p.shock._replace(D1=lam * p.shock.D1)))
     np.testing.assert_allclose(b["pi1"], a["pi1"], rtol=1e-12)
     np.testing.assert_allclose(b["lP"], a["lP"] + np.log(lam), rtol=1e-12)
     for name in ("E1", "Y1", "LD"):

@@ -76,7 +76,7 @@ def test_out_pointing_at_a_folder_exits_2(tmp_path):
 
 
 def test_a_failed_report_leaves_the_previous_outputs_untouched(tmp_path, monkeypatch):
-    import model.report
+    import model.output.write
 
     path = write_scenario(tmp_path, "[scenarios.s]\n", data=str(EXAMPLE))
     out = tmp_path / "out" / "results.nc"
@@ -86,7 +86,7 @@ def test_a_failed_report_leaves_the_previous_outputs_untouched(tmp_path, monkeyp
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(model.report, "report_markdown", broken)
+    monkeypatch.setattr(model.output.write, "report_markdown", broken)
     with pytest.raises(RuntimeError):
         main([str(path), "--out", str(out), "--quiet"])
     after = {p.name: p.read_bytes() for p in out.parent.iterdir()}

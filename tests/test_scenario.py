@@ -6,7 +6,7 @@ import pytest
 
 from calibration.calibrate import calibrate
 from calibration.io import load_dataset
-from model.scenario import ScenarioError, load_scenario_file, policies, resolve_target
+from model.scenario import ScenarioError, load_scenario_file, prepare_scenarios
 from tests.conftest import EXAMPLE, write_scenario
 
 H, F = 0, 1  # HOME, FOREIGN
@@ -21,7 +21,7 @@ def bm():
 def policies_of(tmp_path, body, bm):
     path = write_scenario(tmp_path, body, data=str(EXAMPLE))
     sf = load_scenario_file(path)
-    return sf, policies(sf, bm)
+    return sf, [p.policy for p in prepare_scenarios(sf, bm)]
 
 
 def test_rate_add_floor_except_and_overrides(tmp_path, bm):
@@ -199,11 +199,7 @@ BAD = [
 def test_bad_scenario_is_refused_naming_the_key(tmp_path, bm, body, words):
     path = write_scenario(tmp_path, body, data=str(EXAMPLE))
     with pytest.raises(ScenarioError) as info:
-        sf = load_scenario_file(path)
-        policies(sf, bm)
-        for sc in sf.scenarios:
-            if sc.target is not None:
-                resolve_target(sf.path, sc.target, sc.closure, bm)
+        prepare_scenarios(load_scenario_file(path), bm)
     message = str(info.value)
     assert str(path) in message
     for word in words:

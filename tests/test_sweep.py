@@ -9,15 +9,9 @@ import pytest
 from model.run import main
 from model.scenario import ScenarioError
 from model.study import prepare
-from model.sweep import (
-    _saltelli_uniform,
-    draw_values,
-    parse_sweep,
-    sigma_scales,
-    sobol_indices,
-    stroud3,
-    summary,
-)
+from model.sweep import draw_values, parse_sweep, sigma_scales, stroud3
+from model.sweep.designs import saltelli_uniform
+from model.sweep.statistics import sobol_indices, summary
 from tests.conftest import EXAMPLE, write_scenario
 
 SCENARIO = """
@@ -178,7 +172,7 @@ high = 2.5
 def test_saltelli_design_structure():
     """Rows r (D+2) .. r (D+2) + D + 1 are A, A with column k from B, and B."""
     D = 3
-    u = _saltelli_uniform(11, D, 0, 8 * (D + 2)).reshape(8, D + 2, D)
+    u = saltelli_uniform(11, D, 0, 8 * (D + 2)).reshape(8, D + 2, D)
     A, B = u[:, 0], u[:, -1]
     for k in range(D):
         expected = A.copy()
@@ -202,7 +196,7 @@ def ishigami_indices(a=7.0, b=0.1):
 
 def test_sobol_indices_of_the_ishigami_function():
     N, D = 2 ** 14, 3
-    u = _saltelli_uniform(3, D, 0, N * (D + 2))
+    u = saltelli_uniform(3, D, 0, N * (D + 2))
     y = ishigami(-math.pi + 2 * math.pi * u).reshape(N, D + 2)
     s1, st = sobol_indices(y, D)
     S1, ST = ishigami_indices()

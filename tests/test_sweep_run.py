@@ -11,17 +11,22 @@ import numpy as np
 import pytest
 import xarray as xr
 
-import model.sweep as sw
-from model.outcomes import outcomes
-from model.params import SolverSettings, make_policy
+import model.sweep.assemble as assemble
+import model.sweep.runner as sw
+from model.core import catalogue
+from model.core import outcomes_numpy
+from model.sweep import draw_values, parse_sweep, sigma_scales
+from model.sweep.spec import SweepSpec
+from model.sweep.store import ChunkStore
+from model.core.outcomes import outcomes
+from model.core.settings import SolverSettings
+from model.core.policy import make_policy
 from model.run import main
 from model.scenario import ScenarioError
-from model.solver import ConvergenceError, kernel_params, solve
+from model.core.solver import ConvergenceError, solve
 from model.study import prepare
-import model.sweep_kernels as sk
-from model import kernels
-from model.sweep_kernels import INVALID
-from model.sweep_report import uncertainty_markdown, write_sweep_figure
+from model.sweep.kernels import INVALID
+from model.sweep.report import uncertainty_markdown, write_sweep_figure
 from tests.conftest import EXAMPLE, ROOT, write_scenario
 
 SCENARIOS = """
@@ -75,7 +80,7 @@ OUTCOMES = ("welfare", "real_wage", "real_gdp", "terms_of_trade", "trade_balance
 def setup(tmp_path, sweep=SWEEP, scenarios=SCENARIOS, data=EXAMPLE):
     path = write_scenario(tmp_path, scenarios + sweep, data=data.as_posix())
     study = prepare(path)
-    return study, sw.parse_sweep(study.file.sweep, study.file.path, study.benchmark)
+    return study, parse_sweep(study.file.sweep, study.file.path, study.benchmark)
 
 
 def brute_force(study, spec, settings=None):
@@ -84,12 +89,12 @@ def brute_force(study, spec, settings=None):
     bm = study.benchmark
     central = study.file.solver
     settings = settings or central
-    scales = sw.sigma_scales(spec, sw.draw_values(spec, 0, spec.n_draws))
+    scales = sigma_scales(spec, draw_values(spec, 0, spec.n_draws))
     out = {}
     points = list(np.ndindex(*spec.grid_shape)) if spec.grid else [()]
-    for s, pol in enumerate(study.policies):
+    for s, pol in enumerate(p.policy for p in study.scenarios):
         for pt in points:
-            pol_g = sw.grid_policy(spec, bm, pol, pt)
+            pol_g = sw.grid_policy(spec, pol, pt)
             gscale = sw.grid_scale(spec, pt)
             x0 = solve(bm, pol_g, central, sigma=bm.sigma * gscale).x
             for d in range(spec.n_draws):
@@ -130,14 +135,14 @@ def test_every_draw_equals_a_brute_force_solve(example_sweep):
     assert bool(res.converged.all()) and int(res.failed_draws.sum()) == 0
     assert float(res.residual.max()) < 1e-10
     # the drawn elasticities are recorded
-    scales = sw.sigma_scales(spec, res.sample.values)
+    scales = sigma_scales(spec, res.sample.values)
     np.testing.assert_array_equal(res.sigma.values, scales * study.benchmark.sigma)
 
 
 def test_statistics_equal_numpy_on_the_brute_force_run(example_sweep):
     study, spec, run, res = example_sweep
     ref = brute_force(study, spec)
-    for s in range(len(study.policies)):
+    for s in range(len(study.scenarios)):
         for g in range(2):
             for name in ("welfare", "real_gdp", "output"):
                 st = res[f"{name}_summary"].values[s, g]
@@ -235,7 +240,7 @@ sd = 0.35
 
 def test_same_result_for_any_chunk_size_and_thread_count(tmp_path, example_sweep):
     study, spec, run, res = example_sweep
-    other = sw.SweepSpec(**{**spec.__dict__, "chunk_size": 50})
+    other = SweepSpec(**{**spec.__dict__, "chunk_size": 50})
     threads = numba.get_num_threads()
     numba.set_num_threads(1)
     try:
@@ -248,21 +253,22 @@ def test_same_result_for_any_chunk_size_and_thread_count(tmp_path, example_sweep
 def test_interrupted_sweep_resumes_to_the_same_result(tmp_path, monkeypatch, example_sweep):
     study, spec, run, res = example_sweep
     path = tmp_path / "sweep.nc"
-    write = sw._write_chunk
+    write = ChunkStore.write
     calls = []
 
-    def interrupt_after_three(*args):
+    def interrupt_after_three(store, *args):
         if len(calls) == 3:
             raise KeyboardInterrupt
-        calls.append(args[0])
-        write(*args)
+        calls.append(store.path(*args[:2]))
+        write(store, *args)
 
-    monkeypatch.setattr(sw, "_write_chunk", interrupt_after_three)
+    monkeypatch.setattr(ChunkStore, "write", interrupt_after_three)
     with pytest.raises(KeyboardInterrupt):
         sw.run_sweep(study, spec, path)
     assert not path.exists() and len(list((tmp_path / "sweep_chunks").glob("*.nc"))) == 3
     solved = []
-    monkeypatch.setattr(sw, "_write_chunk", lambda *a: (solved.append(a[0]), write(*a)))
+    monkeypatch.setattr(ChunkStore, "write",
+                        lambda store, *a: (solved.append(store.path(*a[:2])), write(store, *a)))
     sw.run_sweep(study, spec, path, resume=True)
     per_scenario = -(-spec.n_points * spec.n_draws // spec.chunk_size)
     assert len(solved) == 2 * per_scenario - 3 and not set(solved) & set(calls)
@@ -272,10 +278,11 @@ def test_interrupted_sweep_resumes_to_the_same_result(tmp_path, monkeypatch, exa
 
 def test_resume_refuses_chunks_of_another_sweep(tmp_path, monkeypatch, example_sweep):
     study, spec, run, res = example_sweep
-    monkeypatch.setattr(sw, "_write_chunk", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))
+    monkeypatch.setattr(ChunkStore, "write",
+                        lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))
     with pytest.raises(KeyboardInterrupt):
         sw.run_sweep(study, spec, tmp_path / "sweep.nc")
-    other = sw.SweepSpec(**{**spec.__dict__, "seed": 6})
+    other = SweepSpec(**{**spec.__dict__, "seed": 6})
     with pytest.raises(ScenarioError, match="different sweep"):
         sw.run_sweep(study, other, tmp_path / "sweep.nc", resume=True)
 
@@ -300,7 +307,8 @@ def test_dask_cluster_gives_the_in_process_result(tmp_path, example_sweep):
 def test_chunk_work_survives_pickling(example_sweep):
     """What a remote worker receives (pickled) solves to the same numbers."""
     study, spec, run, res = example_sweep
-    static, _ = sw.prepare_scenario(spec, study.benchmark, study.policies[0], study.file.solver)
+    static, _ = sw.prepare_scenario(spec, study.benchmark, study.scenarios[0].policy,
+                                    study.file.solver)
     point, scales = sw.chunk_cases(spec, 0, 10)
     scales = scales * static.grid_scales[point]
     here = sw.solve_chunk(static, point, scales)
@@ -329,10 +337,10 @@ def test_at_most_two_chunks_are_held_and_statistics_read_in_columns(tmp_path, mo
         return wrapped
 
     monkeypatch.setattr(sw, "solve_chunk", track(sw.solve_chunk))
-    monkeypatch.setattr(sw, "_read_chunk", track(sw._read_chunk))
+    monkeypatch.setattr(ChunkStore, "read", track(ChunkStore.read))
     reference = xr.load_dataset(sw.run_sweep(study, spec, tmp_path / "a" / "sweep.nc").path)
     assert peak[0] <= 2 and alive[0] == 0
-    monkeypatch.setattr(sw, "STAT_BUDGET", 1000)  # < 3000 draws: one cell at a time
+    monkeypatch.setattr(assemble, "STAT_BUDGET", 1000)  # < 3000 draws: one cell at a time
     small = xr.load_dataset(sw.run_sweep(study, spec, tmp_path / "b" / "sweep.nc").path)
     xr.testing.assert_identical(small, reference)
 
@@ -365,7 +373,7 @@ sd = 0.35
 """
     path = write_scenario(tmp_path, SCENARIOS + sweep, data=EXAMPLE.as_posix())
     out = tmp_path / "out" / "results.nc"
-    write = sw._write_chunk
+    write = ChunkStore.write
     count = []
 
     def interrupt(*args):
@@ -374,10 +382,10 @@ sd = 0.35
         count.append(1)
         write(*args)
 
-    monkeypatch.setattr(sw, "_write_chunk", interrupt)
+    monkeypatch.setattr(ChunkStore, "write", interrupt)
     assert main([str(path), "--out", str(out), "--quiet"]) == 130
     assert "--resume" in capsys.readouterr().err
-    monkeypatch.setattr(sw, "_write_chunk", write)
+    monkeypatch.setattr(ChunkStore, "write", write)
     assert main([str(path), "--out", str(out), "--quiet", "--resume"]) == 0
     err = capsys.readouterr().err
     resumed = xr.load_dataset(out.parent / "sweep.nc")
@@ -415,7 +423,7 @@ values = [0.8, 1.3]
     bm = study.benchmark
     j = [bm.sectors.index("autos"), bm.sectors.index("manufacturing")]
     home, foreign = bm.regions.index("HOME"), bm.regions.index("FOREIGN")
-    for s, pol in enumerate(study.policies):
+    for s, pol in enumerate(p.policy for p in study.scenarios):
         for a, rate in enumerate([0.0, 0.2, 0.5]):
             for b, mult in enumerate([0.8, 1.3]):
                 t1 = np.array(pol.t1)
@@ -466,9 +474,9 @@ sd = 0.1
     {"e1": "export_tax", "pref": "shift"},
 ])
 def test_kernel_outcomes_under_model_options(options):
-    """The compiled outcomes equal model.outcomes.outcomes (their NumPy twin) for nested
-    Armington, sector-specific capital, a fixed real wage, export taxes and preference shifts,
-    on a seeded 3-region problem with input-output links."""
+    """The compiled outcomes equal model.core.outcomes_numpy.outcomes (their NumPy twin) for
+    nested Armington, sector-specific capital, a fixed real wage, export taxes and preference
+    shifts, on a seeded 3-region problem with input-output links."""
     from calibration.calibrate import calibrate
     from calibration.synthetic import random_dataset
 
@@ -486,29 +494,27 @@ def test_kernel_outcomes_under_model_options(options):
         kw["pref"] = pref
     pol = make_policy(bm, t1=t1, **kw)
     settings = SolverSettings()
-    spec = sw.parse_sweep({"draws": 6, "seed": 2, "parameters": [
+    spec = parse_sweep({"draws": 6, "seed": 2, "parameters": [
         {"name": "sigma", "distribution": "uniform", "low": 0.8, "high": 1.25}]}, "test", bm)
     static, failed = sw.prepare_scenario(spec, bm, pol, settings)
     assert not failed
     point, scales = sw.chunk_cases(spec, 0, 6)
     got = sw.solve_chunk(static, point, scales)
     assert (got["status"] == 0).all()
-    names = list(sw.DRAW_OUTCOMES)
-    oi = sw._outcome_inputs(bm, pol)
+    region = [v.name for v in catalogue.per_draw() if v.dims == ("region",)]
+    sector = [v.name for v in catalogue.per_draw() if v.dims == ("region", "sector")]
     for d in range(6):
         sigma = bm.sigma * scales[d]
         sol = solve(bm, pol, settings, x0=static.x0s[0], sigma=sigma)
-        want = outcomes(bm, pol, sol)
-        # the twin: compiled outcomes at the same state, to rounding
-        q = kernel_params(bm, pol, settings, sigma=sigma)
-        region = np.empty((len(sk.REGION_OUTCOMES), 3))
-        sector = np.empty((3, 4))
-        sk._draw_outcomes(sol.x, q, kernels._workspace(3, 4, q.direct), oi, region, sector)
-        for k, name in enumerate(names[:-1]):
-            np.testing.assert_allclose(region[k], want[name], rtol=1e-10, atol=1e-12,
+        want = outcomes_numpy.outcomes(bm, pol, sol)
+        # the twin: compiled outcomes at the same state, to rounding, for every outcome
+        for name, value in outcomes(bm, pol, sol).items():
+            np.testing.assert_allclose(value, want[name], rtol=1e-10, atol=1e-12,
                                        err_msg=name)
-            # the whole draw: solved in parallel, to the solver's tolerance
+        # the whole draw: solved in parallel, to the solver's tolerance
+        for k, name in enumerate(region):
             np.testing.assert_allclose(got["region"][d, k], want[name], rtol=TOL, atol=TOL,
                                        err_msg=name)
-        np.testing.assert_allclose(sector, want["output"], rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(got["sector"][d], want["output"], rtol=TOL, atol=TOL)
+        for k, name in enumerate(sector):
+            np.testing.assert_allclose(got["sector"][d, k], want[name], rtol=TOL, atol=TOL,
+                                       err_msg=name)

@@ -28,8 +28,8 @@ from model.core.params import (KernelParams, Shock, SolverTuple, kernel_params, 
                                solver_tuple, writable)
 from model.core.settings import SolverSettings
 from model.core.solver import ConvergenceError, initial_state, solve
-from model.core.targets import TargetError, solve_target
-from model.scenario import PreparedScenario
+from model.core.policy import Policy
+from model.core.targets import TargetError, TargetSpec, solve_target
 from model.sweep.assemble import assemble, stored_rows
 from model.sweep.designs import draw_values, sigma_scales
 from model.sweep.kernels import solve_draws
@@ -75,23 +75,24 @@ def grid_scale(spec: SweepSpec, point: tuple[int, ...]) -> np.ndarray:
     return scale
 
 
-def prepare_scenario(spec: SweepSpec, bm: Benchmark, prepared: PreparedScenario,
-                     settings: SolverSettings, draw_settings: SolverSettings | None = None):
+def prepare_scenario(spec: SweepSpec, bm: Benchmark, policy: Policy, settings: SolverSettings,
+                     draw_settings: SolverSettings | None = None,
+                     target: TargetSpec | None = None):
     """Solve the central case of every grid point (the warm starts) and collect the arrays the
     kernel needs.  Returns ``(Static, failed grid points)``; a central case that fails starts
     its draws from the benchmark state.
 
-    A scenario with a target finds its instrument once, at the dataset's elasticities, and
+    A scenario with a ``target`` finds its instrument once, at the dataset's elasticities, and
     holds it at that value in every draw (tariff grids, which would move it, are refused by
     :func:`~model.sweep.spec.check_study`).  ``draw_settings`` (default ``settings``) are the
     solver settings of the draws.
     """
     points = list(np.ndindex(*spec.grid_shape)) if spec.grid else [()]
     x_init = initial_state(bm)
-    base, solvable = prepared.policy, True
-    if prepared.target is not None:
+    base, solvable = policy, True
+    if target is not None:
         try:
-            base = solve_target(bm, prepared.policy, prepared.target, settings)[1]
+            base = solve_target(bm, policy, target, settings)[1]
         except (ConvergenceError, TargetError):
             solvable = False
     shocks, x0s, scales, failed = [], [], [], []
@@ -200,8 +201,8 @@ def run_sweep(study, spec: SweepSpec, path, *, resume: bool = False, scheduler=N
                desc="sweep")
     try:
         for s, prepared in enumerate(study.scenarios):
-            static, failed = prepare_scenario(spec, study.benchmark, prepared,
-                                              study.file.solver, settings)
+            static, failed = prepare_scenario(spec, study.benchmark, prepared.policy,
+                                              study.file.solver, settings, prepared.target)
             central_failed += [(prepared.name, pt) for pt in failed]
             todo = []
             for c in range(n_chunks):
