@@ -101,33 +101,15 @@ def load_dataset(path: str | Path, elasticities: str = "elasticities.csv") -> Da
 
     meta = _read_meta(folder / "dataset.toml")
     regions, sectors, value_added = _read_value_added(folder / "value_added.csv")
-    ridx = {r: k for k, r in enumerate(regions)}
     sidx = {s: k for k, s in enumerate(sectors)}
-    nr, ns = len(regions), len(sectors)
-
-    index = {"region": ridx, "sector": sidx}
-
-    def tariff(row, cell):
-        n, i, _ = cell
-        rate = _number(row, "rate")
-        if not rate > -1.0:
-            raise DatasetError(f"{row.where}: rate {rate} is not above -1 (-100 %)")
-        if i == n and rate != 0.0:
-            raise DatasetError(
-                f"{row.where}: a tariff of {regions[n]} on its own goods ({rate}) is not allowed"
-            )
-        return rate
-
-    def nonneg(row, cell):
-        return _nonneg(row, "value")
-
+    index = {"region": {r: k for k, r in enumerate(regions)}, "sector": sidx}
     flows = _read_cells(folder / "flows.csv", ("exporter", "importer", "sector", "value"),
-                        ("region", "region", "sector"), index, nonneg, required=True)
+                        ("region", "region", "sector"), index, _nonneg_value, required=True)
     intermediates = _read_cells(folder / "intermediates.csv",
                                 ("region", "input", "sector", "value"),
-                                ("region", "sector", "sector"), index, nonneg)
+                                ("region", "sector", "sector"), index, _nonneg_value)
     tariffs = _read_cells(folder / "tariffs.csv", ("importer", "exporter", "sector", "rate"),
-                          ("region", "region", "sector"), index, tariff)
+                          ("region", "region", "sector"), index, _tariff_rate)
 
     sigma, sigma_m = _read_elasticities(folder / elasticities, sidx)
 
@@ -243,6 +225,22 @@ def _read_cells(path: Path, columns: tuple[str, ...], kinds: tuple[str, ...], in
         cell = tuple(_label(row, c, index[kind], kind) for c, kind in zip(columns, kinds))
         _store(out, seen, cell, value(row, cell), row)
     return out
+
+
+def _nonneg_value(row: _Row, cell: tuple) -> float:
+    return _nonneg(row, "value")
+
+
+def _tariff_rate(row: _Row, cell: tuple) -> float:
+    """A tariff row's rate: above -1, and 0 on a region's own goods."""
+    n, i, _ = cell
+    rate = _number(row, "rate")
+    if not rate > -1.0:
+        raise DatasetError(f"{row.where}: rate {rate} is not above -1 (-100 %)")
+    if i == n and rate != 0.0:
+        raise DatasetError(f"{row.where}: a tariff of {row['importer']} on its own goods "
+                           f"({rate}) is not allowed")
+    return rate
 
 
 def _number(row: _Row, column: str) -> float:

@@ -198,29 +198,35 @@ def _solve_fixed_point(x0, p, st, damping, x_out):
         f_old[:] = f
         g_old[:] = g
         if anderson and stored > 0:
-            coef = _mixing_weights(dF, stored, f)
-            x_new = g.copy()
-            for k in range(stored):
-                for a in range(dim):
-                    x_new[a] -= coef[k] * dG[k, a]
-            ok = True
-            for a in range(dim):
-                if not np.isfinite(x_new[a]):
-                    ok = False
-            wages = split(x_new, nr, ns)[0]
-            for n in range(nr):
-                if wages[n] <= 0.0:
-                    ok = False
-            if ok:
-                x[:] = x_new
-            else:
-                x[:] = g
-                stored = 0
-                head = 0
-        else:
-            x[:] = g
+            if _anderson_step(x, g, f, dF, dG, stored, nr, ns):
+                continue
+            stored = 0  # a failed extrapolation: the plain step, and the history cleared
+            head = 0
+        x[:] = g
     x_out[:] = x
     return MAX_ITER, max_iter, res_w, res_p, res_e
+
+
+@njit(cache=True)
+def _anderson_step(x, g, f, dF, dG, stored, nr, ns):
+    """Set ``x`` to the Anderson extrapolation ``G(x) - dG gamma`` from the ``stored`` past
+    differences; returns False (leaving ``x``) when the step is not finite or leaves a
+    wage (or employment) at or below zero."""
+    dim = x.shape[0]
+    coef = _mixing_weights(dF, stored, f)
+    x_new = g.copy()
+    for k in range(stored):
+        for a in range(dim):
+            x_new[a] -= coef[k] * dG[k, a]
+    for a in range(dim):
+        if not np.isfinite(x_new[a]):
+            return False
+    wages = split(x_new, nr, ns)[0]
+    for n in range(nr):
+        if wages[n] <= 0.0:
+            return False
+    x[:] = x_new
+    return True
 
 
 @njit(cache=True)

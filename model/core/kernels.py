@@ -154,23 +154,31 @@ def _prices_and_shares(lc, p, lPs, lPe, pi1):
                             eM * (ltau[n, i, j] + lc[i, j] - lPM) + lpref[n, i, j])
                     else:
                         pi1[n, i, j] = 0.0
-            if not shifted:
-                lPe[n, j] = lp
-                continue
-            # quantity index at benchmark preferences of what one unit of spending buys
-            rD = (sigma[j] - 1.0) / sigma[j]
-            rM = (sigma_m[j] - 1.0) / sigma_m[j]
-            q = 0.0
-            if d > 0.0:
-                q += d * (pi1[n, n, j] / d * np.exp(-uD)) ** rD
-            if m0 > 0.0:
-                qm = 0.0
-                for i in range(nr):
-                    if i != n and pi0[n, i, j] > 0.0:
-                        qi = pi1[n, i, j] / pi0[n, i, j] * np.exp(-(ltau[n, i, j] + lc[i, j]))
-                        qm += pi0[n, i, j] / m0 * qi ** rM
-                q += m0 * qm ** (rD / rM)
-            lPe[n, j] = -np.log(q) / rD
+            lPe[n, j] = _effective_price(n, j, lc, p, pi1, d, m0, uD) if shifted else lp
+
+
+@njit(cache=True)
+def _effective_price(n, j, lc, p, pi1, d, m0, uD):
+    """Minus the log of the CES quantity index, at benchmark preferences, of what one unit of
+    spending buys in market ``(n, j)`` (the effective price index under preference shifts);
+    ``d`` and ``m0`` are the benchmark domestic and import shares, ``uD`` the log delivered
+    cost of domestic goods."""
+    pi0, ltau = p.structure.pi0, p.shock.ltau
+    sigma, sigma_m = p.elasticities.sigma[j], p.elasticities.sigma_m[j]
+    nr = pi0.shape[0]
+    rD = (sigma - 1.0) / sigma
+    rM = (sigma_m - 1.0) / sigma_m
+    q = 0.0
+    if d > 0.0:
+        q += d * (pi1[n, n, j] / d * np.exp(-uD)) ** rD
+    if m0 > 0.0:
+        qm = 0.0
+        for i in range(nr):
+            if i != n and pi0[n, i, j] > 0.0:
+                qi = pi1[n, i, j] / pi0[n, i, j] * np.exp(-(ltau[n, i, j] + lc[i, j]))
+                qm += pi0[n, i, j] / m0 * qi ** rM
+        q += m0 * qm ** (rD / rM)
+    return -np.log(q) / rD
 
 
 @njit(cache=True)

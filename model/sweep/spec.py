@@ -110,7 +110,8 @@ def parse_sweep(raw: dict, path, bm: Benchmark) -> SweepSpec:
     err.keys(raw, SWEEP_KEYS, "sweep")
     method = raw.get("method", "monte_carlo")
     if method not in DESIGNS:
-        err.fail("sweep.method", f"'{method}' is not a method; use one of {', '.join(DESIGNS)}")
+        err.fail("sweep.method",
+                 f"'{method}' is not a method; use one of {', '.join(DESIGNS)}")
     design = DESIGNS[method]
     if design.takes_draws:
         draws = err.integer(raw.get("draws", 1000), "sweep.draws", 1, "positive integer")
