@@ -30,6 +30,7 @@ from benchmarks import fresh
 from benchmarks.methods import METHODS, Method, active, equilibrium_residual, residual_time
 from benchmarks.problems import SIZES, Problem, tariff_problem
 from benchmarks.timing import ROOT, machine, median, run_limited, timed
+from model.core.layout import split
 
 MODES = {
     # seconds of repeated solves per method and size (at least 3 solves where the first took
@@ -102,8 +103,8 @@ def first_run(problem: Problem, method: Method, cfg: dict, reference_x=None) -> 
         return row
     first, outcome = payload
     residual = equilibrium_residual(problem, outcome.x)
-    nr = problem.shape[0]
-    gap = (float(np.abs(outcome.x[:nr] - reference_x[:nr]).max())
+    nr, ns = problem.shape
+    gap = (float(np.abs(split(outcome.x, nr, ns)[0] - split(reference_x, nr, ns)[0]).max())
            if reference_x is not None else 0.0)
     ok = outcome.converged and residual < 1e-9
     row.update(status="ok" if ok else "failed", time_s=first, repeats=1,
