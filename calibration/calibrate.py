@@ -92,7 +92,8 @@ def cost_shares(VA0: np.ndarray, M0: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 
 def calibrate(ds: Dataset) -> Benchmark:
-    """Benchmark shares and accounts of ``ds`` (model.md, "Benchmark data")."""
+    """Benchmark shares and accounts of ``ds`` (docs/model.md, "Benchmark data and
+    calibration")."""
     X0 = ds.flows
     t0 = ds.tariffs
     E0 = absorption(X0, t0)

@@ -1,5 +1,5 @@
-"""The solver agrees with an independent ``scipy.optimize.root`` solution of model.md's
-equations, written here from the text of model.md with no code from the package's model."""
+"""The solver agrees with an independent ``scipy.optimize.root`` solution of docs/model.md's
+equations, written here from the text of docs/model.md with no code from the package's model."""
 
 import numpy as np
 from hypothesis import given, settings

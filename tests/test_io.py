@@ -18,7 +18,7 @@ def test_example_dataset_loads_and_balances():
     np.testing.assert_allclose(bm.beta + bm.gamma.sum(axis=1), 1.0, rtol=1e-14)
     np.testing.assert_allclose(bm.pi0.sum(axis=1), 1.0, rtol=1e-14)
     np.testing.assert_allclose(bm.alpha.sum(axis=1), 1.0, rtol=1e-14)
-    # income = value added + tariff revenue + deficit = total final demand (model.md)
+    # income = value added + tariff revenue + deficit = total final demand (docs/model.md)
     np.testing.assert_allclose(bm.I0, bm.F0.sum(axis=1), rtol=1e-13)
     assert bm.D0[0] < 0 < bm.D0[1]  # HOME runs a surplus in the example
     assert abs(bm.D0.sum()) < 1e-9

@@ -7,7 +7,7 @@ import pytest
 from calibration.calibrate import calibrate
 from calibration.io import load_dataset
 from model.scenario import ScenarioError, load_scenario_file, prepare_scenarios
-from tests.conftest import EXAMPLE, write_scenario
+from tests.conftest import EXAMPLE, ROOT, write_scenario
 
 H, F = 0, 1  # HOME, FOREIGN
 AG, MAN, AUT, SRV = range(4)
@@ -263,3 +263,23 @@ def test_unknown_base_is_refused(tmp_path, bm):
     path = write_scenario(tmp_path, '[scenarios.b]\nbase = "a"\n', data=str(EXAMPLE))
     with pytest.raises(ScenarioError, match="scenarios.b.base: 'a' is not a scenario defined above"):
         load_scenario_file(path)
+
+
+def test_uniform_tariff_bounds_are_checked_against_the_scenarios_tariffs(tmp_path):
+    """A scenario that cuts a tariff to -60 % cannot search a uniform tariff change down to
+    -50 points: the cell would reach -110 %, though the benchmark rate plus -50 points would
+    not."""
+    data = (ROOT / "data" / "jpn_usa_row_2024").as_posix()
+    body = ('[scenarios.s]\n[[scenarios.s.tariffs]]\nimporter = "USA"\nexporter = "JPN"\n'
+            'sectors = ["motor_vehicles_and_parts"]\nrate = -0.6\n'
+            '[scenarios.s.target]\nbalance = "bilateral"\nregion = "JPN"\npartner = "USA"\n'
+            'value = 0.0\ninstrument = "uniform_tariff"\nimporter = "USA"\nexporter = "JPN"\n'
+            'sectors = "all"\nbounds = [-0.5, 1.0]\n')
+    path = write_scenario(tmp_path, body, data=data)
+    bm = calibrate(load_dataset(data))
+    with pytest.raises(ScenarioError, match=r"scenarios.s.target.bounds: the low bound -0.5 "
+                                            r"would take a tariff to -100 % or below"):
+        prepare_scenarios(load_scenario_file(path), bm)
+    ok = prepare_scenarios(load_scenario_file(write_scenario(
+        tmp_path, body.replace("[-0.5, 1.0]", "[-0.3, 1.0]"), data=data)), bm)
+    assert ok[0].target is not None

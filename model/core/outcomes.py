@@ -36,8 +36,9 @@ OUTCOMES = (
              label="welfare (EV, % of income)", short="welfare %", headline=1, per_draw=True),
     Variable("real_wage", ("region",), "percent change", "real wage, 100 (w_hat / Pc_hat - 1)",
              label="real wage (%)", short="real wage %", headline=2, per_draw=True),
-    Variable("wage", ("region",), "ratio", "wage change w_hat (numeraire: world value added)",
-             per_draw=True),
+    Variable("wage", ("region",), "ratio",
+             "wage change w_hat (numeraire: the world factor-price index, world value added "
+             "under full employment)", per_draw=True),
     Variable("price_index", ("region",), "ratio",
              "Cobb-Douglas consumer price index change Pc_hat", per_draw=True),
     Variable("real_gdp", ("region",), "percent change",

@@ -15,8 +15,9 @@ class SolverSettings:
 
     Attributes
     ----------
-    tol : convergence bound on max |labour excess demand| / world value added, and on the
-        largest change of a log price index between two iterations.
+    tol : convergence bound on max |excess demand for labour or capital| / world value added,
+        on the largest change of a log price index between two iterations, and on the largest
+        change of absorption / world value added.
     max_iter : iteration limit; reaching it is an error, never a result.
     damping : weight of the new iterate in the update ``x <- x + damping (G(x) - x)``, in (0, 1].
     acceleration : ``"anderson"`` (Anderson mixing, Walker & Ni 2011) or ``"none"``.

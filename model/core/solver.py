@@ -38,7 +38,7 @@ class Solution:
     iterations : int
         Fixed-point iterations performed (0 when the starting point already solves the model).
     residual : float
-        max |labour excess demand| / world value added at the solution.
+        max |excess demand for labour or capital| / world value added at the solution.
     price_residual : float
         max |change of log price index| in the last iteration.
     absorption_residual : float
@@ -132,7 +132,7 @@ def solve(
                 "let the trade balance adjust)")
         raise ConvergenceError(
             f"the solver did not converge: {reason} (three attempts, last damping "
-            f"{damping:g}); labour residual {res_w:.3e}, price residual {res_p:.3e}, "
+            f"{damping:g}); factor residual {res_w:.3e}, price residual {res_p:.3e}, "
             f"absorption residual {res_e:.3e}, tolerance {settings.tol:g}, "
             f"{total_iter} iterations in all",
             solution,

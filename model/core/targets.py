@@ -52,9 +52,9 @@ class Instrument:
     def scan(self, lo: float, hi: float, points: int = 25) -> np.ndarray:
         return np.geomspace(lo, hi, points) if self.geometric else np.linspace(lo, hi, points)
 
-    def bound_problem(self, t0: np.ndarray, low: float) -> str:
-        """What is wrong with the low bound ``low`` on cells with benchmark tariffs ``t0``
-        ("" if nothing)."""
+    def bound_problem(self, t1: np.ndarray, low: float) -> str:
+        """What is wrong with the low bound ``low`` on cells whose tariffs in the scenario are
+        ``t1`` ("" if nothing)."""
         return ""
 
 
@@ -78,8 +78,8 @@ class _UniformTariff(Instrument):
         t1[mask] = policy.t1[mask] + v
         return dataclasses.replace(policy, t1=t1)
 
-    def bound_problem(self, t0, low):
-        if (t0 + low <= -1.0).any():
+    def bound_problem(self, t1, low):
+        if (t1 + low <= -1.0).any():
             return f"the low bound {low:g} would take a tariff to -100 % or below"
         return ""
 

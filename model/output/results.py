@@ -67,7 +67,7 @@ def build_results(ds: Dataset, bm: Benchmark, records, attrs: dict) -> xr.Datase
         "package": "armington-cge",
         "package_version": package_version(),
         "model": "multi-sector Armington model with input-output links, exact hat algebra; "
-                 "closure options per scenario in the variable 'closure' (see README)",
+                 "closure options per scenario in the variable 'closure' (see docs/model.md)",
         "numeraire": "world factor-price index (world value added under full employment)",
     })
     result.attrs.update({k: v for k, v in attrs.items() if k != "title"})

@@ -47,7 +47,8 @@ def prepare_scenarios(sf: ScenarioFile, bm: Benchmark) -> tuple[PreparedScenario
 def prepare_scenario(path: Path, sc: Scenario, bm: Benchmark) -> PreparedScenario:
     err = Errors(path)
     pol = policy(err, sc, bm)
-    target = resolve_target(err, sc.target, bm, f"scenario {sc.name}") if sc.target else None
+    target = (resolve_target(err, sc.target, bm, pol, f"scenario {sc.name}") if sc.target
+              else None)
     return PreparedScenario(sc, pol, target)
 
 
@@ -108,10 +109,11 @@ def _region(err: Errors, bm: Benchmark, region: str, key: str) -> int:
     return bm.regions.index(region)
 
 
-def resolve_target(err: Errors, target: Target, bm: Benchmark, label: str = "") -> TargetSpec:
-    """Check a target against the dataset; the :class:`~model.core.targets.TargetSpec` with
-    region indices and the boolean mask ``[importer, exporter, sector]`` of the instrument's
-    cells."""
+def resolve_target(err: Errors, target: Target, bm: Benchmark, pol: Policy,
+                   label: str = "") -> TargetSpec:
+    """Check a target against the dataset and the scenario's policy ``pol``; the
+    :class:`~model.core.targets.TargetSpec` with region indices and the boolean mask
+    ``[importer, exporter, sector]`` of the instrument's cells."""
     for key, name in (("region", target.region), ("partner", target.partner)):
         if name is not None:
             _region(err, bm, name, f"{target.key}.{key}")
@@ -125,7 +127,7 @@ def resolve_target(err: Errors, target: Target, bm: Benchmark, label: str = "") 
     mask = np.zeros(bm.t0.shape, dtype=bool)
     for n, i, j in cells(err, target.key, target.cells, bm):
         mask[n, i, j] = True
-    problem = target.instrument.bound_problem(bm.t0[mask], target.bounds[0])
+    problem = target.instrument.bound_problem(pol.t1[mask], target.bounds[0])
     if problem:
         err.fail(f"{target.key}.bounds", problem)
     if len(bm.regions) == 2:

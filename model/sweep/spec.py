@@ -188,8 +188,8 @@ def _sigma(err: Errors, entry, where, bm, used) -> Sampled | Grid:
         if independent:
             err.fail(f"{where}.independent", "a grid moves its sectors together; use one "
                      "parameter per sector for separate grids")
-        return Grid(where, entry.get("label", "sigma"), "sigma", values, tuple(sectors),
-                    relative)
+        return Grid(where, err.string(entry.get("label", "sigma"), f"{where}.label"), "sigma",
+                    values, tuple(sectors), relative)
     dist, args = _distribution(err, entry, where)
     if dist in ("uniform", "triangular"):
         _check_sigma(err, f"{where}.low", bm, sectors, args[0], relative, "low")
