@@ -22,7 +22,7 @@ from calibration.accounts import absorption
 OUTPUT_IDENTITY_RTOL = 1e-6
 
 REQUIRED_FILES = ("flows.csv", "value_added.csv", "elasticities.csv", "dataset.toml")
-OPTIONAL_FILES = ("intermediates.csv", "tariffs.csv")
+OPTIONAL_FILES = ("intermediates.csv", "tariffs.csv", "regimes.csv")
 DATASET_TOML_KEYS = ("name", "year", "currency", "unit", "description", "sources")
 
 
@@ -49,6 +49,9 @@ class Dataset:
     sigma, sigma_m : ndarray, shape (S,)
         Armington elasticity (one level); ``sigma_m`` is the within-imports elasticity of the
         nested form, equal to ``sigma`` when the file has no ``sigma_m`` column.
+    regimes : dict of str to ndarray, shape (R, R, S)
+        Named tariff regimes of ``regimes.csv``: ``regimes[name][n, i, j]`` is the rate of
+        importer ``n`` on exporter ``i`` under the regime, NaN where the regime sets none.
     """
 
     path: Path
@@ -69,6 +72,7 @@ class Dataset:
     elasticities_file: str = "elasticities.csv"
     files_hash: str = ""
     meta: dict = field(default_factory=dict)
+    regimes: dict = field(default_factory=dict)
 
     def __post_init__(self):
         for name in ("flows", "value_added", "intermediates", "tariffs", "sigma", "sigma_m"):
@@ -112,6 +116,7 @@ def load_dataset(path: str | Path, elasticities: str = "elasticities.csv") -> Da
                           ("region", "region", "sector"), index, _tariff_rate)
 
     sigma, sigma_m = _read_elasticities(folder / elasticities, sidx)
+    regimes = _read_regimes(folder / "regimes.csv", index)
 
     return make_dataset(
         regions, sectors, flows, value_added, intermediates, tariffs, sigma, sigma_m,
@@ -125,6 +130,7 @@ def load_dataset(path: str | Path, elasticities: str = "elasticities.csv") -> Da
         elasticities_file=elasticities,
         files_hash=files_hash(folder, elasticities),
         meta=meta,
+        regimes=regimes,
     )
 
 
@@ -224,6 +230,25 @@ def _read_cells(path: Path, columns: tuple[str, ...], kinds: tuple[str, ...], in
     for row in _rows(path, columns):
         cell = tuple(_label(row, c, index[kind], kind) for c, kind in zip(columns, kinds))
         _store(out, seen, cell, value(row, cell), row)
+    return out
+
+
+def _read_regimes(path: Path, index: dict) -> dict:
+    """``regimes.csv``: ``{regime: t[importer, exporter, sector]}``, NaN where a regime sets no
+    rate (an absent file: no regimes)."""
+    if not path.is_file():
+        return {}
+    shape = (len(index["region"]), len(index["region"]), len(index["sector"]))
+    out: dict = {}
+    seen: dict = {}
+    for row in _rows(path, ("regime", "importer", "exporter", "sector", "rate")):
+        name = row["regime"]
+        if not name:
+            raise DatasetError(f"{row.where}: empty regime name")
+        t = out.setdefault(name, np.full(shape, np.nan))
+        cell = tuple(_label(row, c, index[k], k) for c, k in (
+            ("importer", "region"), ("exporter", "region"), ("sector", "sector")))
+        _store(t, seen.setdefault(name, {}), cell, _tariff_rate(row, cell), row)
     return out
 
 

@@ -65,7 +65,8 @@ def prepare(path: str | Path, compare: bool = True, elasticities: str | None = N
                                     f"choices are {', '.join(valid)}")
     others = tuple(prepare(c.file, compare=False, elasticities=c.elasticities, label=c.label)
                    for c in sf.report.compare) if compare else ()
-    study = Study(sf, ds, bm, prepare_scenarios(sf, bm), others, label or sf.path.stem)
+    study = Study(sf, ds, bm, prepare_scenarios(sf, bm, ds.regimes), others,
+                  label or sf.path.stem)
     if compare and sf.report.notes is not None:  # a compared file's notes are not rendered
         check_notes(study)
     return study

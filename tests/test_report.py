@@ -35,7 +35,9 @@ def test_notes_are_filled_from_the_results(tmp_path, example_copy):
 
     path = study(tmp_path, "Welfare {{welfare|autos|HOME}} / alt {{welfare|autos@alt|HOME:.4f}}; "
                            "autos output {{output|autos|HOME|autos:.1f}} %; "
-                           "trade {{trade|autos|HOME|FOREIGN|autos}}.", example_copy)
+                           "trade {{trade|autos|HOME|FOREIGN|autos}}; "
+                           "was {{bilateral_balance_benchmark|benchmark|HOME|FOREIGN:.3f}}.",
+                 example_copy)
     out = tmp_path / "out" / "results.nc"
     assert main([str(path), "--out", str(out), "--quiet"]) == 0
     res = xr.load_dataset(out)
@@ -44,7 +46,9 @@ def test_notes_are_filled_from_the_results(tmp_path, example_copy):
     y = float(res.output.sel(scenario="autos", region="HOME", sector="autos"))
     x = float(res.trade.sel(scenario="autos", exporter="HOME", importer="FOREIGN", sector="autos"))
     assert f"Welfare {w:.2f} / alt " in report
-    assert f"autos output {y:.1f} %" in report and f"trade {x:.2f}." in report
+    b = float(res.bilateral_balance_benchmark.sel(region="HOME", partner="FOREIGN"))
+    assert f"autos output {y:.1f} %" in report and f"trade {x:.2f}; " in report
+    assert f"was {b:.3f}." in report
     assert "{{" not in report
     assert "## The study in numbers" in report and "autos output %" in report
     assert "welfare (alt)" in report  # the comparison table
@@ -52,7 +56,8 @@ def test_notes_are_filled_from_the_results(tmp_path, example_copy):
 
 @pytest.mark.parametrize("notes,words", [
     ("{{welfare|autos}}", ["needs 1 label(s)", "region"]),
-    ("{{income_benchmark|autos|HOME}}", ["unknown variable 'income_benchmark'"]),
+    ("{{income_benchmark|autos|HOME}}", ["benchmark value", "income_benchmark|benchmark|"]),
+    ("{{description|autos}}", ["unknown variable 'description'"]),
     ("{{welfare|nothing|HOME}}", ["unknown scenario 'nothing'"]),
     ("{{output|autos|HOME|cars}}", ["unknown sector 'cars'"]),
     ("{{welfare|autos@other|HOME}}", ["no compared file 'other'"]),

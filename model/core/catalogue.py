@@ -110,7 +110,7 @@ def per_draw() -> tuple[Variable, ...]:
 
 
 def placeholder_dims() -> dict[str, tuple[str, ...]]:
-    """What a placeholder of study notes may name: every numeric per-scenario variable, with
-    the dimensions whose labels it must give after the scenario."""
-    return {v.name: v.dims for v in CATALOGUE
-            if per_scenario(v) and v.group not in ("text", "derived")}
+    """What a placeholder of study notes may name: every numeric per-scenario variable and
+    every benchmark value, with the dimensions whose labels it must give after the scenario
+    (for a benchmark value, the word ``benchmark``)."""
+    return {v.name: v.dims for v in CATALOGUE if v.group not in ("text", "derived")}

@@ -1,8 +1,9 @@
 """Study notes: Markdown whose ``{{variable|scenario[@file]|label...[:format]}}`` placeholders
 are filled from the results.
 
-A placeholder names a per-scenario variable of the catalogue
-(:func:`model.core.catalogue.placeholder_dims`), a scenario, optionally the label of a compared
+A placeholder names a numeric variable of the catalogue
+(:func:`model.core.catalogue.placeholder_dims`), a scenario (the word ``benchmark`` for a
+benchmark value such as ``trade_balance_benchmark``), optionally the label of a compared
 scenario file after ``@``, one label per dimension of the variable, and a format (``.2f`` by
 default).  :func:`check` resolves every placeholder against the names a study will have before
 anything is solved; :func:`render` resolves them the same way against the results and fills
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from model.core import catalogue
 
 PLACEHOLDER = re.compile(r"\{\{([^{}]+)\}\}")
+BENCHMARK = "benchmark"  # the scenario part of a placeholder that names a benchmark value
 
 
 class NotesError(ValueError):
@@ -73,7 +75,11 @@ def resolve(ph: Placeholder, files: dict[str, Names], default: str) -> tuple[str
     if dims is None:
         raise NotesError(f"{where}: unknown variable '{ph.variable}'; a placeholder names a "
                          "per-scenario result such as welfare or output")
-    if ph.scenario not in names.scenarios:
+    benchmark = catalogue.VARIABLES[ph.variable].group == "benchmark"
+    if benchmark and ph.scenario != BENCHMARK:
+        raise NotesError(f"{where}: '{ph.variable}' is a benchmark value; write "
+                         f"{{{{{ph.variable}|{BENCHMARK}|...}}}}")
+    if not benchmark and ph.scenario not in names.scenarios:
         raise NotesError(f"{where}: unknown scenario '{ph.scenario}'; the scenarios are "
                          f"{', '.join(names.scenarios)}")
     if len(ph.labels) != len(dims):
@@ -83,7 +89,8 @@ def resolve(ph: Placeholder, files: dict[str, Names], default: str) -> tuple[str
         if name not in names.of(dim):
             raise NotesError(f"{where}: unknown {dim} '{name}'; the choices are "
                              f"{', '.join(names.of(dim))}")
-    return label, {"scenario": ph.scenario, **dict(zip(dims, ph.labels))}
+    selection = dict(zip(dims, ph.labels))
+    return label, selection if benchmark else {"scenario": ph.scenario, **selection}
 
 
 def check(text: str, files: dict[str, Names], default: str) -> None:

@@ -206,7 +206,7 @@ def _output_section(result: xr.Dataset) -> list[str]:
 
 def _convergence_section(result: xr.Dataset) -> list[str]:
     parts = ["## Convergence", "",
-             "| scenario | converged | iterations | labour residual | price residual | "
+             "| scenario | converged | iterations | factor residual | price residual | "
              "absorption residual |",
              "|---|---|---|---|---|---|"]
     for sc in result.scenario.values:

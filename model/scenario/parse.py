@@ -16,16 +16,19 @@ from model.core.settings import ModelError, SolverSettings
 from model.core.targets import INSTRUMENTS
 from model.scenario.errors import Errors, ScenarioError
 from model.scenario.records import (DEFAULT_CAPITAL_SHARE, CellEntry, Closure, Comparison,
-                                    ReportSpec, Scenario, ScenarioFile, TariffEntry, Target)
+                                    RegimeEntry, ReportSpec, Scenario, ScenarioFile, TariffEntry,
+                                    Target)
 from model.scenario.selection import parse_selection
 
 TOP_KEYS = ("title", "data", "elasticities", "defaults", "scenarios", "solver", "sweep",
             "report")
 REPORT_KEYS = ("notes", "regions", "sectors", "compare")
-DEFAULT_KEYS = ("closure", "tariffs", "trade_costs", "export_taxes", "preferences")
-SCENARIO_KEYS = ("description", "base", "closure", "tariffs", "trade_costs", "export_taxes",
+DEFAULT_KEYS = ("closure", "regimes", "tariffs", "trade_costs", "export_taxes", "preferences")
+SCENARIO_KEYS = ("description", "base", "closure", "regimes", "tariffs", "trade_costs",
+                 "export_taxes",
                  "preferences", "target")
 TARIFF_KEYS = ("importer", "exporter", "sectors", "except", "rate", "add", "floor")
+REGIME_KEYS = ("regime", "importer", "exporter", "sectors", "except")
 TARIFF_MODES = ("rate", "add", "floor")
 CELL_KEYS = ("importer", "exporter", "sectors", "except")
 #: entry lists that set one value per cell: list name -> (value key, lower bound, meaning)
@@ -124,6 +127,7 @@ def _scenario(err: Errors, name: str, body, defaults: dict, parsed: list[Scenari
     return Scenario(
         name=name,
         description=err.string(body.get("description", ""), f"{where}.description"),
+        regimes=inherited("regimes", _regime),
         tariffs=inherited("tariffs", _tariff),
         trade_costs=inherited("trade_costs", _cell_entry),
         closure=_closure(err, closure_doc, f"{where}.closure"),
@@ -180,6 +184,14 @@ def _report(err: "Errors", doc, folder: Path) -> ReportSpec:
         if key in doc:
             names[key] = err.names(doc[key], f"report.{key}", allow_all=False)
     return ReportSpec(notes=notes, compare=tuple(compare), **names)
+
+
+def _regime(err: Errors, entry: dict, where: str) -> RegimeEntry:
+    err.keys(entry, REGIME_KEYS, where)
+    if "regime" not in entry:
+        err.fail(f"{where}.regime", "missing: the name of a regime of the dataset's regimes.csv")
+    return RegimeEntry(key=where, regime=err.string(entry["regime"], f"{where}.regime"),
+                       cells=parse_selection(err, entry, where))
 
 
 def _tariff(err: Errors, entry: dict, where: str) -> TariffEntry:

@@ -38,23 +38,25 @@ class PreparedScenario:
         return self.scenario.name
 
 
-def prepare_scenarios(sf: ScenarioFile, bm: Benchmark) -> tuple[PreparedScenario, ...]:
+def prepare_scenarios(sf: ScenarioFile, bm: Benchmark,
+                      regimes: dict | None = None) -> tuple[PreparedScenario, ...]:
     """Every scenario of ``sf`` as a :class:`PreparedScenario`; checks every name against
-    ``bm``."""
-    return tuple(prepare_scenario(sf.path, sc, bm) for sc in sf.scenarios)
+    ``bm`` and the dataset's tariff ``regimes`` (:attr:`calibration.io.Dataset.regimes`)."""
+    return tuple(prepare_scenario(sf.path, sc, bm, regimes or {}) for sc in sf.scenarios)
 
 
-def prepare_scenario(path: Path, sc: Scenario, bm: Benchmark) -> PreparedScenario:
+def prepare_scenario(path: Path, sc: Scenario, bm: Benchmark,
+                     regimes: dict | None = None) -> PreparedScenario:
     err = Errors(path)
-    pol = policy(err, sc, bm)
+    pol = policy(err, sc, bm, regimes or {})
     target = (resolve_target(err, sc.target, bm, pol, f"scenario {sc.name}") if sc.target
               else None)
     return PreparedScenario(sc, pol, target)
 
 
-def policy(err: Errors, sc: Scenario, bm: Benchmark) -> Policy:
+def policy(err: Errors, sc: Scenario, bm: Benchmark, regimes: dict | None = None) -> Policy:
     """Turn one scenario into tariffs, trade costs and deficits aligned with ``bm``."""
-    arrays = {"t1": _tariffs(err, sc, bm)}
+    arrays = {"t1": _tariffs(err, sc, bm, regimes or {})}
     for key, (field, neutral) in CELL_ARRAYS.items():
         arrays[field] = _cell_values(err, getattr(sc, key), bm, neutral)
     closure = sc.closure
@@ -78,9 +80,20 @@ def policy(err: Errors, sc: Scenario, bm: Benchmark) -> Policy:
         err.fail(f"scenarios.{sc.name}", str(exc))
 
 
-def _tariffs(err: Errors, sc: Scenario, bm: Benchmark) -> np.ndarray:
-    """The scenario's tariffs: later entries override earlier ones on the same cells."""
+def _tariffs(err: Errors, sc: Scenario, bm: Benchmark, regimes: dict) -> np.ndarray:
+    """The scenario's tariffs: the regimes' rates first, then the tariff entries; later entries
+    override earlier ones on the same cells."""
     t1 = bm.t0.copy()
+    for entry in sc.regimes:
+        if entry.regime not in regimes:
+            err.fail(f"{entry.key}.regime", f"unknown regime '{entry.regime}'; the dataset's "
+                     f"regimes are {', '.join(regimes) or 'none (no regimes.csv)'}")
+        rates = regimes[entry.regime]
+        for n, i, j in cells(err, entry.key, entry.cells, bm):
+            if np.isnan(rates[n, i, j]):
+                err.fail(entry.key, f"regime '{entry.regime}' sets no rate for "
+                         f"{bm.regions[n]} imports of {bm.sectors[j]} from {bm.regions[i]}")
+            t1[n, i, j] = rates[n, i, j]
     for entry in sc.tariffs:
         for n, i, j in cells(err, entry.key, entry.cells, bm):
             old = bm.t0[n, i, j]

@@ -27,6 +27,16 @@ class TariffEntry:
 
 
 @dataclass(frozen=True)
+class RegimeEntry:
+    """The rates of a named tariff regime of the dataset (``regimes.csv``) on the selected
+    cells; applied before the tariff entries, which may override it."""
+
+    key: str
+    regime: str
+    cells: Selection
+
+
+@dataclass(frozen=True)
 class CellEntry:
     """One value for the selected cells: a trade-cost factor, an export tax or a preference
     shift (see ``CELL_LISTS``)."""
@@ -96,6 +106,7 @@ class Scenario:
     export_taxes: tuple[CellEntry, ...] = ()
     preferences: tuple[CellEntry, ...] = ()
     target: Target | None = None
+    regimes: tuple[RegimeEntry, ...] = ()
 
 
 @dataclass(frozen=True)
