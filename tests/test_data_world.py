@@ -230,3 +230,23 @@ def test_regime_averages_weight_goods_by_us_imports():
     # the benchmark regime is the benchmark tariff
     t0 = d.tariffs[u, j, :SVC]
     assert avg.loc["mfn_2024", "JPN"] == pytest.approx(100 * (w @ t0) / w.sum(), rel=1e-9)
+
+
+def test_the_deal_exempts_civil_aircraft_not_all_other_transport():
+    """Japan's other_transport under the 2025 deal: aircraft (MOF item) at MFN, the rest of
+    the sector at the 15 % floor, with the aircraft share recomputed from the MOF items."""
+    from calibration.world2024.sources import read_sources
+    from calibration.world2024.trade import japan_trade
+
+    src = read_sources()
+    items = src["japan_trade_by_partner_commodity_2024_mof"]
+    aircraft = float(items.loc[(items["partner"] == "USA") & (items["flow"] == "exports")
+                               & (items["mof_item"] == "Aircraft"), "value_jpy_bn"].iloc[0])
+    ot = SECTORS.index("other_transport")
+    share = aircraft / (japan_trade(src, "USA", "exports")[ot] * src.scalar("jpy_per_usd_2024"))
+    d = load_dataset(FIVE)
+    u, j = d.regions.index("USA"), d.regions.index("JPN")
+    mfn = d.tariffs[u, j, ot]
+    assert 0.3 < share < 0.8
+    assert d.regimes["deals_2025"][u, j, ot] == pytest.approx(
+        share * mfn + (1 - share) * max(mfn, 0.15), abs=5e-5)

@@ -147,7 +147,8 @@ def _scenarios_section(result: xr.Dataset) -> list[str]:
     unit = result.attrs.get("dataset_unit", "")
     parts = [
         f"Dataset `{result.attrs['dataset_name']}` ({result.attrs['dataset_year']}, {unit}; "
-        f"sha256 `{result.attrs['dataset_hash_sha256'][:12]}`), elasticities from "
+        f"sha256 `{result.attrs['dataset_hash_sha256'][:12]}`): "
+        f"{result.attrs.get('dataset_description', '').rstrip('.')}. Elasticities from "
         f"`{result.attrs['elasticities_file']}`. Scenario file `{result.attrs['scenario_file']}`. "
         f"armington-cge {result.attrs['package_version']}. Percent changes are relative to the "
         f"benchmark; values are in {unit} at benchmark prices of world value added (the "

@@ -63,6 +63,7 @@ def build_results(ds: Dataset, bm: Benchmark, records, attrs: dict) -> xr.Datase
         "dataset_year": ds.year,
         "dataset_unit": ds.unit,
         "dataset_currency": ds.currency,
+        "dataset_description": ds.description,
         "elasticities_file": ds.elasticities_file,
         "package": "armington-cge",
         "package_version": package_version(),
