@@ -8,7 +8,8 @@ the default solver and the speed relative to ``scipy.optimize.root`` (``hybr``) 
 twin of the map, measured in the same run.  Methods too slow for the time limit are stopped
 (or, for ``hybr``, not started when one finite-difference Jacobian alone would exceed it) and
 shown as lower bounds.  Then: the cold start, the peak memory of the largest size, the wall
-time of the example run, the peer comparison with ``gegravity``, and the targets.  Results go to
+time of the example run, the peer comparison with ``gegravity``, the endogenous instruments
+(``benchmarks.instruments``) and the targets.  Results go to
 ``results/benchmarks/benchmarks.json`` and ``scaling.png``.
 
 Times on a shared machine are noisy: compare ratios measured in one run, not absolute
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import fresh
+from benchmarks import fresh, instruments
 from benchmarks.methods import METHODS, Method, active, equilibrium_residual, residual_time
 from benchmarks.problems import SIZES, Problem, tariff_problem
 from benchmarks.timing import ROOT, machine, median, run_limited, timed
@@ -59,6 +60,8 @@ def parse_args(argv):
                         help="skip the measurements in new processes (cold start, memory, "
                              "the example run)")
     parser.add_argument("--no-peer", action="store_true", help="skip the gegravity comparison")
+    parser.add_argument("--no-instruments", action="store_true",
+                        help="skip the optimal-tariff, Nash, quota and target timings")
     parser.add_argument("--quiet", action="store_true", help="print only the final table")
     return parser.parse_args(argv)
 
@@ -223,7 +226,7 @@ def run_sizes(sizes, methods, cfg, log) -> list[dict]:
     return rows
 
 
-def targets(rows, cold, memory, example=None) -> list[dict]:
+def targets(rows, cold, memory, example=None, instrument_rows=None) -> list[dict]:
     """The issue's targets, met or missed, with the measured values."""
     def get(size, method):
         return next((r for r in rows if r["size"] == size and r["method"] == method), None)
@@ -257,6 +260,11 @@ def targets(rows, cold, memory, example=None) -> list[dict]:
     if example:
         out.append({"target": "python -m model.run scenarios/example.toml under 5 s",
                     "value": f"{example['wall_s']:.2f} s", "met": example["wall_s"] < 5})
+    for row in instrument_rows or ():
+        if "target_s" in row:
+            out.append({"target": f"{row['case']} under {row['target_s'] * 1e3:.0f} ms warm",
+                        "value": f"{row['instrument_s'] * 1e3:.1f} ms "
+                                 f"({row['ratio']:.0f} plain solves)", "met": row["met"]})
     return out
 
 
@@ -386,8 +394,11 @@ def main(argv=None) -> int:
     if not args.no_peer:
         log("gegravity comparison")
         result["peer"] = peer(cfg)
+    if not args.no_instruments:
+        log("endogenous instruments (benchmarks.instruments)")
+        result["instruments"] = instruments.measure(repeat=3 if mode == "quick" else 9)
     result["targets"] = targets(result["rows"], result.get("cold_start"), result.get("memory"),
-                                result.get("example_run"))
+                                result.get("example_run"), result.get("instruments"))
     result["wall_s"] = time.perf_counter() - start
     write_json(result, out / "benchmarks.json")
     write_figure(result["rows"], out / "scaling.png")

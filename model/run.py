@@ -52,10 +52,9 @@ def main(argv: list[str] | None = None) -> int:
         study = prepare(args.scenario_file)
         spec = None
         if study.file.sweep is not None:
-            from model.sweep import check_study, parse_sweep
+            from model.sweep import parse_sweep
 
             spec = parse_sweep(study.file.sweep, study.file.path, study.benchmark)
-            check_study(study, spec)
             _check_scheduler(args.scheduler or spec.scheduler)
     except (ScenarioError, DatasetError) as exc:
         print(f"error: {exc}", file=sys.stderr)

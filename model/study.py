@@ -9,6 +9,7 @@ results Dataset from them.  Nothing here prints: failures and warnings are retur
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +22,9 @@ from model.core.decomposition import decompose
 from model.core.outcomes import outcomes
 from model.core.policy import Policy
 from model.core.settings import SolverSettings
+from model.core.optimal import SearchResult
+from model.core.search import SEARCH_ERRORS, describe, solve_scenario_policy
 from model.core.solver import ConvergenceError, Solution, solve
-from model.core.targets import TargetError, solve_target
 from model.output import notes
 from model.output.files import display_path
 from model.output.results import build_results
@@ -85,9 +87,11 @@ def check_notes(study: Study) -> None:
 
 @dataclass(frozen=True)
 class ScenarioResult:
-    """One solved scenario: the prepared scenario, the policy solved (with the instrument of a
-    target applied), the solution (the last iterate if it failed), its outcomes (None if it
-    failed), the instrument's description and value, and why it failed or what to warn of."""
+    """One solved scenario: the prepared scenario, the policy solved (the instrument of a search
+    applied, quotas as their tariff equivalents), the solution (the last iterate if it failed),
+    its outcomes (None if it failed), the instrument's description and value, the search's
+    result (an optimal tariff's curve, a Nash game's tariffs), and why it failed or what to
+    warn of."""
 
     prepared: PreparedScenario
     policy: Policy
@@ -97,6 +101,7 @@ class ScenarioResult:
     instrument_value: float = math.nan
     error: str = ""
     warning: str = ""
+    search: SearchResult | None = None
 
     @property
     def scenario(self) -> Scenario:
@@ -122,29 +127,41 @@ class StudyResult:
 
 def solve_scenario(study: Study, prepared: PreparedScenario,
                    settings: SolverSettings) -> ScenarioResult:
-    """Solve one scenario (its instrument first, for a target), its outcomes and its welfare
-    decomposition; a failure is recorded, not raised."""
-    bm, pol, spec = study.benchmark, prepared.policy, prepared.target
-    label = spec.describe(bm.regions, bm.sectors) if spec is not None else ""
-    value = math.nan
+    """Solve one scenario (its instrument first, for a target, an optimal tariff or a Nash
+    game), its outcomes and its welfare decomposition; a failure is recorded, not raised."""
+    bm, pol, search = study.benchmark, prepared.policy, prepared.search
+    label = describe(search, bm.regions, bm.sectors)
     try:
-        if spec is None:
-            sol = solve(bm, pol, settings)
-        else:
-            sol, pol, value = solve_target(bm, pol, spec, settings)
+        sol, found = solve_scenario_policy(bm, pol, search, settings)
     except ConvergenceError as exc:
-        return ScenarioResult(prepared, pol, exc.solution, None, label, value, error=str(exc))
-    except TargetError as exc:
-        sol = exc.solution or solve(bm, pol, settings)
-        return ScenarioResult(prepared, pol, sol, None, label, value, error=str(exc))
+        return ScenarioResult(prepared, pol, exc.solution, None, label, error=str(exc))
+    except SEARCH_ERRORS as exc:
+        sol = exc.solution or solve(bm, dataclasses.replace(pol, quotas=None), settings)
+        return ScenarioResult(prepared, pol, dataclasses.replace(sol, converged=False), None,
+                              label, error=str(exc))
+    pol = sol.policy  # the instrument applied, quotas as their tariff equivalents
     out = outcomes(bm, pol, sol)
     warning = ""
+    if found is not None and found.at_bound:
+        warning = (f"{label}: the optimum lies on a bound of the search interval "
+                   f"{_bounds_text(search)}; widen bounds to look further")
+        if (abs(pol.D1) > 1e-9 * bm.VA0.sum()).any():
+            warning += (". With trade imbalances held fixed a tariff also changes what a "
+                        "deficit is worth, which can make welfare rise without limit: search "
+                        "with closure trade_balance = \"balanced\" (Ossa 2014)")
     try:
         out.update(decompose(bm, pol, settings))
     except ConvergenceError as exc:  # the scenario solved; only the path failed
         warning = ("the welfare decomposition is left empty (NaN): a step on the path of the "
                    f"shock did not converge: {exc}")
-    return ScenarioResult(prepared, pol, sol, out, label, value, warning=warning)
+    return ScenarioResult(prepared, pol, sol, out, label,
+                          math.nan if found is None else found.value, warning=warning,
+                          search=found)
+
+
+def _bounds_text(search) -> str:
+    lo, hi = search.bounds
+    return f"[{lo:g}, {hi:g}]"
 
 
 def solve_study(study: Study, settings: SolverSettings | None = None) -> StudyResult:

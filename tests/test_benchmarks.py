@@ -28,6 +28,11 @@ def test_quick_benchmark_smallest_size(tmp_path):
         assert row["residual"] < 1e-9
         assert row["wage_gap"] < 1e-8  # every method finds the same equilibrium
         assert row["time_s"] > 0 and row["ratio"] > 0
+    cases = {r["case"]: r for r in result["instruments"]}
+    assert set(cases) == {"optimal_tariff_2x13", "nash_3x13", "quota_3x13",
+                          "trade_balance_target_3x13"}
+    assert all(r["ratio"] > 1 for r in cases.values())  # each costs more than one solve
+    assert any(t["target"].startswith("nash_3x13") for t in result["targets"])
     baseline = next(r for r in rows if r["method"] == "hybr")
     assert baseline["ratio"] == 1.0
     assert {t["target"] for t in result["targets"]} >= {

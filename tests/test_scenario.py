@@ -282,4 +282,4 @@ def test_uniform_tariff_bounds_are_checked_against_the_scenarios_tariffs(tmp_pat
         prepare_scenarios(load_scenario_file(path), bm)
     ok = prepare_scenarios(load_scenario_file(write_scenario(
         tmp_path, body.replace("[-0.5, 1.0]", "[-0.3, 1.0]"), data=data)), bm)
-    assert ok[0].target is not None
+    assert ok[0].search is not None

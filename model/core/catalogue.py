@@ -10,6 +10,8 @@ study notes may name, with what labels.
 
 from __future__ import annotations
 
+import numpy as np
+
 from calibration.accounts import bilateral_balance
 from model.core.decomposition import DECOMPOSITION
 from model.core.outcomes import OUTCOMES
@@ -71,10 +73,65 @@ RECORD = (
              group="text", read=lambda rec: rec.scenario.closure.describe()),
     Variable("instrument", (), "", "endogenous instrument and its target", group="text",
              read=lambda rec: rec.instrument),
-    Variable("instrument_value", (), "export tax or tariff points as a fraction; preference "
-             "shift as a factor", "value of the endogenous instrument that meets the target",
-             group="solve", read=lambda rec: rec.instrument_value),
+    Variable("instrument_value", (), "export tax, tariff or tariff points as a fraction; "
+             "preference shift as a factor; trade balance in {unit}",
+             "value of the endogenous instrument: the one that meets the target, or the "
+             "optimal tariff", group="solve", read=lambda rec: rec.instrument_value),
+    Variable("instrument_tariff", ("region",), "fraction",
+             "uniform tariff chosen by each region of an optimal-tariff or Nash search",
+             group="solve", read=lambda rec: _search(rec, "tariffs", rec.policy.t1.shape[0])),
+    Variable("search_rounds", (), "1", "best-response rounds of a Nash search",
+             group="solve", read=lambda rec: _search(rec, "rounds", None)),
+    Variable("curve_rate", ("point",), "fraction",
+             "tariff rates of the optimal-tariff curve (the grid searched first)",
+             group="solve", read=lambda rec: _curve(rec, "rates")),
+    Variable("curve_welfare", ("point",), "percent change",
+             "welfare of the region choosing, at each rate of the optimal-tariff curve",
+             group="solve", read=lambda rec: _curve(rec, "welfare")),
+    Variable("quota_tariff_equivalent", ("importer", "exporter", "sector"), "fraction",
+             "tariff equivalent of each quota (its shadow tariff, in-quota rate included)",
+             group="solve", read=lambda rec: _quota(rec, "tariff_equivalent")),
+    Variable("quota_regime", ("importer", "exporter", "sector"), "1",
+             "where each quota ends: 0 in quota (not binding), 1 at the quota, 2 over quota "
+             "(the out-of-quota rate applies), 3 zero quota", group="solve",
+             read=lambda rec: _quota(rec, "regime")),
+    Variable("quota_rent", ("importer", "exporter", "sector"), "{unit}",
+             "quota rent: the tariff equivalent above the in-quota rate on the units within "
+             "the quota", group="solve", read=lambda rec: _quota(rec, "rent")),
+    Variable("quota_fill", ("importer", "exporter", "sector"), "ratio",
+             "quantity imported over the quota", group="solve",
+             read=lambda rec: _quota(rec, "fill")),
 )
+
+
+
+def _search(rec, name: str, size):
+    """A field of the record's search result (NaN without one, or if the scenario failed)."""
+    found = getattr(rec, "search", None)
+    if found is None or not rec.outcomes:
+        return np.nan if size is None else np.full(size, np.nan)
+    return getattr(found, name)
+
+
+def _curve(rec, name: str) -> np.ndarray:
+    """The optimal-tariff curve (empty without one; the results pad curves to one length)."""
+    found = getattr(rec, "search", None)
+    return np.asarray(getattr(found, name)) if found is not None else np.array([])
+
+
+def _quota(rec, name: str) -> np.ndarray:
+    """A quota outcome on the ``[importer, exporter, sector]`` grid (NaN where no quota)."""
+    nr, _, ns = rec.policy.t1.shape
+    quota, cells = rec.solution.quota, rec.prepared.policy.quotas
+    if quota is None or cells is None or not rec.outcomes:
+        return np.full((nr, nr, ns), np.nan)
+    if name == "fill":
+        values = np.divide(quota.quantity, cells.qbar, out=np.full(len(cells), np.nan),
+                           where=cells.qbar > 0)
+    else:
+        values = getattr(quota, name)
+    return quota.dense(cells, values, (nr, nr, ns))
+
 
 DERIVED = (
     Variable("trade_balance_change", ("region",), "{unit}",
@@ -114,3 +171,16 @@ def placeholder_dims() -> dict[str, tuple[str, ...]]:
     every benchmark value, with the dimensions whose labels it must give after the scenario
     (for a benchmark value, the word ``benchmark``)."""
     return {v.name: v.dims for v in CATALOGUE if v.group not in ("text", "derived")}
+
+
+def markdown() -> str:
+    """The table of docs/formats.md, "The results Dataset": every stored variable with its
+    dimensions, units, long name and GTAP name."""
+    lines = ["| name | dimensions | units | long name | GTAP |", "|---|---|---|---|---|"]
+    for v in stored():
+        dims = (("scenario",) if per_scenario(v) else ()) + v.dims
+        units = v.units.replace("{unit}", "dataset unit") if v.units else "(text)"
+        name = v.long_name.replace("|", "\\|")
+        gtap = f"`{v.gtap}`" if v.gtap else ""
+        lines.append(f"| `{v.name}` | {', '.join(dims)} | {units} | {name} | {gtap} |")
+    return "\n".join(lines)

@@ -38,6 +38,7 @@ from calibration.calibrate import Benchmark
 from model.core.outcomes_numpy import (consumer_price_index, flow_price, fob_price, income,
                                        shipments)
 from model.core.policy import Policy
+from model.core.settings import ModelError
 from model.core.settings import SolverSettings
 from model.core.solver import Solution, solve
 from model.core.variables import Variable
@@ -62,9 +63,14 @@ DECOMPOSITION = (
     Variable("welfare_path_total", ("region",), "percent change",
              "sum of the decomposition parts (equals welfare up to the integration error)",
              group="decomposition"),
+    Variable("welfare_net_of_transfer", ("region",), "percent change",
+             "welfare without its transfer part: the sum of the other parts, the effect of a "
+             "changed deficit apart from the accounting of spending it", group="decomposition",
+             short="net of transfer"),
 )
-PARTS = tuple(v.name for v in DECOMPOSITION[:-1])
-TOTAL = DECOMPOSITION[-1].name
+PARTS = tuple(v.name for v in DECOMPOSITION[:5])
+TOTAL = "welfare_path_total"
+NET = "welfare_net_of_transfer"
 
 
 def policy_at(bm: Benchmark, policy: Policy, lam: float) -> Policy:
@@ -160,13 +166,18 @@ def decompose(bm: Benchmark, policy: Policy, settings: SolverSettings = SolverSe
     """Welfare decomposition of ``policy`` (percentage points of benchmark income per region).
 
     Solves the model at ``2 steps + 1`` points of the path and Richardson-extrapolates the
-    trapezoid sums on ``steps`` and ``2 steps`` intervals.  Returns the parts in ``PARTS``
-    and ``welfare_path_total`` (``TOTAL``), their sum, which equals the welfare change up to the
-    integration error (the tests hold it to 1e-8).
+    trapezoid sums on ``steps`` and ``2 steps`` intervals.  Returns the parts in ``PARTS``,
+    ``welfare_path_total`` (``TOTAL``), their sum, which equals the welfare change up to the
+    integration error (the tests hold it to 1e-8), and ``welfare_net_of_transfer`` (``NET``),
+    the sum without the transfer part.  A policy with quotas is decomposed through its effective
+    policy (``Solution.policy``: the quotas' tariff equivalents and rent transfers).
     """
+    if policy.quotas is not None:
+        raise ModelError("decompose the effective policy of a solution (Solution.policy), in "
+                         "which the quotas are tariff equivalents")
     if not (np.isfinite(policy.t1).all() and np.isfinite(policy.d_hat).all()):
         nan = np.full(len(bm.regions), np.nan)
-        return {**{k: nan for k in PARTS}, TOTAL: nan}
+        return {**{k: nan for k in PARTS}, TOTAL: nan, NET: nan}
     fine = 2 * steps
     points, x = [], None
     for lam in np.linspace(0.0, 1.0, fine + 1):
@@ -177,4 +188,5 @@ def decompose(bm: Benchmark, policy: Policy, settings: SolverSettings = SolverSe
     coarse, dense = _integrate(points[::2]), _integrate(points)
     parts = {k: (4.0 * dense[k] - coarse[k]) / 3.0 for k in PARTS}
     parts[TOTAL] = sum(parts[k] for k in PARTS)
+    parts[NET] = parts[TOTAL] - parts["welfare_transfer"]
     return parts

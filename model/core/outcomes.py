@@ -153,6 +153,7 @@ def outcomes(bm: Benchmark, policy: Policy, sol) -> dict[str, np.ndarray]:
     finite."""
     nr, ns = bm.shape
     out = allocate(nr, ns)
+    policy = sol.policy if sol.policy is not None else policy  # quotas: the effective one
     if np.isfinite(sol.x).all():
         compute_outcomes(sol.x, sol.params, outcome_inputs(bm, policy),
                   workspace(nr, ns, sol.params.direct), out)
@@ -308,6 +309,7 @@ def updated_dataset(bm: Benchmark, policy: Policy, sol, **info):
     from calibration.io import make_dataset
 
     X1 = outcomes(bm, policy, sol)["trade"]
+    policy = sol.policy if sol.policy is not None else policy
     return make_dataset(
         bm.regions, bm.sectors, X1, bm.beta * sol.Y1, bm.gamma * sol.Y1[:, None, :],
         policy.t1, bm.sigma, bm.sigma_m, **info,

@@ -94,6 +94,7 @@ def income(bm: Benchmark, policy: Policy, sol: Solution):
 def outcomes(bm: Benchmark, policy: Policy, sol: Solution) -> dict[str, np.ndarray]:
     """Every outcome of docs/model.md for one solved scenario, keyed by variable name (the twin
     of :func:`model.core.outcomes.outcomes`)."""
+    policy = sol.policy if sol.policy is not None else policy  # quotas: the effective one
     X1 = shipments(sol.pi1, sol.E1, policy.t1)
     I1, R1, factors = income(bm, policy, sol)
     F1 = bm.alpha * I1[:, None]

@@ -29,6 +29,8 @@ class Policy:
         ``sigma_m`` among import sources) instead of one level with ``sigma``.
     theta : (R, S) labour share of value added; 1 without sector-specific capital.
     fixed_real_wage : (R,) bool, regions whose real wage is fixed and whose employment adjusts.
+    quotas : :class:`~model.core.quotas.QuotaSet` or None, quantity limits solved as tariff
+        equivalents (:func:`model.core.solver.solve`).
     """
 
     t1: np.ndarray
@@ -39,6 +41,7 @@ class Policy:
     nested: bool
     theta: np.ndarray
     fixed_real_wage: np.ndarray
+    quotas: object = None
 
     def __post_init__(self):
         for value in vars(self).values():
@@ -47,14 +50,15 @@ class Policy:
 
 
 def make_policy(bm: Benchmark, t1=None, d_hat=None, D1=None, e1=None, pref=None,
-                nested: bool = False, capital_share=None, fixed_real_wage=None) -> Policy:
+                nested: bool = False, capital_share=None, fixed_real_wage=None,
+                quotas=None) -> Policy:
     """Check and freeze a policy; defaults are the benchmark tariffs, costs and deficits, no
     export taxes or preference shifts, one-level Armington, labour as the only factor and full
     employment.
 
     ``capital_share`` (a number or an (R, S) array in [0, 1)) makes that share of each
     sector's value added a return to sector-specific capital; ``fixed_real_wage`` is a bool or
-    an (R,) bool array.
+    an (R,) bool array; ``quotas`` a :class:`~model.core.quotas.QuotaSet`.
     """
     nr, ns = bm.shape
     t1 = bm.t0.copy() if t1 is None else np.array(t1, dtype=float)
@@ -99,8 +103,12 @@ def make_policy(bm: Benchmark, t1=None, d_hat=None, D1=None, e1=None, pref=None,
             "returns, prices cannot fall and employment alone absorbs every shock, or is not "
             "determined at all; add sector-specific capital (factors = \"specific_capital\"), "
             "as in GTAP's short-run closure")
+    if quotas is not None and len(quotas) and (
+            (quotas.n >= nr).any() or (quotas.i >= nr).any() or (quotas.j >= ns).any()):
+        raise ModelError("a quota names a region or sector the benchmark does not have")
     return Policy(t1=t1, d_hat=d_hat, D1=D1, e1=e1, pref=pref, nested=bool(nested),
-                  theta=1.0 - share, fixed_real_wage=frw)
+                  theta=1.0 - share, fixed_real_wage=frw,
+                  quotas=quotas if quotas is not None and len(quotas) else None)
 
 
 def deficit_rule(bm: Benchmark, rule) -> np.ndarray:

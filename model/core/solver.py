@@ -8,6 +8,7 @@ steps 1-6), by the compiled :func:`model.core.fixed_point.solve_with_retries`.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,6 +56,10 @@ class Solution:
     E1, Y1 : (R, S) counterfactual absorption and gross output (data units, numeraire prices).
     settings : the solver settings used.
     params : the kernel parameters solved (the outcomes are computed from them).
+    policy : the policy solved: the one given, or for a policy with quotas the effective one
+        (the quotas' tariff equivalents as tariffs, rent transfers in the deficits), from which
+        every outcome is computed.
+    quota : :class:`~model.core.quotas.QuotaOutcome` of a policy with quotas, else None.
     """
 
     converged: bool
@@ -74,6 +79,8 @@ class Solution:
     Y1: np.ndarray
     settings: SolverSettings
     params: KernelParams
+    policy: Policy | None = None
+    quota: object = None
 
 
 def initial_state(bm: Benchmark) -> np.ndarray:
@@ -103,13 +110,30 @@ def solve(
     -------
     Solution
 
+    A policy with quotas is solved for the quotas' tariff equivalents
+    (:func:`model.core.quotas.solve_quotas`): the solution's ``policy`` is then the effective
+    policy and ``quota`` says where each quota ends.
+
     Raises
     ------
     ConvergenceError
         When the residuals are not below ``settings.tol`` within ``settings.max_iter``
         iterations, after two retries from the benchmark with half the damping each time; the
         error carries the last iterate.
+    QuotaError
+        When the quotas' tariff equivalents do not settle.
     """
+    if policy.quotas is not None:
+        from model.core.quotas import solve_quotas
+
+        sol, outcome = solve_quotas(bm, policy, settings, x0, sigma, _solve_fixed)
+        return dataclasses.replace(sol, quota=outcome)
+    return _solve_fixed(bm, policy, settings, x0, sigma)
+
+
+def _solve_fixed(bm: Benchmark, policy: Policy, settings: SolverSettings,
+                 x0: np.ndarray | None, sigma: np.ndarray | None) -> Solution:
+    """:func:`solve` for a policy without quotas."""
     p = kernel_params(bm, policy, settings, sigma)
     x_init = initial_state(bm)
     x = x_init if x0 is None else np.array(x0, dtype=float)
@@ -117,7 +141,7 @@ def solve(
     status, total_iter, res_w, res_p, res_e, damping = fixed_point.solve_with_retries(
         x, x_init, p, solver_tuple(settings), out)
     solution = _solution(out, p, status == fixed_point.CONVERGED, total_iter,
-                         (res_w, res_p, res_e), settings)
+                         (res_w, res_p, res_e), settings, policy)
     if not solution.converged:
         reason = "values stopped being finite" if status == fixed_point.NOT_FINITE else (
             f"the iteration limit {settings.max_iter} was reached")
@@ -140,7 +164,8 @@ def solve(
     return solution
 
 
-def _solution(x, p: KernelParams, converged, iterations, residuals, settings) -> Solution:
+def _solution(x, p: KernelParams, converged, iterations, residuals, settings,
+              policy: Policy | None = None) -> Solution:
     """Recompute every equilibrium quantity at ``x`` with the kernels."""
     nr, ns = p.structure.beta.shape
     ws = workspace(nr, ns, p.direct)
@@ -171,4 +196,5 @@ def _solution(x, p: KernelParams, converged, iterations, residuals, settings) ->
         Y1=Y1.copy(),
         settings=settings,
         params=p,
+        policy=policy,
     )

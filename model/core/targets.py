@@ -2,8 +2,9 @@
 
 A bilateral trade balance is made exogenous and one policy instrument endogenous: an export
 tax or voluntary export restraint of the exporter (rents kept by the exporter), a preference
-shift of the importer towards a partner's goods (purchase commitments), or a uniform tariff
-change.  The instrument value is found by Brent's method on the balance, each step a full
+shift of the importer towards a partner's goods (purchase commitments), a uniform tariff
+change, or a region's overall trade balance (spending more or less than it earns, the
+counterpart absorbed as the trade-balance closure says).  The instrument value is found by Brent's method on the balance, each step a full
 equilibrium solve warm-started from the previous one.
 """
 
@@ -45,8 +46,11 @@ class Instrument:
     floor_reason: str
     geometric: bool = False
 
-    def apply(self, policy: Policy, mask: np.ndarray, v: float) -> Policy:
-        """``policy`` with the instrument set to ``v`` on the cells of ``mask``."""
+    #: whether it acts on cells (selected by importer, exporter and sectors) or on a region
+    on_cells: bool = True
+
+    def apply(self, policy: Policy, spec: "TargetSpec", v: float) -> Policy:
+        """``policy`` with the instrument set to ``v`` (on the cells of ``spec.mask``)."""
         raise NotImplementedError
 
     def scan(self, lo: float, hi: float, points: int = 25) -> np.ndarray:
@@ -59,29 +63,43 @@ class Instrument:
 
 
 class _ExportTax(Instrument):
-    def apply(self, policy, mask, v):
+    def apply(self, policy, spec, v):
         e1 = policy.e1.copy()
-        e1[mask] = v
+        e1[spec.mask] = v
         return dataclasses.replace(policy, e1=e1)
 
 
 class _Preference(Instrument):
-    def apply(self, policy, mask, v):
+    def apply(self, policy, spec, v):
         pref = policy.pref.copy()
-        pref[mask] = v
+        pref[spec.mask] = v
         return dataclasses.replace(policy, pref=pref)
 
 
 class _UniformTariff(Instrument):
-    def apply(self, policy, mask, v):
+    def apply(self, policy, spec, v):
         t1 = policy.t1.copy()
-        t1[mask] = policy.t1[mask] + v
+        t1[spec.mask] = policy.t1[spec.mask] + v
         return dataclasses.replace(policy, t1=t1)
 
     def bound_problem(self, t1, low):
         if (t1 + low <= -1.0).any():
             return f"the low bound {low:g} would take a tariff to -100 % or below"
         return ""
+
+
+class _TradeBalance(Instrument):
+    """The overall trade balance (exports − imports) of ``spec.instrument_region``: its deficit
+    is ``-v``, and the change is absorbed by the regions of ``spec.absorb`` (weights summing to
+    one), as the trade-balance closure spreads a deficit target."""
+
+    def apply(self, policy, spec, v):
+        r = spec.instrument_region
+        D1 = np.array(policy.D1)
+        change = -v - D1[r]
+        D1 = D1 - change * spec.absorb
+        D1[r] = -v
+        return dataclasses.replace(policy, D1=D1)
 
 
 #: the instruments, by their name in scenario files
@@ -94,6 +112,9 @@ INSTRUMENTS = {i.name: i for i in (
                 "a preference factor is positive", geometric=True),
     _UniformTariff("uniform_tariff", "points added to the importer's tariffs", (-0.5, 10.0),
                    -1.0, "-100 %"),
+    _TradeBalance("trade_balance", "the overall trade balance (exports - imports) of "
+                  "instrument_region, in the dataset's unit; the counterpart is absorbed as the "
+                  "trade-balance closure says", (-np.inf, np.inf), -np.inf, "", on_cells=False),
 )}
 
 
@@ -108,10 +129,17 @@ class TargetSpec:
     mask: np.ndarray  # [importer, exporter, sector] cells the instrument acts on
     bounds: tuple[float, float]
     label: str = ""
+    instrument_region: int = -1  # the region whose overall balance is the instrument
+    absorb: np.ndarray | None = None  # the regions absorbing its change (weights)
 
     def describe(self, regions, sectors) -> str:
         """A short label, e.g. ``export_tax on JPN -> USA (motor_vehicles_and_parts); target:
         bilateral balance of JPN with USA = 0``."""
+        target = (f"target: bilateral balance of {regions[self.region]} with "
+                  f"{regions[self.partner]} = {self.value:g}")
+        if not self.instrument.on_cells:
+            return (f"{self.instrument.name} of {regions[self.instrument_region]} (absorbed by "
+                    f"{', '.join(regions[n] for n in np.flatnonzero(self.absorb))}); {target}")
         cells = np.argwhere(self.mask)
         importers = sorted({regions[n] for n in cells[:, 0]})
         exporters = sorted({regions[i] for i in cells[:, 1]})
@@ -119,18 +147,18 @@ class TargetSpec:
         names = ("all sectors" if len(chosen) == len(sectors)
                  else ", ".join(sectors[j] for j in chosen))
         return (f"{self.instrument.name} on {'/'.join(exporters)} -> {'/'.join(importers)} "
-                f"({names}); target: bilateral balance of {regions[self.region]} with "
-                f"{regions[self.partner]} = {self.value:g}")
+                f"({names}); {target}")
 
 
 def with_instrument(policy: Policy, spec: TargetSpec, v: float) -> Policy:
-    """``policy`` with the instrument set to ``v`` on its cells: the export tax rate, the
-    preference factor, or the points added to the scenario's tariffs."""
-    return spec.instrument.apply(policy, spec.mask, v)
+    """``policy`` with the instrument set to ``v``: the export tax rate, the preference factor
+    or the points added to the scenario's tariffs on its cells, or a region's trade balance."""
+    return spec.instrument.apply(policy, spec, v)
 
 
 def balance(policy: Policy, sol: Solution, region: int, partner: int) -> float:
     """Exports of ``region`` to ``partner`` minus its imports from it, pre-tariff."""
+    policy = sol.policy if sol.policy is not None else policy  # quotas: the effective one
     X = shipments(sol.pi1, sol.E1, policy.t1)
     return float(bilateral_balance(X)[region, partner])
 

@@ -1,5 +1,5 @@
-"""Figures of a results Dataset: ``headline.png`` and ``output.png`` (matplotlib's object API:
-no pyplot, no GUI backend)."""
+"""Figures of a results Dataset: ``headline.png``, ``output.png`` and, for optimal-tariff
+searches, ``optimal_tariff.png`` (matplotlib's object API: no pyplot, no GUI backend)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,37 @@ def write_figures(result: xr.Dataset, folder: Path) -> list[Path]:
     """``headline.png`` (welfare, real wage, real GDP and terms of trade by scenario and region)
     and ``output.png`` (sectoral output changes by scenario, one panel per region)."""
     folder = Path(folder)
-    return [headline_figure(result, folder / "headline.png"),
-            output_figure(result, folder / "output.png")]
+    figures = [headline_figure(result, folder / "headline.png"),
+               output_figure(result, folder / "output.png")]
+    if np.isfinite(result.curve_rate.values).any():
+        figures.append(optimal_tariff_figure(result, folder / "optimal_tariff.png"))
+    return figures
+
+
+def optimal_tariff_figure(result: xr.Dataset, path: Path) -> Path:
+    """The welfare of the region choosing along each optimal-tariff curve, the optimum marked."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    ax = fig.subplots()
+    for sc in result.scenario.values:
+        rates = result.curve_rate.sel(scenario=sc).values
+        keep = np.isfinite(rates)
+        if not keep.any():
+            continue
+        line = ax.plot(rates[keep], result.curve_welfare.sel(scenario=sc).values[keep],
+                       label=str(sc))[0]
+        chooser = np.isfinite(result.instrument_tariff.sel(scenario=sc).values)
+        region = result.region.values[chooser][0]
+        ax.plot(float(result.instrument_value.sel(scenario=sc)),
+                float(result.welfare.sel(scenario=sc, region=region)), "o",
+                color=line.get_color())
+    ax.axhline(0, color="black", linewidth=0.6)
+    ax.set_xlabel("uniform tariff (fraction)")
+    ax.set_ylabel("welfare of the region choosing (EV, % of income)")
+    ax.legend(fontsize=8)
+    ax.set_title("Optimal tariffs: the curves searched, optima marked")
+    return save(fig, path)
 
 
 def headline_figure(result: xr.Dataset, path: Path) -> Path:

@@ -117,7 +117,8 @@ def report_markdown(result: xr.Dataset, figures: list[Path] = (), study=None,
     spec = study.file.report if study is not None else None
     if spec is not None and (spec.notes or spec.regions or spec.sectors or spec.compare):
         parts += _study_section(result, study, compared or {}) + ["# Full results", ""]
-    parts += _scenarios_section(result) + _headline_section(result)
+    parts += _scenarios_section(result) + _instruments_section(result)
+    parts += _headline_section(result)
     parts += _decomposition_section(result) + _output_section(result)
     parts += _convergence_section(result)
     if figures:
@@ -162,6 +163,58 @@ def _scenarios_section(result: xr.Dataset) -> list[str]:
         closure = str(result.closure.sel(scenario=sc).values)
         parts.append(f"- **{sc}**: {desc or '(no description)'} Trade-balance closure: {closure}.")
     return parts + [""]
+
+
+def _instruments_section(result: xr.Dataset) -> list[str]:
+    """Endogenous instruments: each search's value, the tariffs of optimal-tariff and Nash
+    searches, the curve an optimal tariff searched, and where each quota ends."""
+    unit = result.attrs.get("dataset_unit", "")
+    parts = []
+    found = [sc for sc in result.scenario.values
+             if str(result.instrument.sel(scenario=sc).values)]
+    if found:
+        parts += ["## Endogenous instruments", "",
+                  "| scenario | instrument | value |", "|---|---|---|"]
+        for sc in found:
+            r = result.sel(scenario=sc)
+            parts.append(f"| {sc} | {r.instrument.values} | {fmt(float(r.instrument_value), 6)} |")
+        parts.append("")
+    tariffs = result.instrument_tariff
+    chosen = [sc for sc in result.scenario.values
+              if np.isfinite(tariffs.sel(scenario=sc).values).any()]
+    if chosen:
+        frame = tariffs.sel(scenario=chosen).to_pandas()
+        parts += ["### Tariffs chosen (optimal tariff, Nash equilibrium)", "",
+                  "Uniform rate set by each region that chooses (fraction); best-response "
+                  "rounds of a Nash search in the last column.", "",
+                  markdown_table(frame.assign(rounds=[
+                      fmt(float(result.search_rounds.sel(scenario=sc)), 0) for sc in chosen]
+                  ).reset_index(), 4), ""]
+    for sc in result.scenario.values:
+        rates = result.curve_rate.sel(scenario=sc).values
+        keep = np.isfinite(rates)
+        if keep.any():
+            frame = pd.DataFrame({"tariff": rates[keep],
+                                  "welfare %": result.curve_welfare.sel(scenario=sc).values[keep]})
+            parts += [f"### {sc}: welfare along the tariffs searched", "",
+                      markdown_table(frame, 4), ""]
+    regime = result.quota_regime
+    names = {0: "in quota", 1: "at the quota", 2: "over quota", 3: "zero quota"}
+    rows = []
+    for sc in result.scenario.values:
+        for n, i, j in np.argwhere(np.isfinite(regime.sel(scenario=sc).values)):
+            cell = {"importer": result.importer.values[n], "exporter": result.exporter.values[i],
+                    "sector": result.sector.values[j]}
+            r = result.sel(scenario=sc, **cell)
+            rows.append({"scenario": sc, **cell, "regime": names[int(r.quota_regime)],
+                         "tariff equivalent": float(r.quota_tariff_equivalent),
+                         f"rent ({unit})": float(r.quota_rent),
+                         "imports / quota": float(r.quota_fill)})
+    if rows:
+        parts += ["### Quotas", "", "Where each quota ends, its tariff equivalent (the tariff "
+                  "that would give the same imports) and its rent.", "",
+                  markdown_table(pd.DataFrame(rows), 4), ""]
+    return parts
 
 
 def _headline_section(result: xr.Dataset) -> list[str]:

@@ -35,6 +35,8 @@ def build_results(ds: Dataset, bm: Benchmark, records, attrs: dict) -> xr.Datase
     residuals) says why.  ``attrs`` are added to the Dataset's attributes (``title`` first).
     """
     coords = coordinates([r.scenario.name for r in records], bm)
+    curves = [len(r.search.rates) for r in records if getattr(r, "search", None) is not None]
+    coords["point"] = np.arange(max(curves + [1]))
     data_vars = {}
     for v in catalogue.stored():
         meta = {"units": v.unit_text(ds.unit)} if v.units else {}
@@ -44,6 +46,11 @@ def build_results(ds: Dataset, bm: Benchmark, records, attrs: dict) -> xr.Datase
             continue
         if v.group == "text":
             values = np.array([v.read(r) for r in records], dtype=object)
+        elif "point" in v.dims:  # curves of different lengths, padded with NaN
+            values = np.full((len(records), len(coords["point"])), np.nan)
+            for k, r in enumerate(records):
+                curve = v.read(r)
+                values[k, :len(curve)] = curve
         elif v.group in ("solve", "policy"):
             source = [r if v.group == "solve" else r.policy for r in records]
             values = np.array([v.read(x) for x in source])

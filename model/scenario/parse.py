@@ -16,17 +16,19 @@ from model.core.settings import ModelError, SolverSettings
 from model.core.targets import INSTRUMENTS
 from model.scenario.errors import Errors, ScenarioError
 from model.scenario.records import (DEFAULT_CAPITAL_SHARE, CellEntry, Closure, Comparison,
-                                    RegimeEntry, ReportSpec, Scenario, ScenarioFile, TariffEntry,
-                                    Target)
+                                    Nash, OptimalTariff, QuotaEntry, RegimeEntry, ReportSpec,
+                                    Scenario, ScenarioFile, TariffEntry, Target)
 from model.scenario.selection import parse_selection
 
 TOP_KEYS = ("title", "data", "elasticities", "defaults", "scenarios", "solver", "sweep",
             "report")
 REPORT_KEYS = ("notes", "regions", "sectors", "compare")
-DEFAULT_KEYS = ("closure", "regimes", "tariffs", "trade_costs", "export_taxes", "preferences")
+DEFAULT_KEYS = ("closure", "regimes", "tariffs", "trade_costs", "export_taxes", "preferences",
+                "quotas")
+#: the endogenous searches a scenario may have (at most one)
+SEARCH_KEYS = ("target", "optimal_tariff", "nash")
 SCENARIO_KEYS = ("description", "base", "closure", "regimes", "tariffs", "trade_costs",
-                 "export_taxes",
-                 "preferences", "target")
+                 "export_taxes", "preferences", "quotas") + SEARCH_KEYS
 TARIFF_KEYS = ("importer", "exporter", "sectors", "except", "rate", "add", "floor")
 REGIME_KEYS = ("regime", "importer", "exporter", "sectors", "except")
 TARIFF_MODES = ("rate", "add", "floor")
@@ -44,7 +46,14 @@ CLOSURE_CHOICES = {
     "labour": ("full_employment", "fixed_real_wage"),
 }
 TARGET_KEYS = ("balance", "region", "partner", "value", "instrument", "importer", "exporter",
-               "sectors", "except", "bounds")
+               "sectors", "except", "bounds", "instrument_region")
+QUOTA_KEYS = CELL_KEYS + ("ratio", "quantity", "mode", "in_quota_rate", "out_of_quota_rate",
+                          "rents")
+OPTIMAL_KEYS = ("region", "exporter", "sectors", "except", "bounds", "points")
+NASH_KEYS = ("players", "sectors", "except", "bounds", "tol", "max_rounds")
+#: default search interval of optimal and Nash tariffs, and of the curve of an optimal tariff
+TARIFF_SEARCH_BOUNDS = (0.0, 1.0)
+CURVE_POINTS = 21
 SOLVER_KEYS = ("tol", "max_iter", "damping", "acceleration", "memory", "expenditure")
 
 
@@ -122,8 +131,15 @@ def _scenario(err: Errors, name: str, body, defaults: dict, parsed: list[Scenari
         err.table(defaults.get("closure", {}), "defaults.closure"))
     closure_doc.update(err.table(body.get("closure", {}), f"{where}.closure"))
     closures[name] = closure_doc
-    target = _target(err, body["target"], f"{where}.target") if "target" in body else (
-        base.target if base else None)
+    own = [k for k in SEARCH_KEYS if k in body]
+    if len(own) > 1:
+        err.fail(where, f"has {' and '.join(own)}: a scenario takes at most one endogenous "
+                 "search (a target, an optimal tariff or a Nash game)")
+    searches = {k: (getattr(base, k) if base and not own else None) for k in SEARCH_KEYS}
+    for key, parse in (("target", _target), ("optimal_tariff", _optimal_tariff),
+                       ("nash", _nash)):
+        if key in body:
+            searches[key] = parse(err, body[key], f"{where}.{key}")
     return Scenario(
         name=name,
         description=err.string(body.get("description", ""), f"{where}.description"),
@@ -133,7 +149,8 @@ def _scenario(err: Errors, name: str, body, defaults: dict, parsed: list[Scenari
         closure=_closure(err, closure_doc, f"{where}.closure"),
         export_taxes=inherited("export_taxes", _cell_entry),
         preferences=inherited("preferences", _cell_entry),
-        target=target,
+        quotas=inherited("quotas", _quota),
+        **searches,
     )
 
 
@@ -257,6 +274,102 @@ def _closure(err: Errors, doc: dict, where: str) -> Closure:
     return Closure(trade_balance=trade_balance, capital_share=share, **choices)
 
 
+def _bounds(err: Errors, doc: dict, where: str, default, floor: float, reason: str):
+    """``doc["bounds"]`` (or ``default``): ``[low, high]``, finite, low < high, low > floor."""
+    bounds = doc.get("bounds", None if default is None else list(default))
+    if bounds is None:
+        return None
+    if (not isinstance(bounds, list) or len(bounds) != 2
+            or not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds)
+            or not all(math.isfinite(b) for b in bounds) or not bounds[0] < bounds[1]):
+        err.fail(f"{where}.bounds",
+                 f"must be [low, high], finite numbers with low < high, not {bounds!r}")
+    if not bounds[0] > floor:
+        err.fail(f"{where}.bounds", f"the low bound {bounds[0]:g} must be above {floor:g} "
+                 f"({reason})")
+    return float(bounds[0]), float(bounds[1])
+
+
+def _quota(err: Errors, entry: dict, where: str) -> QuotaEntry:
+    err.keys(entry, QUOTA_KEYS, where)
+    given = [k for k in ("ratio", "quantity") if k in entry]
+    if len(given) != 1:
+        err.fail(where, "needs exactly one of ratio (to the benchmark quantity) or quantity "
+                 "(in the dataset's unit at benchmark prices)"
+                 + (f"; it has {' and '.join(given)}" if given else
+                    ": a quota, export restraint or tariff-rate quota needs its quota"))
+    key = given[0]
+    amount = err.number(entry[key], f"{where}.{key}")
+    if not (math.isfinite(amount) and amount >= 0):
+        err.fail(f"{where}.{key}", f"{amount:g}: a quota must be a finite quantity at or "
+                 "above zero")
+    mode = err.string(entry.get("mode", "cap"), f"{where}.mode")
+    if mode not in ("cap", "fix"):
+        err.fail(f"{where}.mode", f"'{mode}' must be \"cap\" (at most) or \"fix\" (exactly)")
+    rates = {}
+    for k in ("in_quota_rate", "out_of_quota_rate"):
+        if k in entry:
+            if mode == "fix":
+                err.fail(f"{where}.{k}", "a fixed quantity has no in- or out-of-quota rate")
+            rates[k] = err.number(entry[k], f"{where}.{k}")
+            if not rates[k] > -1.0:
+                err.fail(f"{where}.{k}", f"{rates[k]:g} is not above -1 (-100 %)")
+    out_rate = rates.get("out_of_quota_rate", math.inf)
+    if "in_quota_rate" in rates and not out_rate >= rates["in_quota_rate"]:
+        err.fail(f"{where}.out_of_quota_rate", f"{out_rate:g} is below the in-quota rate "
+                 f"{rates['in_quota_rate']:g}")
+    rents = entry.get("rents", "importer")
+    if rents in ("importer", "exporter"):
+        to_exporter = 1.0 if rents == "exporter" else 0.0
+    elif isinstance(rents, (int, float)) and not isinstance(rents, bool) and 0 <= rents <= 1:
+        to_exporter = float(rents)
+    else:
+        err.fail(f"{where}.rents", f"{rents!r} must be \"importer\", \"exporter\" or the "
+                 "exporter's share of the rent, a number in [0, 1]")
+    return QuotaEntry(key=where, cells=parse_selection(err, entry, where),
+                      ratio=amount if key == "ratio" else None,
+                      quantity=amount if key == "quantity" else None, mode=mode,
+                      in_quota_rate=rates.get("in_quota_rate"), out_of_quota_rate=out_rate,
+                      to_exporter=to_exporter)
+
+
+def _optimal_tariff(err: Errors, doc, where: str) -> OptimalTariff:
+    err.table(doc, where)
+    err.keys(doc, OPTIMAL_KEYS, where)
+    if "region" not in doc:
+        err.fail(f"{where}.region", "missing: the region that sets the tariff")
+    region = err.string(doc["region"], f"{where}.region")
+    entry = {"importer": region, "exporter": doc.get("exporter", "all"),
+             **{k: doc[k] for k in ("sectors", "except") if k in doc}}
+    return OptimalTariff(
+        key=where, region=region,
+        cells=parse_selection(err, entry, where, default_sectors="all"),
+        bounds=_bounds(err, doc, where, TARIFF_SEARCH_BOUNDS, -1.0, "-100 %"),
+        points=err.integer(doc.get("points", CURVE_POINTS), f"{where}.points", 3,
+                           "integer of at least 3"))
+
+
+def _nash(err: Errors, doc, where: str) -> Nash:
+    err.table(doc, where)
+    err.keys(doc, NASH_KEYS, where)
+    if "players" not in doc:
+        err.fail(f"{where}.players", "missing: the regions that set tariffs (two or more)")
+    players = err.names(doc["players"], f"{where}.players", allow_all=False)
+    if len(players) < 2 or len(set(players)) != len(players):
+        err.fail(f"{where}.players", f"{list(players)}: a Nash game needs two or more "
+                 "different players")
+    tol = err.number(doc.get("tol", 1e-8), f"{where}.tol")
+    if not 0 < tol < 1:
+        err.fail(f"{where}.tol", f"{tol:g} must be in (0, 1)")
+    entry = {"importer": "all", "exporter": "all",
+             **{k: doc[k] for k in ("sectors", "except") if k in doc}}
+    return Nash(key=where, players=players,
+                cells=parse_selection(err, entry, where, default_sectors="all"),
+                bounds=_bounds(err, doc, where, TARIFF_SEARCH_BOUNDS, -1.0, "-100 %"),
+                tol=tol, max_rounds=err.integer(doc.get("max_rounds", 50),
+                                                f"{where}.max_rounds", 1, "positive integer"))
+
+
 def _target(err: Errors, doc, where: str) -> Target:
     err.table(doc, where)
     err.keys(doc, TARGET_KEYS, where)
@@ -280,15 +393,19 @@ def _target(err: Errors, doc, where: str) -> Target:
     partner = doc.get("partner")
     if balance == "bilateral" and partner is None:
         err.fail(f"{where}.partner", "missing: a bilateral target needs a partner region")
-    bounds = doc.get("bounds", list(instrument.bounds))
-    if (not isinstance(bounds, list) or len(bounds) != 2
-            or not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds)
-            or not all(math.isfinite(b) for b in bounds) or not bounds[0] < bounds[1]):
-        err.fail(f"{where}.bounds",
-                 f"must be [low, high], finite numbers with low < high, not {bounds!r}")
-    if not bounds[0] > instrument.floor:
-        err.fail(f"{where}.bounds", f"the low bound {bounds[0]:g} of {name} must be above "
-                 f"{instrument.floor:g} ({instrument.floor_reason})")
+    if instrument.on_cells:
+        if "instrument_region" in doc:
+            err.fail(f"{where}.instrument_region", f"only for the trade_balance instrument; "
+                     f"{name} acts on the cells chosen by importer, exporter and sectors")
+        cells = parse_selection(err, doc, where)
+    else:
+        given = [k for k in CELL_KEYS if k in doc]
+        if given:
+            err.fail(f"{where}.{given[0]}", f"{name} acts on a region's overall balance, not on "
+                     "cells: name the region with instrument_region (default: region)")
+        cells = None
+    bounds = _bounds(err, doc, where, instrument.bounds if instrument.on_cells else None,
+                     instrument.floor, instrument.floor_reason)
     return Target(
         key=where,
         balance=balance,
@@ -296,6 +413,9 @@ def _target(err: Errors, doc, where: str) -> Target:
         partner=None if partner is None else err.string(partner, f"{where}.partner"),
         value=err.number(doc["value"], f"{where}.value"),
         instrument=instrument,
-        cells=parse_selection(err, doc, where),
-        bounds=(float(bounds[0]), float(bounds[1])),
+        cells=cells,
+        bounds=bounds,
+        instrument_region=err.string(doc.get("instrument_region", doc["region"]),
+                                     f"{where}.instrument_region") if not instrument.on_cells
+        else None,
     )

@@ -82,8 +82,10 @@ class Target:
 
     ``balance`` is ``"bilateral"`` (exports of ``region`` to ``partner`` minus imports from it)
     or ``"overall"``; ``value`` the target in the dataset's unit; ``instrument`` one of
-    :data:`model.core.targets.INSTRUMENTS` acting on the selected cells; ``bounds`` the search
-    interval.
+    :data:`model.core.targets.INSTRUMENTS` acting on the selected cells (or, for
+    ``trade_balance``, on the overall balance of ``instrument_region``); ``bounds`` the search
+    interval (None: the instrument's default, for ``trade_balance`` half the region's value
+    added either side of its balance in the scenario).
     """
 
     key: str
@@ -92,8 +94,52 @@ class Target:
     partner: str | None
     value: float
     instrument: Instrument
+    cells: Selection | None
+    bounds: tuple[float, float] | None
+    instrument_region: str | None = None
+
+
+@dataclass(frozen=True)
+class QuotaEntry:
+    """A quota, voluntary export restraint or tariff-rate quota on each selected cell: the
+    quantity as ``ratio`` to the benchmark quantity, or ``quantity`` in the dataset's unit at
+    benchmark prices (one cell only); ``mode`` ``"cap"`` or ``"fix"``; the in-quota rate (None:
+    the scenario's tariff on the cell) and out-of-quota rate (``inf`` for a plain quota); the
+    share of the rent held by the exporter."""
+
+    key: str
+    cells: Selection
+    ratio: float | None
+    quantity: float | None
+    mode: str
+    in_quota_rate: float | None
+    out_of_quota_rate: float
+    to_exporter: float
+
+
+@dataclass(frozen=True)
+class OptimalTariff:
+    """Search for the welfare-maximising uniform tariff of ``region`` on its imports of the
+    selected cells (``cells`` has no importers: the region is the importer)."""
+
+    key: str
+    region: str
     cells: Selection
     bounds: tuple[float, float]
+    points: int
+
+
+@dataclass(frozen=True)
+class Nash:
+    """A Nash equilibrium in uniform tariffs among ``players``: each taxes its imports of the
+    selected sectors from the other players."""
+
+    key: str
+    players: tuple[str, ...]
+    cells: Selection
+    bounds: tuple[float, float]
+    tol: float
+    max_rounds: int
 
 
 @dataclass(frozen=True)
@@ -107,6 +153,14 @@ class Scenario:
     preferences: tuple[CellEntry, ...] = ()
     target: Target | None = None
     regimes: tuple[RegimeEntry, ...] = ()
+    quotas: tuple[QuotaEntry, ...] = ()
+    optimal_tariff: OptimalTariff | None = None
+    nash: Nash | None = None
+
+    @property
+    def search(self):
+        """The endogenous search of the scenario: its target, optimal tariff or Nash game."""
+        return self.target or self.optimal_tariff or self.nash
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ of :mod:`~model.sweep.statistics`; :mod:`~model.sweep.report` adds its section t
 
 from model.sweep.designs import DESIGNS, draw_values, sigma_scales, stroud3
 from model.sweep.runner import SweepRun, run_sweep
-from model.sweep.spec import SweepSpec, check_study, parse_sweep
+from model.sweep.spec import SweepSpec, parse_sweep
 
-__all__ = ["DESIGNS", "SweepRun", "SweepSpec", "check_study", "draw_values", "parse_sweep",
+__all__ = ["DESIGNS", "SweepRun", "SweepSpec", "draw_values", "parse_sweep",
            "run_sweep", "sigma_scales", "stroud3"]

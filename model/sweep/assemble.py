@@ -95,6 +95,8 @@ def assemble(study, spec: SweepSpec, path: Path, store, n_chunks: int, settings)
                         variables["converged"][index] = (
                             out["status"][rows] == CONVERGED).astype(np.int8)
                         variables["iterations"][index] = out["iterations"][rows]
+                        variables["instrument_value"][index] = out["instrument"][rows]
+                        variables["instrument_tariff"][index] = out["instrument_tariff"][rows]
                         for k, name in enumerate(RESIDUALS):
                             variables[name][index] = out["residuals"][rows, k]
         failed = add_statistics(study, spec, tmp)
@@ -133,6 +135,12 @@ def _create_variables(nc, spec: SweepSpec, unit: str) -> dict:
                             + ", all attempts")
     for name in RESIDUALS:
         out[name] = var(name, "f8", (), "1", VARIABLES[name].long_name)
+    value = VARIABLES["instrument_value"]
+    out["instrument_value"] = var("instrument_value", "f8", (), value.unit_text(unit),
+                                  value.long_name + " in the draw", fill_value=np.nan)
+    tariff = VARIABLES["instrument_tariff"]
+    out["instrument_tariff"] = var("instrument_tariff", "f8", ("region",), tariff.units,
+                                   tariff.long_name + " in the draw", fill_value=np.nan)
     return out
 
 

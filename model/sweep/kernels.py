@@ -21,8 +21,10 @@ from model.core.params import KernelParams, Shock, scale_elasticities
 
 #: Draw status codes: the engine's (converged, iteration limit, values not finite) and one more.
 INVALID = 3  # an elasticity at or below 1: outside the model's domain, not solved
+SEARCH_FAILED = 4  # the draw's endogenous instrument (target, optimum, Nash, quotas) not found
+CONVERGENCE_FAILED = MAX_ITER  # a draw solved in Python that did not converge
 STATUS = {CONVERGED: "converged", MAX_ITER: "iteration_limit", NOT_FINITE: "not_finite",
-          INVALID: "elasticity_at_or_below_one"}
+          INVALID: "elasticity_at_or_below_one", SEARCH_FAILED: "instrument_not_found"}
 
 
 @njit(cache=True)

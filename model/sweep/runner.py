@@ -23,17 +23,18 @@ from typing import NamedTuple
 import numpy as np
 
 from calibration.calibrate import Benchmark
-from model.core.outcomes import OutcomeInputs, outcome_inputs
+from model.core.outcomes import REGION, SECTOR, OutcomeInputs, outcome_inputs, outcomes
 from model.core.params import (KernelParams, Shock, SolverTuple, kernel_params, shock,
                                solver_tuple, writable)
-from model.core.settings import SolverSettings
-from model.core.solver import ConvergenceError, initial_state, solve
 from model.core.policy import Policy
-from model.core.targets import TargetError, TargetSpec, solve_target
+from model.core.search import SEARCH_ERRORS, solve_scenario_policy, with_sigma
+from model.core.settings import SolverSettings
+from model.core.solver import ConvergenceError, initial_state
 from model.sweep.assemble import assemble, stored_rows
 from model.sweep.designs import draw_values, sigma_scales
-from model.sweep.kernels import solve_draws
-from model.sweep.spec import SweepSpec, check_study
+from model.sweep.kernels import (CONVERGED, CONVERGENCE_FAILED, INVALID, SEARCH_FAILED,
+                                 solve_draws)
+from model.sweep.spec import SweepSpec
 from model.sweep.store import ChunkStore, fingerprint
 
 
@@ -51,6 +52,43 @@ class Static(NamedTuple):
     st: SolverTuple
     rows_region: np.ndarray
     rows_sector: np.ndarray
+    search: "DrawSearch | None" = None
+
+
+@dataclass(frozen=True)
+class DrawSearch:
+    """A scenario whose draws each solve an endogenous instrument (a target, an optimal tariff,
+    a Nash game) or quotas: solved draw by draw in Python, each draw from the benchmark, a
+    draw whose instrument is not found recorded with status :data:`SEARCH_FAILED`."""
+
+    bm: Benchmark
+    policies: tuple  # the scenario's policy at each grid point
+    search: object
+    settings: SolverSettings
+
+    def solve(self, g: int, scale: np.ndarray):
+        """Draw at grid point ``g`` with elasticity multipliers ``scale``: ``(status,
+        iterations, residuals, outcomes, instrument value, instrument tariffs)``."""
+        nr = len(self.bm.regions)
+        nan = (np.full(3, np.nan), None, np.nan, np.full(nr, np.nan))
+        sigma = self.bm.sigma * scale
+        if not ((sigma > 1).all() and (self.bm.sigma_m * scale > 1).all()):
+            return (INVALID, 0) + nan
+        try:
+            sol, found = solve_scenario_policy(self.bm, self.policies[g], self.search,
+                                               self.settings, sigma=sigma)
+        except ConvergenceError as exc:
+            s = exc.solution
+            return (CONVERGENCE_FAILED, s.iterations,
+                    np.array([s.residual, s.price_residual, s.absorption_residual])) + nan[1:]
+        except SEARCH_ERRORS:
+            return (SEARCH_FAILED, 0) + nan
+        out = outcomes(with_sigma(self.bm, sigma), sol.policy, sol)
+        value = np.nan if found is None else found.value
+        tariffs = np.full(nr, np.nan) if found is None else found.tariffs
+        return (CONVERGED, sol.iterations,
+                np.array([sol.residual, sol.price_residual, sol.absorption_residual]), out,
+                value, tariffs)
 
 
 def grid_policy(spec: SweepSpec, policy, point: tuple[int, ...]):
@@ -76,46 +114,43 @@ def grid_scale(spec: SweepSpec, point: tuple[int, ...]) -> np.ndarray:
 
 
 def prepare_scenario(spec: SweepSpec, bm: Benchmark, policy: Policy, settings: SolverSettings,
-                     draw_settings: SolverSettings | None = None,
-                     target: TargetSpec | None = None):
+                     draw_settings: SolverSettings | None = None, search=None):
     """Solve the central case of every grid point (the warm starts) and collect the arrays the
     kernel needs.  Returns ``(Static, failed grid points)``; a central case that fails starts
     its draws from the benchmark state.
 
-    A scenario with a ``target`` finds its instrument once, at the dataset's elasticities, and
-    holds it at that value in every draw (tariff grids, which would move it, are refused by
-    :func:`~model.sweep.spec.check_study`).  ``draw_settings`` (default ``settings``) are the
-    solver settings of the draws.
+    A scenario with an endogenous ``search`` (a target, an optimal tariff, a Nash game) or with
+    quotas solves its instrument again in every draw (:class:`DrawSearch`).
+    ``draw_settings`` (default ``settings``) are the solver settings of the draws.
     """
     points = list(np.ndindex(*spec.grid_shape)) if spec.grid else [()]
     x_init = initial_state(bm)
-    base, solvable = policy, True
-    if target is not None:
-        try:
-            base = solve_target(bm, policy, target, settings)[1]
-        except (ConvergenceError, TargetError):
-            solvable = False
-    shocks, x0s, scales, failed = [], [], [], []
+    endogenous = search is not None or policy.quotas is not None
+    shocks, x0s, scales, failed, policies = [], [], [], [], []
     for point in points:
-        pol = grid_policy(spec, base, point)
+        pol = grid_policy(spec, policy, point)
         scale = grid_scale(spec, point)
-        shocks.append(shock(bm, pol))
+        policies.append(pol)
+        shocks.append(shock(bm, dataclasses.replace(pol, quotas=None)))
         scales.append(scale)
         x0 = None
-        if solvable:
-            try:
-                x0 = solve(bm, pol, settings, sigma=bm.sigma * scale).x
-            except ConvergenceError:
-                pass
+        try:
+            sol = solve_scenario_policy(bm, pol, search, settings, sigma=bm.sigma * scale)[0]
+            x0 = sol.x
+        except (ConvergenceError,) + SEARCH_ERRORS:
+            pass
         if x0 is None:
             failed.append(point)
         x0s.append(x_init if x0 is None else x0)
     stacked = Shock(*(np.stack([getattr(s, f) for s in shocks]) for f in Shock._fields))
     rows_region, rows_sector = stored_rows()
+    base = dataclasses.replace(policy, quotas=None)
+    draws = (DrawSearch(bm, tuple(policies), search, draw_settings or settings) if endogenous
+             else None)
     static = Static(writable(kernel_params(bm, base, settings)),
                     writable(outcome_inputs(bm, base)), writable(stacked), np.stack(x0s),
                     x_init, np.stack(scales), solver_tuple(draw_settings or settings),
-                    rows_region, rows_sector)
+                    rows_region, rows_sector, draws)
     return static, failed
 
 
@@ -134,7 +169,12 @@ def solve_chunk(static: Static, point: np.ndarray, scales: np.ndarray) -> dict:
         "residuals": np.empty((n, 3)),
         "region": np.empty((n, len(static.rows_region), nr)),
         "sector": np.empty((n, len(static.rows_sector), nr, ns)),
+        "instrument": np.full(n, np.nan),
+        "instrument_tariff": np.full((n, nr), np.nan),
     }
+    if static.search is not None:
+        _solve_searches(static, point, scales, out)
+        return out
     with _KERNEL_LOCK:
         solve_draws(static.p.structure, static.p.elasticities, static.p.direct, static.oi,
                     static.shocks, static.st,
@@ -143,6 +183,21 @@ def solve_chunk(static: Static, point: np.ndarray, scales: np.ndarray) -> dict:
                     out["status"], out["iterations"], out["residuals"], out["region"],
                     out["sector"])
     return out
+
+
+def _solve_searches(static: Static, point, scales, out) -> None:
+    """The draws of a scenario with an endogenous instrument, one by one."""
+    region_names = [REGION[k] for k in static.rows_region]
+    sector_names = [SECTOR[k] for k in static.rows_sector]
+    for d in range(len(point)):
+        status, iterations, residuals, res, value, tariffs = static.search.solve(
+            int(point[d]), scales[d])
+        out["status"][d], out["iterations"][d], out["residuals"][d] = status, iterations, residuals
+        out["instrument"][d], out["instrument_tariff"][d] = value, tariffs
+        for k, name in enumerate(region_names):
+            out["region"][d, k] = np.nan if res is None else res[name]
+        for k, name in enumerate(sector_names):
+            out["sector"][d, k] = np.nan if res is None else res[name]
 
 
 def chunk_cases(spec: SweepSpec, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
@@ -184,7 +239,6 @@ def run_sweep(study, spec: SweepSpec, path, *, resume: bool = False, scheduler=N
 
     begin = time.perf_counter()
     path = Path(path)
-    check_study(study, spec)
     settings = settings or study.file.solver
     store = ChunkStore(chunks or path.parent / f"{path.stem}_chunks",
                        fingerprint(study, spec, settings), resume)
@@ -202,7 +256,7 @@ def run_sweep(study, spec: SweepSpec, path, *, resume: bool = False, scheduler=N
     try:
         for s, prepared in enumerate(study.scenarios):
             static, failed = prepare_scenario(spec, study.benchmark, prepared.policy,
-                                              study.file.solver, settings, prepared.target)
+                                              study.file.solver, settings, prepared.search)
             central_failed += [(prepared.name, pt) for pt in failed]
             todo = []
             for c in range(n_chunks):

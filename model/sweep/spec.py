@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from calibration.calibrate import Benchmark
-from model.scenario import Errors, ScenarioError
+from model.scenario import Errors
 from model.scenario.selection import cells, parse_selection, sector_indices
 from model.sweep.designs import DESIGNS, Design
 
@@ -278,15 +278,3 @@ def describe(spec: SweepSpec) -> list[str]:
         lines.append(f"{g.label}: grid of {len(g.values)} values of the {what} "
                      f"({', '.join(f'{v:g}' for v in g.values)})")
     return lines
-
-
-def check_study(study, spec: SweepSpec) -> None:
-    """Checks that need the scenarios: a scenario whose instrument meets a target cannot be
-    combined with a tariff grid (the sweep holds the instrument at its central value)."""
-    for prepared in study.scenarios:
-        if prepared.target is not None and any(g.kind == "tariff" for g in spec.grid):
-            raise ScenarioError(
-                f"{study.file.path}: sweep.parameters: scenario '{prepared.name}' finds an "
-                "instrument to meet a target, which a sweep holds at its central value; a "
-                "tariff grid would move it. Sweep that scenario without the tariff grid, in its "
-                "own file")

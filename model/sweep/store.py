@@ -73,6 +73,8 @@ class ChunkStore:
             "residuals": (("case", "kind"), out["residuals"]),
             "region_outcomes": (("case", "outcome", "region"), out["region"]),
             "sector_outcomes": (("case", "sector_outcome", "region", "sector"), out["sector"]),
+            "instrument": (("case",), out["instrument"]),
+            "instrument_tariff": (("case", "region"), out["instrument_tariff"]),
         }, attrs={"start": start})
         write_netcdf(ds, self.path(scenario, chunk))
 
@@ -80,7 +82,9 @@ class ChunkStore:
         with xr.open_dataset(self.path(scenario, chunk), engine="netcdf4") as ds:
             return {"status": ds.status.values, "iterations": ds.iterations.values,
                     "residuals": ds.residuals.values, "region": ds.region_outcomes.values,
-                    "sector": ds.sector_outcomes.values}
+                    "sector": ds.sector_outcomes.values,
+                    "instrument": ds.instrument.values,
+                    "instrument_tariff": ds.instrument_tariff.values}
 
     def remove(self) -> None:
         shutil.rmtree(self.folder)

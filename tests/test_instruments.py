@@ -1,0 +1,242 @@
+"""Quantity instruments (quotas, export restraints, tariff-rate quotas), the trade balance as
+an instrument, optimal tariffs and Nash equilibria in tariffs: each against a property of the
+model that could fail."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from calibration.calibrate import calibrate
+from calibration.io import make_dataset
+from calibration.synthetic import random_dataset
+from model.core.decomposition import decompose
+from model.core.optimal import (NashSpec, OptimalTariffSpec, OptimumError, nash,
+                                optimal_tariff, welfare)
+from model.core.outcomes import outcomes
+from model.core.policy import make_policy
+from model.core.quotas import (AT_QUOTA, IN_QUOTA, OVER_QUOTA, PROHIBITED, cell_quantity,
+                               make_quotas)
+from model.core.settings import SolverSettings
+from model.core.solver import solve
+from model.core.targets import INSTRUMENTS, TargetSpec, balance, solve_target
+
+TIGHT = SolverSettings(tol=1e-13)
+N, I, J = 0, 1, 2  # the quota cell: imports of region 0 from region 1 of sector 2
+
+
+@pytest.fixture(scope="module")
+def world():
+    """Three regions, four sectors, input-output links and benchmark tariffs."""
+    return calibrate(random_dataset(3, 4, seed=7))
+
+
+def tariff_case(bm, rate):
+    t1 = np.array(bm.t0)
+    t1[N, I, J] = rate
+    pol = make_policy(bm, t1=t1)
+    return pol, solve(bm, pol, TIGHT)
+
+
+def quantity_at(bm, pol, sol):
+    return cell_quantity(bm, pol, sol, make_quotas([(N, I, J)], 1.0, 0.0))[0][0]
+
+
+def same_allocation(bm, a, b, tol=1e-8):
+    scale = bm.VA0.sum()
+    oa, ob = outcomes(bm, a.policy, a), outcomes(bm, b.policy, b)
+    np.testing.assert_allclose(oa["trade"], ob["trade"], rtol=0, atol=tol * scale)
+    np.testing.assert_allclose(a.w_hat, b.w_hat, rtol=0, atol=tol)
+    np.testing.assert_allclose(a.P_hat, b.P_hat, rtol=0, atol=tol)
+    return oa, ob
+
+
+@pytest.mark.parametrize("rate", [0.35, 1.2])
+def test_a_quota_at_the_tariffs_quantity_is_the_tariff(world, rate):
+    """Tariff-quota equivalence: same allocation; with the rents to the importer's government,
+    the same welfare; the quota's tariff equivalent is the tariff."""
+    bm = world
+    pol_t, sol_t = tariff_case(bm, rate)
+    q = quantity_at(bm, pol_t, sol_t)
+    assert q < 0.95  # the tariff cuts the flow, so the quota binds
+    quotas = make_quotas([(N, I, J)], q, bm.t0[N, I, J])
+    sol_q = solve(bm, make_policy(bm, quotas=quotas), TIGHT)
+    assert sol_q.quota.regime[0] == AT_QUOTA
+    assert sol_q.quota.tariff_equivalent[0] == pytest.approx(rate, abs=1e-8)
+    oq, ot = same_allocation(bm, sol_q, sol_t)
+    np.testing.assert_allclose(oq["welfare"], ot["welfare"], atol=1e-8)
+    expected_rent = (rate - bm.t0[N, I, J]) * ot["trade"][I, N, J]
+    assert sol_q.quota.rent[0] == pytest.approx(expected_rent, rel=1e-8)
+
+
+def test_rents_held_by_the_exporter_are_its_income(world):
+    bm = world
+    pol_t, sol_t = tariff_case(bm, 0.5)
+    q = quantity_at(bm, pol_t, sol_t)
+    out = {}
+    for holder in (0.0, 1.0):
+        quotas = make_quotas([(N, I, J)], q, bm.t0[N, I, J], to_exporter=holder)
+        sol = solve(bm, make_policy(bm, quotas=quotas), TIGHT)
+        assert quantity_at(bm, sol.policy, sol) == pytest.approx(q, rel=1e-9)
+        out[holder] = (sol, outcomes(bm, sol.policy, sol))
+    sol_x, o_x = out[1.0]
+    rent = sol_x.quota.rent[0]
+    assert rent > 0
+    # the rent is a transfer from the importer to the exporter, on top of the closure
+    np.testing.assert_allclose(sol_x.policy.D1 - bm.D0, [-rent, rent, 0.0], atol=1e-10)
+    assert o_x["welfare"][I] > out[0.0][1]["welfare"][I]
+    assert o_x["welfare"][N] < out[0.0][1]["welfare"][N]
+
+
+def test_tariff_rate_quota_regimes(world):
+    """Binding between the rates: the tariff equivalent of the quantity; over quota: the
+    out-of-quota tariff's allocation; not binding: the in-quota tariff's."""
+    bm = world
+    t_in = bm.t0[N, I, J]
+    pol_t, sol_t = tariff_case(bm, 0.4)
+    q = quantity_at(bm, pol_t, sol_t)
+    binding = solve(bm, make_policy(bm, quotas=make_quotas([(N, I, J)], q, t_in, 0.9)), TIGHT)
+    assert binding.quota.regime[0] == AT_QUOTA
+    assert binding.quota.tariff_equivalent[0] == pytest.approx(0.4, abs=1e-8)
+    same_allocation(bm, binding, sol_t)
+    # over quota: a quota well below what buyers take at the out-of-quota rate 0.4
+    over = solve(bm, make_policy(bm, quotas=make_quotas([(N, I, J)], 0.5 * q, t_in, 0.4)),
+                 TIGHT)
+    assert over.quota.regime[0] == OVER_QUOTA
+    assert over.quota.tariff_equivalent[0] == pytest.approx(0.4, abs=1e-12)
+    o_over, o_t = same_allocation(bm, over, sol_t)
+    np.testing.assert_allclose(o_over["welfare"], o_t["welfare"], atol=1e-8)
+    within = 0.5 * o_t["trade"][I, N, J]  # the quota is half of what is imported
+    assert over.quota.rent[0] == pytest.approx((0.4 - t_in) * within, rel=1e-8)
+    # not binding: a quota above what buyers take at the in-quota rate
+    free = solve(bm, make_policy(bm), TIGHT)
+    loose = solve(bm, make_policy(bm, quotas=make_quotas([(N, I, J)], 3.0, t_in, 0.9)), TIGHT)
+    assert loose.quota.regime[0] == IN_QUOTA and loose.quota.rent[0] == 0.0
+    same_allocation(bm, loose, free)
+
+
+def test_a_zero_quota_is_a_prohibitive_tariff(world):
+    bm = world
+    pol_t, sol_t = tariff_case(bm, np.inf)
+    sol_q = solve(bm, make_policy(bm, quotas=make_quotas([(N, I, J)], 0.0, bm.t0[N, I, J])),
+                  TIGHT)
+    assert sol_q.quota.regime[0] == PROHIBITED
+    same_allocation(bm, sol_q, sol_t)
+
+
+def test_a_fixed_quantity_above_the_free_choice_needs_a_subsidy(world):
+    bm = world
+    quotas = make_quotas([(N, I, J)], 1.3, bm.t0[N, I, J], fixed=True)
+    sol = solve(bm, make_policy(bm, quotas=quotas), TIGHT)
+    assert quantity_at(bm, sol.policy, sol) == pytest.approx(1.3, rel=1e-9)
+    assert sol.quota.tariff_equivalent[0] < bm.t0[N, I, J]
+    assert sol.quota.rent[0] < 0  # the subsidy's cost to the importer's government
+
+
+def test_the_welfare_decomposition_of_a_quota_adds_up(world):
+    bm = world
+    sol = solve(bm, make_policy(bm, quotas=make_quotas([(N, I, J)], 0.6, bm.t0[N, I, J],
+                                                        to_exporter=0.5)), TIGHT)
+    parts = decompose(bm, sol.policy)
+    w = outcomes(bm, sol.policy, sol)["welfare"]
+    np.testing.assert_allclose(parts["welfare_path_total"], w, atol=1e-7)
+
+
+# ------------------------------------------------------------------ the trade balance
+def test_the_overall_balance_meets_a_bilateral_target(world):
+    """Region 0's overall balance as the instrument of its bilateral balance with region 1;
+    regions 1 and 2 absorb the change in proportion to value added (a fixed closure)."""
+    bm = world
+    pol = make_policy(bm)
+    absorb = bm.VA0.sum(axis=1) * np.array([0.0, 1.0, 1.0])
+    spec = TargetSpec(0, 1, 0.0, INSTRUMENTS["trade_balance"], np.zeros(bm.t0.shape, bool),
+                      (-bm.D0[0] - 0.5 * bm.VA0[0].sum(), -bm.D0[0] + 0.5 * bm.VA0[0].sum()),
+                      instrument_region=0, absorb=absorb / absorb.sum())
+    sol, final, value = solve_target(bm, pol, spec)
+    assert abs(balance(final, sol, 0, 1)) < 1e-8 * bm.VA0.sum()
+    assert -final.D1[0] == pytest.approx(value, abs=1e-12)
+    assert final.D1.sum() == pytest.approx(0.0, abs=1e-9)
+    np.testing.assert_allclose((final.D1 - bm.D0)[1:] / (final.D1 - bm.D0)[1:].sum(),
+                               absorb[1:] / absorb.sum(), rtol=1e-12)
+    parts = decompose(bm, final)
+    change = final.D1 - bm.D0
+    # the transfer part is the change of the deficit over income (deflated along the path)
+    np.testing.assert_allclose(parts["welfare_transfer"], 100 * change / bm.I0, rtol=0.02,
+                               atol=1e-6)
+    np.testing.assert_allclose(parts["welfare_net_of_transfer"],
+                               parts["welfare_path_total"] - parts["welfare_transfer"],
+                               atol=1e-12)
+
+
+# ------------------------------------------------------------------ optimal tariffs
+def two_countries(sigma=5.0, home=(80.0, 20.0), foreign=(20.0, 130.0)):
+    X = np.array([[[home[0]], [home[1]]], [[foreign[0]], [foreign[1]]]])
+    return calibrate(make_dataset(("HOME", "FOREIGN"), ("good",), X, X.sum(axis=1),
+                                  sigma=[sigma], name="two"))
+
+
+def import_mask(n, i, shape):
+    mask = np.zeros(shape, dtype=bool)
+    mask[n, i, :] = True
+    return mask
+
+
+@pytest.mark.parametrize("sigma,foreign", [(5.0, (20.0, 130.0)), (3.0, (20.0, 60.0))])
+def test_optimal_tariff_is_the_textbook_formula(sigma, foreign):
+    """One sector, no input-output links, balanced trade: t* = 1 / (eps lambda_FF) with
+    eps = sigma - 1 and lambda_FF the foreign region's domestic share at the optimum
+    (Costinot and Rodriguez-Clare 2014)."""
+    bm = two_countries(sigma, foreign=foreign)
+    spec = OptimalTariffSpec(0, import_mask(0, 1, bm.t0.shape), (0.0, 1.5), 21)
+    sol, pol, found = optimal_tariff(bm, make_policy(bm), spec)
+    lam_ff = sol.pi1[1, 1, 0]
+    assert found.value == pytest.approx(1.0 / ((sigma - 1.0) * lam_ff), abs=1e-6)
+    assert not found.at_bound
+    assert len(found.rates) == 21 and found.welfare.max() <= 100 * welfare(bm, sol)[0] + 1e-9
+    assert pol.t1[0, 1, 0] == found.value
+
+
+def test_nash_tariffs_of_symmetric_regions_are_equal_and_hurt_both():
+    bm = two_countries(5.0, home=(100.0, 20.0), foreign=(20.0, 100.0))
+    spec = NashSpec((0, 1), (import_mask(0, 1, bm.t0.shape), import_mask(1, 0, bm.t0.shape)))
+    sol, pol, found = nash(bm, make_policy(bm), spec)
+    assert found.tariffs[0] == pytest.approx(found.tariffs[1], abs=1e-7)
+    assert found.tariffs[0] > 0.05 and found.rounds >= 2
+    w = welfare(bm, sol)
+    assert (w < 0).all()  # both worse off than under free trade (the benchmark)
+    # each rate is a best response to the other
+    for k, (n, i) in enumerate(((0, 1), (1, 0))):
+        best = optimal_tariff(bm, pol, OptimalTariffSpec(n, import_mask(n, i, bm.t0.shape),
+                                                         (0.0, 1.0), 11))[2].value
+        assert best == pytest.approx(found.tariffs[n], abs=1e-6)
+
+
+def test_nash_that_does_not_settle_fails_with_the_rates(world):
+    bm = world
+    masks = tuple(import_mask(n, i, bm.t0.shape) for n, i in ((0, 1), (1, 0)))
+    with pytest.raises(OptimumError, match="did not settle in 1 rounds: rates"):
+        nash(bm, make_policy(bm), NashSpec((0, 1), masks, max_rounds=1))
+
+
+def test_three_region_nash_is_a_best_response_for_everyone(world):
+    bm = world
+    masks = []
+    for n in range(3):
+        mask = np.zeros(bm.t0.shape, dtype=bool)
+        mask[n, [i for i in range(3) if i != n], :] = True
+        masks.append(mask)
+    sol, pol, found = nash(bm, make_policy(bm), NashSpec((0, 1, 2), tuple(masks)))
+    for n in range(3):
+        spec = OptimalTariffSpec(n, masks[n], (0.0, 1.0), 11)
+        assert optimal_tariff(bm, pol, spec)[2].value == pytest.approx(found.tariffs[n],
+                                                                         abs=1e-6)
+
+
+def test_a_quota_scenario_decomposes_through_its_effective_policy(world):
+    from model.core.settings import ModelError
+
+    bm = world
+    pol = make_policy(bm, quotas=make_quotas([(N, I, J)], 0.6, bm.t0[N, I, J]))
+    with pytest.raises(ModelError, match="effective policy"):
+        decompose(bm, pol)
+    assert dataclasses.replace(pol, quotas=None).quotas is None
