@@ -54,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         if study.file.sweep is not None:
             from model.sweep import parse_sweep
 
-            spec = parse_sweep(study.file.sweep, study.file.path, study.benchmark)
+            spec = parse_sweep(study.file.sweep, study.file.path, study.benchmark,
+                               tuple(p.name for p in study.scenarios))
             _check_scheduler(args.scheduler or spec.scheduler)
     except (ScenarioError, DatasetError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -72,8 +73,13 @@ def main(argv: list[str] | None = None) -> int:
         if code in (EXIT_BAD_INPUT, EXIT_INTERRUPTED):
             stage.abandon()
         else:
-            written = write_outputs(stage.path, out.name, solved.results, study, compared,
-                                    sections, extra)
+            sweep = _open_sweep(extra)
+            try:
+                written = write_outputs(stage.path, out.name, solved.results, study, compared,
+                                        sections, extra, sweep)
+            finally:
+                if sweep is not None:
+                    sweep.close()
     if code in (EXIT_BAD_INPUT, EXIT_INTERRUPTED):
         return code
     if not args.quiet:
@@ -83,6 +89,16 @@ def main(argv: list[str] | None = None) -> int:
     for message in solved.failed:
         print(f"error: scenario did not converge: {message}", file=sys.stderr)
     return EXIT_NOT_CONVERGED if solved.failed else code
+
+
+def _open_sweep(extra):
+    """The sweep's results (opened lazily, for the statistics study notes may cite)."""
+    path = next((p for p in extra if Path(p).name == "sweep.nc"), None)
+    if path is None:
+        return None
+    import xarray as xr
+
+    return xr.open_dataset(path, engine="netcdf4")
 
 
 def _check_out(out: Path) -> None:
@@ -115,11 +131,13 @@ def _sweep(args, study, spec, stage: Path, folder: Path):
     resumed run finds them); returns ``(exit code, report sections, files written)``."""
     from model.sweep import run_sweep
     from model.sweep.report import sweep_section
+    from model.sweep.spec import swept
 
     path = stage / "sweep.nc"
     chunks = folder / "sweep_chunks"
     try:
-        run = run_sweep(study, spec, path, resume=args.resume, scheduler=args.scheduler,
+        run = run_sweep(swept(study, spec), spec, path, resume=args.resume,
+                        scheduler=args.scheduler,
                         progress=not args.quiet, chunks=chunks)
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)

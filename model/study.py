@@ -30,6 +30,7 @@ from model.output.files import display_path
 from model.output.results import build_results
 from model.scenario import (PreparedScenario, Scenario, ScenarioError, ScenarioFile,
                             load_scenario_file, prepare_scenarios)
+from model.scenario.records import Comparison
 
 
 @dataclass(frozen=True)
@@ -52,20 +53,21 @@ class Study:
 
 
 def prepare(path: str | Path, compare: bool = True, elasticities: str | None = None,
-            label: str | None = None) -> Study:
+            label: str | None = None, variant: Comparison | None = None) -> Study:
     """Read a scenario file and its dataset and check every name, including those of the
-    ``[report]`` table, its notes and the files it compares with; raises
-    :class:`~model.scenario.ScenarioError` or :class:`~calibration.io.DatasetError`."""
-    sf = load_scenario_file(path, elasticities)
+    ``[report]`` table, its notes and the files it compares with (each a ``variant``: the file
+    with its choices changed); raises :class:`~model.scenario.ScenarioError` or
+    :class:`~calibration.io.DatasetError`."""
+    sf = load_scenario_file(path, elasticities, variant)
     ds = load_dataset(sf.data, elasticities=sf.elasticities)
     bm = calibrate(ds)
-    for key in ("regions", "sectors"):
-        valid = getattr(bm, key)
+    for key in ("regions", "sectors") if variant is None else ():  # a compared file's
+        valid = getattr(bm, key)                                     # report is not made
         for name in getattr(sf.report, key) or ():
             if name not in valid:
                 raise ScenarioError(f"{sf.path}: report.{key}: unknown name '{name}'; the "
                                     f"choices are {', '.join(valid)}")
-    others = tuple(prepare(c.file, compare=False, elasticities=c.elasticities, label=c.label)
+    others = tuple(prepare(c.file, compare=False, label=c.label, variant=c)
                    for c in sf.report.compare) if compare else ()
     study = Study(sf, ds, bm, prepare_scenarios(sf, bm, ds.regimes), others,
                   label or sf.path.stem)
@@ -79,10 +81,32 @@ def check_notes(study: Study) -> None:
     that rendering cannot fail after solving."""
     path = study.file.report.notes
     files = {study.label: study.names(), **{o.label: o.names() for o in study.compare}}
+    sweep = sweep_names(study)
+    if sweep is not None:
+        files[notes.SWEEP] = sweep
     try:
         notes.check(path.read_text(encoding="utf-8"), files, study.label)
     except notes.NotesError as exc:
         raise ScenarioError(f"{path}: {exc}") from None
+
+
+def sweep_names(study: Study) -> notes.Names | None:
+    """What the file's sweep results will hold for study notes: the swept scenarios and the
+    statistics (None without a sweep, or for a grid, which has no statistics)."""
+    raw = study.file.sweep
+    params = raw.get("parameters") if raw is not None else None
+    if (raw is None or raw.get("method") == "grid"
+            or (isinstance(params, list) and any("values" in p for p in params
+                                                 if isinstance(p, dict)))):
+        return None  # a grid: statistics per grid point, which placeholders do not select
+    from model.sweep.designs import STATISTICS
+
+    names = study.names()
+    chosen = raw.get("scenarios")
+    if isinstance(chosen, str):
+        chosen = [chosen]
+    scenarios = tuple(n for n in names.scenarios if not isinstance(chosen, list) or n in chosen)
+    return dataclasses.replace(names, scenarios=scenarios, statistics=STATISTICS)
 
 
 @dataclass(frozen=True)

@@ -167,22 +167,48 @@ def test_zero_shock_reproduces_the_dataset(folder):
     np.testing.assert_allclose(out["output"], 0.0, atol=1e-12)
 
 
-def test_regime_rates_for_japan_reproduce_the_study_scenarios():
-    """The April 2025 measures, June metals, the threatened 24 % and the deal: the regime file's
-    US rates on Japan equal the scenarios of scenarios/kiuchi.toml written as explicit entries
-    (to their rounding of the chemicals rates to four decimals)."""
-    from model.study import prepare
+def test_regime_rates_for_japan_follow_the_study_rules():
+    """The regime file's US rates on Japan are the measures as data/README.md states them:
+    IEEPA on all goods but energy and the Annex II (pharmaceutical) share of chemicals, Section
+    232 on all of vehicles and metals, the deal's 15 % floor with civil aircraft exempt, and
+    the 2026 regimes; recomputed here from the 2024 rates."""
+    d = load_dataset(FIVE)
+    u, j = d.regions.index("USA"), d.regions.index("JPN")
+    mfn = {s: d.tariffs[u, j, k] for k, s in enumerate(SECTORS)}
+    non_pharma = 0.6039  # chm + rpp over chm + rpp + bph, US imports from Japan 2024
+    s232 = ("motor_vehicles_and_parts", "iron_steel", "nonferrous_metals")
+    metals = s232[1:]
 
-    study = prepare(ROOT / "scenarios" / "kiuchi.toml")
-    regimes = study.dataset.regimes
-    bm = study.benchmark
-    u, j = bm.regions.index("USA"), bm.regions.index("JPN")
-    pairs = {"accept_tariffs": "april_2025", "metals_50": "metals_june_2025",
-             "reciprocal_24": "threatened_24_japan", "deal_2025": "deals_2025"}
-    policies = {p.name: p.policy for p in study.scenarios}
-    for scenario, regime in pairs.items():
-        np.testing.assert_allclose(regimes[regime][u, j], policies[scenario].t1[u, j],
-                                   atol=1e-4, err_msg=scenario)
+    def ieepa(rate):  # a reciprocal rate on the goods it covers
+        out = {}
+        for s, t in mfn.items():
+            if s in ("services", "mining_energy"):
+                out[s] = t
+            elif s == "chemicals_pharma_plastics":
+                out[s] = t + non_pharma * rate
+            else:
+                out[s] = t + rate
+        return out
+
+    april = {**ieepa(0.10), **{s: mfn[s] + 0.25 for s in s232}}
+    june = {**april, **{s: mfn[s] + 0.50 for s in metals}}
+    threat = {**ieepa(0.24), **{s: mfn[s] + 0.25 for s in s232}}
+    deal = {s: (t if s in ("services", "mining_energy") else max(t, 0.15))
+            for s, t in mfn.items()}
+    deal["chemicals_pharma_plastics"] = (mfn["chemicals_pharma_plastics"] + non_pharma
+                                         * (0.15 - mfn["chemicals_pharma_plastics"]))
+    deal.update({"motor_vehicles_and_parts": 0.15, "other_transport": 0.0805,
+                 **{s: mfn[s] + 0.50 for s in metals}})
+    s122 = {**ieepa(0.10), "motor_vehicles_and_parts": 0.15,
+            **{s: mfn[s] + 0.50 for s in metals}}
+    after = {**mfn, "motor_vehicles_and_parts": 0.15, **{s: mfn[s] + 0.50 for s in metals}}
+    rules = {"mfn_2024": mfn, "april_2025": april, "metals_june_2025": june,
+             "threatened_24_japan": threat, "deals_2025": deal,
+             "after_scotus_2026_s122": s122, "after_scotus_2026": after}
+    assert set(rules) == set(d.regimes)
+    for regime, expected in rules.items():
+        np.testing.assert_allclose(d.regimes[regime][u, j], [expected[s] for s in SECTORS],
+                                   atol=1e-4, err_msg=regime)
 
 
 def test_every_regime_sets_every_us_partner_and_sector():

@@ -1,5 +1,5 @@
-"""The committed reference outputs (results/kiuchi, results/eliminate_surplus) are what the
-scenario files produce today: regenerate them with `python -m model.run FILE` when they drift."""
+"""The committed reference outputs (results/kiuchi, results/two_regions) are what the scenario
+files produce today: regenerate them with `python -m model.run FILE` when they drift."""
 
 import pandas as pd
 import pytest
@@ -8,7 +8,7 @@ from model.run import main
 from tests.conftest import ROOT
 
 
-@pytest.mark.parametrize("name", ["kiuchi", "eliminate_surplus"])
+@pytest.mark.parametrize("name", ["kiuchi", "two_regions"])
 def test_reference_summary_is_reproduced(tmp_path, name, monkeypatch):
     monkeypatch.chdir(ROOT)
     out = tmp_path / name / "results.nc"

@@ -117,3 +117,94 @@ high = 1.1
     report = (out.parent / "report.md").read_text()
     assert "Notes: welfare " in report and "## The study in numbers" in report
     assert "Uncertainty" in report and "sweep.png" in report
+
+
+VARIANTS = """
+[report]
+notes = "notes.md"
+compare = [{ file = "scenario.toml", label = "flat", armington = "one_level", scenarios = ["autos"] },
+           { file = "scenario.toml", label = "other", data = "other", scenarios = ["autos"] }]
+
+[scenarios.base]
+
+[scenarios.autos]
+[[scenarios.autos.tariffs]]
+importer = "FOREIGN"
+exporter = "HOME"
+sectors = ["autos"]
+rate = 0.3
+
+[sweep]
+draws = 8
+scenarios = ["autos"]
+[[sweep.parameters]]
+name = "sigma"
+distribution = "uniform"
+low = 0.9
+high = 1.1
+"""
+
+
+def test_notes_cite_differences_derived_values_variants_and_the_sweep(tmp_path, example_copy):
+    import shutil
+
+    import xarray as xr
+
+    from model.core.catalogue import VARIABLES
+
+    shutil.copytree(example_copy, tmp_path / "other")
+    flows = (tmp_path / "other" / "flows.csv").read_text()
+    assert "HOME,FOREIGN,autos," in flows
+    (tmp_path / "notes.md").write_text(
+        "diff {{welfare|autos-base|HOME:.6f}}; goods {{goods_exports_change|autos|HOME|FOREIGN"
+        ":.6f}}; flat {{welfare|autos@flat|HOME:.6f}}; other {{welfare|autos@other|HOME:.6f}}; "
+        "band {{welfare_summary|autos@sweep|p5|HOME:.6f}} to "
+        "{{welfare_summary|autos@sweep|p95|HOME:.6f}}.")
+    path = write_scenario(tmp_path, VARIANTS, data=str(example_copy))
+    out = tmp_path / "out" / "results.nc"
+    assert main([str(path), "--out", str(out), "--quiet"]) == 0
+    res = xr.load_dataset(out)
+    sweep = xr.load_dataset(out.parent / "sweep.nc")
+    assert list(sweep.scenario.values) == ["autos"]  # [sweep] scenarios
+    report = (out.parent / "report.md").read_text()
+    w = res.welfare.sel(region="HOME")
+    assert f"diff {float(w.sel(scenario='autos') - w.sel(scenario='base')):.6f};" in report
+    goods = VARIABLES["goods_exports_change"].read(res).sel(scenario="autos", region="HOME",
+                                                             partner="FOREIGN")
+    assert f"goods {float(goods):.6f};" in report
+    p5 = float(sweep.welfare_summary.sel(scenario="autos", statistic="p5", region="HOME"))
+    assert f"band {p5:.6f} to" in report
+    # the variants solve the one scenario with their choice changed: a one-level Armington form
+    # gives the same answer here (the example's elasticity file has no sigma_m), and so does a
+    # copy of the dataset
+    flat = float(report.split("flat ")[1].split(";")[0])
+    other = float(report.split("other ")[1].split(";")[0])
+    assert flat == pytest.approx(float(w.sel(scenario="autos")), abs=1e-6)
+    assert other == pytest.approx(float(w.sel(scenario="autos")), abs=1e-6)
+    assert "| base |" not in report.split("The same scenarios")[1].split("# Full results")[0]
+
+
+@pytest.mark.parametrize("notes,words", [
+    ("{{welfare_summary|autos@sweep|p5|HOME}}", ["no compared file 'sweep'"]),
+    ("{{welfare|autos-nothing|HOME}}", ["unknown scenario 'nothing'"]),
+])
+def test_notes_citing_what_the_run_will_not_have_exit_2(tmp_path, example_copy, notes, words,
+                                                        capsys):
+    path = study(tmp_path, notes, example_copy)
+    assert main([str(path), "--out", str(tmp_path / "out" / "r.nc"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    for word in words:
+        assert word in err, (word, err)
+
+
+def test_a_variant_naming_an_unknown_scenario_exits_2(tmp_path, example_copy, capsys):
+    body = VARIANTS.replace('scenarios = ["autos"] },\n           { file',
+                            'scenarios = ["cars"] },\n           { file')
+    import shutil
+
+    shutil.copytree(example_copy, tmp_path / "other")
+    (tmp_path / "notes.md").write_text("x")
+    path = write_scenario(tmp_path, body, data=str(example_copy))
+    assert main([str(path), "--out", str(tmp_path / "out" / "r.nc"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "no scenario 'cars'" in err and "flat" in err

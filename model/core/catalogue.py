@@ -133,11 +133,49 @@ def _quota(rec, name: str) -> np.ndarray:
     return quota.dense(cells, values, (nr, nr, ns))
 
 
+def _by_partner(r, name: str, goods: bool):
+    """Shipments of each region to each partner (``name``: ``trade`` or ``trade_benchmark``),
+    summed over sectors (goods: every sector but one named ``services``)."""
+    x = r[name]
+    if goods:
+        x = x.sel(sector=[s for s in r.sector.values if s != "services"])
+    return x.sum("sector").rename(exporter="region", importer="partner")
+
+
+def _exports_change(r, goods: bool):
+    return 100.0 * (_by_partner(r, "trade", goods) / _by_partner(r, "trade_benchmark", goods)
+                    - 1.0)
+
+
+def _goods_balance(r, name: str):
+    x = _by_partner(r, name, True)
+    return x - x.rename(region="partner", partner="region")
+
+
 DERIVED = (
     Variable("trade_balance_change", ("region",), "{unit}",
              "change of exports minus imports from the benchmark", group="derived",
              label="change in trade balance ({unit})", short="change", headline=6,
              read=lambda r: r["trade_balance"] - r["trade_balance_benchmark"]),
+    Variable("trade_balance_change_share", ("region",), "percent of benchmark GDP",
+             "change of exports minus imports from the benchmark, over benchmark value added",
+             group="derived",
+             read=lambda r: 100.0 * (r["trade_balance"] - r["trade_balance_benchmark"])
+             / r["value_added_benchmark"].sum("sector")),
+    Variable("exports_change", ("region", "partner"), "percent change",
+             "value of exports to the partner (goods and services, pre-tariff, numeraire "
+             "prices) against the benchmark", group="derived",
+             read=lambda r: _exports_change(r, False)),
+    Variable("goods_exports_change", ("region", "partner"), "percent change",
+             "value of goods exports to the partner (every sector but services) against the "
+             "benchmark", group="derived", read=lambda r: _exports_change(r, True)),
+    Variable("goods_balance", ("region", "partner"), "{unit}",
+             "goods exports to the partner minus goods imports from it, pre-tariff",
+             group="derived", read=lambda r: _goods_balance(r, "trade")),
+    Variable("goods_balance_change", ("region", "partner"), "percent change",
+             "bilateral goods balance against its benchmark value", group="derived",
+             read=lambda r: 100.0 * (_goods_balance(r, "trade")
+                                     / _goods_balance(r, "trade_benchmark") - 1.0)),
 )
 
 CATALOGUE = OUTCOMES + DECOMPOSITION + POLICY + RECORD + BENCHMARK + DERIVED
@@ -167,10 +205,10 @@ def per_draw() -> tuple[Variable, ...]:
 
 
 def placeholder_dims() -> dict[str, tuple[str, ...]]:
-    """What a placeholder of study notes may name: every numeric per-scenario variable and
-    every benchmark value, with the dimensions whose labels it must give after the scenario
-    (for a benchmark value, the word ``benchmark``)."""
-    return {v.name: v.dims for v in CATALOGUE if v.group not in ("text", "derived")}
+    """What a placeholder of study notes may name: every numeric per-scenario variable (stored
+    or derived) and every benchmark value, with the dimensions whose labels it must give after
+    the scenario (for a benchmark value, the word ``benchmark``)."""
+    return {v.name: v.dims for v in CATALOGUE if v.group != "text"}
 
 
 def markdown() -> str:

@@ -107,13 +107,14 @@ class QuotaSet:
 class QuotaOutcome:
     """Where each quota ends: ``tariff_equivalent`` (K,), ``regime`` (K,) codes of
     :data:`REGIMES`, ``rent`` (K,) in the dataset's unit, ``quantity`` (K,) the quantity as a
-    ratio to the benchmark, and the outer ``rounds``."""
+    ratio to the benchmark, the outer ``rounds`` and the rent ``transfers`` by region."""
 
     tariff_equivalent: np.ndarray
     regime: np.ndarray
     rent: np.ndarray
     quantity: np.ndarray
     rounds: int
+    transfers: np.ndarray  # (R,) rent transfers received, by region
 
     def dense(self, quotas: QuotaSet, values: np.ndarray, shape) -> np.ndarray:
         """``values`` (one per quota) on the ``[importer, exporter, sector]`` grid, NaN
@@ -136,6 +137,14 @@ def make_quotas(cells, qbar, t_in, t_out=None, to_exporter=None, fixed=None) -> 
     return QuotaSet(idx[:, 0].copy(), idx[:, 1].copy(), idx[:, 2].copy(), vec(qbar, 0.0),
                     vec(t_in, 0.0), vec(t_out, np.inf), vec(to_exporter, 0.0),
                     vec(fixed, False, bool))
+
+
+def merged(first: QuotaSet | None, second: QuotaSet) -> QuotaSet:
+    """The quotas of both sets (a cell in both is an error)."""
+    if first is None:
+        return second
+    return QuotaSet(*(np.concatenate([getattr(first, f), getattr(second, f)])
+                      for f in ("n", "i", "j", "qbar", "t_in", "t_out", "to_exporter", "fixed")))
 
 
 def cell_quantity(bm: Benchmark, policy, sol, quotas: QuotaSet):
@@ -186,10 +195,12 @@ def regimes(q: QuotaSet, u: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.nd
     return reg
 
 
-def solve_quotas(bm: Benchmark, policy, settings, x0, sigma, solve_fixed):
+def solve_quotas(bm: Benchmark, policy, settings, x0, sigma, solve_fixed, start=None):
     """Solve ``policy`` with its quotas; ``solve_fixed(bm, policy, settings, x0, sigma)``
-    solves a policy without quotas.  Returns the solution (its ``policy`` is the effective one:
-    wedges as tariffs, rent transfers in the deficits) and the :class:`QuotaOutcome`.
+    solves a policy without quotas; ``start`` (a :class:`QuotaOutcome` of the same quotas in a
+    nearby problem) starts the wedges and transfers where that one ended.  Returns the solution
+    (its ``policy`` is the effective one: wedges as tariffs, rent transfers in the deficits) and
+    the :class:`QuotaOutcome`.
 
     Raises
     ------
@@ -206,8 +217,12 @@ def solve_quotas(bm: Benchmark, policy, settings, x0, sigma, solve_fixed):
     lo, hi = _bounds(q)
     zero = q.qbar == 0
     u = np.where(q.fixed, np.log1p(q.t_in), lo)
-    u[zero] = np.inf
     transfers = np.zeros(len(bm.regions))
+    if start is not None and len(start.tariff_equivalent) == len(q):
+        with np.errstate(invalid="ignore"):
+            u = np.clip(np.log1p(start.tariff_equivalent), lo, hi)
+        transfers = start.transfers.copy()
+    u[zero] = np.inf
     sig = bm.sigma if sigma is None else np.asarray(sigma, dtype=float)
     eta_sector = bm.sigma_m * (sig / bm.sigma) if policy.nested else sig
     scale = max(bm.VA0.sum(), 1.0)
@@ -236,7 +251,8 @@ def solve_quotas(bm: Benchmark, policy, settings, x0, sigma, solve_fixed):
         moved = np.where(np.isfinite(moved), moved, np.inf)
         if (moved.max(initial=0.0) < 1e-12
                 and np.abs(new_transfers - transfers).max() < 1e-13 * scale):
-            outcome = QuotaOutcome(np.expm1(u), regimes(q, u, lo, hi), rent, quantity, rounds)
+            outcome = QuotaOutcome(np.expm1(u), regimes(q, u, lo, hi), rent, quantity, rounds,
+                                   transfers)
             return dataclasses.replace(sol, policy=pol), outcome
         prev = (u, gap)
         u, transfers = new_u, new_transfers

@@ -94,6 +94,7 @@ def solve(
     settings: SolverSettings = SolverSettings(),
     x0: np.ndarray | None = None,
     sigma: np.ndarray | None = None,
+    quota_start=None,
 ) -> Solution:
     """Solve for the counterfactual equilibrium of ``policy`` relative to the benchmark ``bm``.
 
@@ -105,6 +106,8 @@ def solve(
     x0 : optional starting state (``Solution.x`` of a nearby problem, a warm start); the
         default is the benchmark (:func:`initial_state`).
     sigma : optional elasticities replacing the benchmark's (for sensitivity analysis).
+    quota_start : optional :class:`~model.core.quotas.QuotaOutcome` of the same quotas in a
+        nearby problem (``Solution.quota``), where the quotas' wedges start.
 
     Returns
     -------
@@ -126,7 +129,8 @@ def solve(
     if policy.quotas is not None:
         from model.core.quotas import solve_quotas
 
-        sol, outcome = solve_quotas(bm, policy, settings, x0, sigma, _solve_fixed)
+        sol, outcome = solve_quotas(bm, policy, settings, x0, sigma, _solve_fixed,
+                                    quota_start)
         return dataclasses.replace(sol, quota=outcome)
     return _solve_fixed(bm, policy, settings, x0, sigma)
 

@@ -20,6 +20,7 @@ from calibration.accounts import bilateral_balance
 from calibration.calibrate import Benchmark
 from model.core.outcomes_numpy import shipments
 from model.core.policy import Policy
+from model.core.quotas import make_quotas, merged
 from model.core.settings import SolverSettings
 from model.core.solver import ConvergenceError, Solution, solve
 
@@ -88,6 +89,18 @@ class _UniformTariff(Instrument):
         return ""
 
 
+class _ExportQuota(Instrument):
+    """A voluntary export restraint set as a quantity: the exporter's shipments on each cell
+    capped at ``v`` times the benchmark quantity (a quota whose rents the exporter keeps), on
+    top of any quotas of the scenario."""
+
+    def apply(self, policy, spec, v):
+        cells = [tuple(c) for c in np.argwhere(spec.mask)]
+        t_in = [policy.t1[c] for c in cells]
+        quotas = make_quotas(cells, v, t_in, to_exporter=1.0)
+        return dataclasses.replace(policy, quotas=merged(policy.quotas, quotas))
+
+
 class _TradeBalance(Instrument):
     """The overall trade balance (exports − imports) of ``spec.instrument_region``: its deficit
     is ``-v``, and the change is absorbed by the regions of ``spec.absorb`` (weights summing to
@@ -112,6 +125,9 @@ INSTRUMENTS = {i.name: i for i in (
                 "a preference factor is positive", geometric=True),
     _UniformTariff("uniform_tariff", "points added to the importer's tariffs", (-0.5, 10.0),
                    -1.0, "-100 %"),
+    _ExportQuota("export_quota", "a voluntary export restraint as a quantity: shipments on "
+                 "the cells capped at the value times their benchmark quantity, rents to the "
+                 "exporter", (0.05, 1.5), 0.0, "a quota is at or above zero", geometric=True),
     _TradeBalance("trade_balance", "the overall trade balance (exports - imports) of "
                   "instrument_region, in the dataset's unit; the counterpart is absorbed as the "
                   "trade-balance closure says", (-np.inf, np.inf), -np.inf, "", on_cells=False),
@@ -163,13 +179,31 @@ def balance(policy: Policy, sol: Solution, region: int, partner: int) -> float:
     return float(bilateral_balance(X)[region, partner])
 
 
+def solvable(gap, bound: float, other: float, tries: int = 10) -> tuple[float, float]:
+    """``(v, gap(v))`` at ``bound`` or, where the model does not solve there (an instrument
+    value with no equilibrium), at points halfway towards the middle of the interval."""
+    middle = 0.5 * (bound + other)
+    for _ in range(tries):
+        try:
+            return bound, gap(bound)
+        except ConvergenceError:
+            bound = 0.5 * (bound + middle)
+    return bound, gap(bound)
+
+
 def solve_target(bm: Benchmark, policy: Policy, spec: TargetSpec,
-                 settings: SolverSettings = SolverSettings()) -> tuple[Solution, Policy, float]:
+                 settings: SolverSettings = SolverSettings(), x0=None,
+                 guess: float | None = None) -> tuple[Solution, Policy, float]:
     """Find the instrument value that brings the bilateral balance to ``spec.value``.
 
     Returns the solution, the policy with the instrument applied, and the instrument value.
     The solves run with a tolerance of at most 1e-13, so the balance is met to about 1e-13 x
-    world value added (its gap is bounded by the factor-market residual).
+    world value added (its gap is bounded by the factor-market residual).  ``x0`` is a warm
+    start and ``guess`` a likely value (a nearby problem's): the search first tries an interval
+    of a twentieth of the bounds around it.
+
+    A bound at which the model does not solve is moved halfway towards the middle of the
+    interval (up to ten times).
 
     Raises
     ------
@@ -177,17 +211,17 @@ def solve_target(bm: Benchmark, policy: Policy, spec: TargetSpec,
         When the balance minus the target has the same sign at both bounds; the message gives
         the closest value found on a scan of the interval and the balance there.
     """
-    state = {"x": None, "sol": None}
+    state = {"x": x0, "sol": None, "quota": None}
     settings = dataclasses.replace(settings, tol=min(settings.tol, 1e-13))
 
     def gap(v: float) -> float:
         pol = with_instrument(policy, spec, v)
         try:
-            sol = solve(bm, pol, settings, x0=state["x"])
+            sol = solve(bm, pol, settings, x0=state["x"], quota_start=state["quota"])
         except ConvergenceError as exc:
             state["sol"] = exc.solution
             raise
-        state["x"], state["sol"] = sol.x, sol
+        state["x"], state["sol"], state["quota"] = sol.x, sol, sol.quota
         return balance(pol, sol, spec.region, spec.partner) - spec.value
 
     def failed(message: str) -> TargetError:
@@ -195,12 +229,25 @@ def solve_target(bm: Benchmark, policy: Policy, spec: TargetSpec,
         return TargetError(message, None if last is None else
                            dataclasses.replace(last, converged=False))
 
+    if guess is not None and np.isfinite(guess):
+        width = (spec.bounds[1] - spec.bounds[0]) / 40
+        a, b = max(guess - width, spec.bounds[0]), min(guess + width, spec.bounds[1])
+        try:
+            f_a, f_b = gap(a), gap(b)
+        except ConvergenceError:
+            f_a = f_b = 1.0
+        if np.sign(f_a) != np.sign(f_b):
+            v = brentq(gap, a, b, xtol=1e-13, rtol=4 * np.finfo(float).eps, maxiter=200)
+            final = with_instrument(policy, spec, v)
+            return (solve(bm, final, settings, x0=state["x"], quota_start=state["quota"]),
+                    final, float(v))
     lo, hi = spec.bounds
     try:
-        f_lo, f_hi = gap(lo), gap(hi)
+        (lo, f_lo), (hi, f_hi) = solvable(gap, lo, hi), solvable(gap, hi, lo)
     except ConvergenceError as exc:
         raise failed(f"{spec.label}: the model does not solve at the bounds "
-                     f"[{lo:g}, {hi:g}] of the instrument: {exc}") from None
+                     f"[{lo:g}, {hi:g}] of the instrument, nor at points moved towards the "
+                     f"middle: {exc}") from None
     if np.sign(f_lo) == np.sign(f_hi):
         grid = spec.instrument.scan(lo, hi)
         gaps = []
@@ -221,5 +268,5 @@ def solve_target(bm: Benchmark, policy: Policy, spec: TargetSpec,
         raise failed(f"{spec.label}: the search for the {spec.instrument.name} value failed: "
                      f"{exc}") from None
     final = with_instrument(policy, spec, v)
-    sol = solve(bm, final, settings, x0=state["x"])
+    sol = solve(bm, final, settings, x0=state["x"], quota_start=state["quota"])
     return sol, final, float(v)

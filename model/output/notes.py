@@ -1,5 +1,6 @@
 """Study notes: Markdown whose ``{{variable|scenario[@file]|label...[:format]}}`` placeholders
-are filled from the results.
+are filled from the results (``scenario`` may be ``a-b``, the difference of two scenarios;
+``@sweep`` reads the statistics of the file's sweep, e.g. ``{{welfare_summary|deal@sweep|p5|JPN}}``).
 
 A placeholder names a numeric variable of the catalogue
 (:func:`model.core.catalogue.placeholder_dims`), a scenario (the word ``benchmark`` for a
@@ -25,15 +26,23 @@ class NotesError(ValueError):
     """A placeholder that names something the results do not have."""
 
 
+SWEEP = "sweep"  # the label of a file's sweep results (sweep.nc) in placeholders
+SUMMARY = "_summary"  # a sweep's statistics of a per-draw outcome: welfare_summary, ...
+
+
 @dataclass(frozen=True)
 class Names:
-    """What the results of one scenario file hold: scenario, region and sector names."""
+    """What the results of one scenario file hold: scenario, region and sector names (and, for
+    a sweep's results, its statistics)."""
 
     scenarios: tuple[str, ...]
     regions: tuple[str, ...]
     sectors: tuple[str, ...]
+    statistics: tuple[str, ...] = ()
 
     def of(self, dim: str) -> tuple[str, ...]:
+        if dim == "statistic":
+            return self.statistics
         return self.sectors if dim == "sector" else self.regions
 
 
@@ -58,9 +67,33 @@ class Placeholder:
         return cls(text, parts[0], scenario, label or None, tuple(parts[2:]), fmt or ".2f")
 
 
-def resolve(ph: Placeholder, files: dict[str, Names], default: str) -> tuple[str, dict]:
-    """The file label and the selection (``{"scenario": ..., dim: label, ...}``) a placeholder
-    names; raises :class:`NotesError` if any part of it does not exist."""
+def _dims(ph: Placeholder, label: str, where: str) -> tuple[str, ...]:
+    """The dimensions a placeholder's variable needs labels for."""
+    if label == SWEEP:
+        stored = {f"{v.name}{SUMMARY}": ("statistic",) + v.dims for v in catalogue.per_draw()}
+        if ph.variable not in stored:
+            raise NotesError(f"{where}: the sweep's results hold the statistics "
+                             f"{', '.join(stored)}, not '{ph.variable}'")
+        return stored[ph.variable]
+    dims = catalogue.placeholder_dims().get(ph.variable)
+    if dims is None:
+        raise NotesError(f"{where}: unknown variable '{ph.variable}'; a placeholder names a "
+                         "per-scenario result such as welfare or output")
+    return dims
+
+
+def scenarios_of(text: str, names: Names) -> tuple[str, ...]:
+    """The scenario part of a placeholder: one scenario, or ``a-b`` (the difference of two
+    scenarios' values) when ``a-b`` is not itself a scenario."""
+    if text in names.scenarios or "-" not in text:
+        return (text,)
+    return tuple(text.split("-", 1))
+
+
+def resolve(ph: Placeholder, files: dict[str, Names], default: str) -> tuple[str, list]:
+    """The file label and the selections (``{"scenario": ..., dim: label, ...}``; two for a
+    difference of scenarios) a placeholder names; raises :class:`NotesError` if any part of it
+    does not exist."""
     where = f"{{{{{ph.text}}}}}"
     try:
         format(1.0, ph.fmt)
@@ -71,17 +104,16 @@ def resolve(ph: Placeholder, files: dict[str, Names], default: str) -> tuple[str
     if names is None:
         raise NotesError(f"{where}: no compared file '{ph.file}'; the files are "
                          f"{', '.join(files)}")
-    dims = catalogue.placeholder_dims().get(ph.variable)
-    if dims is None:
-        raise NotesError(f"{where}: unknown variable '{ph.variable}'; a placeholder names a "
-                         "per-scenario result such as welfare or output")
-    benchmark = catalogue.VARIABLES[ph.variable].group == "benchmark"
+    dims = _dims(ph, label, where)
+    benchmark = label != SWEEP and catalogue.VARIABLES[ph.variable].group == "benchmark"
     if benchmark and ph.scenario != BENCHMARK:
         raise NotesError(f"{where}: '{ph.variable}' is a benchmark value; write "
                          f"{{{{{ph.variable}|{BENCHMARK}|...}}}}")
-    if not benchmark and ph.scenario not in names.scenarios:
-        raise NotesError(f"{where}: unknown scenario '{ph.scenario}'; the scenarios are "
-                         f"{', '.join(names.scenarios)}")
+    scenarios = () if benchmark else scenarios_of(ph.scenario, names)
+    for name in scenarios:
+        if name not in names.scenarios:
+            raise NotesError(f"{where}: unknown scenario '{name}'; the scenarios are "
+                             f"{', '.join(names.scenarios)}")
     if len(ph.labels) != len(dims):
         raise NotesError(f"{where}: '{ph.variable}' needs {len(dims)} label(s) after the "
                          f"scenario ({', '.join(dims) or 'none'}), not {len(ph.labels)}")
@@ -90,7 +122,9 @@ def resolve(ph: Placeholder, files: dict[str, Names], default: str) -> tuple[str
             raise NotesError(f"{where}: unknown {dim} '{name}'; the choices are "
                              f"{', '.join(names.of(dim))}")
     selection = dict(zip(dims, ph.labels))
-    return label, selection if benchmark else {"scenario": ph.scenario, **selection}
+    if benchmark:
+        return label, [selection]
+    return label, [{"scenario": name, **selection} for name in scenarios]
 
 
 def check(text: str, files: dict[str, Names], default: str) -> None:
@@ -101,18 +135,28 @@ def check(text: str, files: dict[str, Names], default: str) -> None:
 
 
 def names_of(result) -> Names:
-    """The names a results Dataset holds."""
+    """The names a results Dataset (or a sweep's) holds."""
+    stats = tuple(map(str, result.statistic.values)) if "statistic" in result.coords else ()
     return Names(tuple(map(str, result.scenario.values)), tuple(map(str, result.region.values)),
-                 tuple(map(str, result.sector.values)))
+                 tuple(map(str, result.sector.values)), stats)
+
+
+def _value(result, name: str, selection: dict) -> float:
+    v = catalogue.VARIABLES.get(name)
+    data = v.read(result) if v is not None and v.group == "derived" else result[name]
+    return float(data.sel(selection))
 
 
 def render(text: str, results: dict, default: str) -> str:
-    """Fill every placeholder of ``text`` from ``results`` (file label -> results Dataset)."""
+    """Fill every placeholder of ``text`` from ``results`` (file label -> results Dataset; a
+    sweep's under ``"sweep"``)."""
     files = {label: names_of(r) for label, r in results.items()}
 
     def fill(match):
         ph = Placeholder.parse(match.group(1))
-        label, selection = resolve(ph, files, default)
-        return format(float(results[label][ph.variable].sel(selection)), ph.fmt)
+        label, selections = resolve(ph, files, default)
+        values = [_value(results[label], ph.variable, sel) for sel in selections]
+        value = values[0] - values[1] if len(values) == 2 else values[0]
+        return format(value, ph.fmt)
 
     return PLACEHOLDER.sub(fill, text)

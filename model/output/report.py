@@ -64,24 +64,26 @@ def study_tables(result: xr.Dataset, regions=None, sectors=None) -> str:
 
 
 def comparison_scenarios(results: dict) -> list[str]:
-    """Scenario names of the first file that every file with a common name has."""
-    first = next(iter(results.values()))
-    groups = [r for r in results.values() if set(r.scenario.values) & set(first.scenario.values)]
-    return [s for s in first.scenario.values if all(s in r.scenario.values for r in groups)]
+    """Scenario names of the first file that at least one other file has."""
+    first, *others = results.values()
+    return [s for s in first.scenario.values
+            if any(s in r.scenario.values for r in others)]
 
 
 def comparison_tables(results: dict, regions, variables=COMPARED) -> str:
-    """The ``variables`` of the scenarios the files share, side by side across files (files
-    with no scenario in common with the first are left out)."""
+    """The ``variables`` of the scenarios the first file shares with others, side by side
+    across files; a blank where a file lacks the scenario or the region (a compared file may
+    solve some scenarios only, on a dataset with other regions)."""
     common = comparison_scenarios(results)
-    results = {k: r for k, r in results.items() if set(common) <= set(r.scenario.values)}
     parts = []
     for region in regions:
         frame = pd.DataFrame(index=common)
         for variable in variables:
             for label, r in results.items():
-                frame[f"{variable} ({label})"] = r[variable].sel(region=region,
-                                                                 scenario=common).values
+                frame[f"{variable} ({label})"] = [
+                    float(r[variable].sel(region=region, scenario=sc))
+                    if sc in r.scenario.values and region in r.region.values else np.nan
+                    for sc in common]
         parts += [f"### {region}", "", markdown_table(frame.reset_index(names="scenario"), 2), ""]
     return "\n".join(parts)
 
@@ -107,16 +109,18 @@ def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
 
 
 def report_markdown(result: xr.Dataset, figures: list[Path] = (), study=None,
-                    compared: dict | None = None, sections: tuple[str, ...] = ()) -> str:
+                    compared: dict | None = None, sections: tuple[str, ...] = (),
+                    sweep: xr.Dataset | None = None) -> str:
     """``report.md``: headline indicators side by side for all scenarios, the welfare
     decomposition, the largest sectoral output changes, and each scenario's convergence record;
     for a study with a ``[report]`` table, first its notes, its tables and the comparison with
-    the other scenario files (``compared``: their results by label); ``sections`` (Markdown,
-    such as a sweep's uncertainty section) come last."""
+    the other scenario files (``compared``: their results by label; the notes may cite the
+    ``sweep``'s statistics); ``sections`` (Markdown, such as a sweep's uncertainty section)
+    come last."""
     parts = [f"# {result.attrs.get('title', 'Results')}", ""]
     spec = study.file.report if study is not None else None
     if spec is not None and (spec.notes or spec.regions or spec.sectors or spec.compare):
-        parts += _study_section(result, study, compared or {}) + ["# Full results", ""]
+        parts += _study_section(result, study, compared or {}, sweep) + ["# Full results", ""]
     parts += _scenarios_section(result) + _instruments_section(result)
     parts += _headline_section(result)
     parts += _decomposition_section(result) + _output_section(result)
@@ -129,17 +133,19 @@ def report_markdown(result: xr.Dataset, figures: list[Path] = (), study=None,
     return text
 
 
-def _study_section(result: xr.Dataset, study, compared: dict) -> list[str]:
+def _study_section(result: xr.Dataset, study, compared: dict, sweep=None) -> list[str]:
     spec = study.file.report
     results = {study.label: result, **compared}
     parts = []
     if spec.notes:
-        parts += [notes.render(spec.notes.read_text(encoding="utf-8"), results, study.label), ""]
+        cited = {**results, **({notes.SWEEP: sweep} if sweep is not None else {})}
+        parts += [notes.render(spec.notes.read_text(encoding="utf-8"), cited, study.label), ""]
     parts += ["## The study in numbers", "", study_tables(result, spec.regions, spec.sectors)]
     if compared and len(comparison_scenarios(results)):
         parts += ["## The same scenarios on other data or elasticities", "",
-                  "Welfare (EV, % of income) and real GDP (%) for the scenarios every file "
-                  f"has; columns are labelled by scenario file ({', '.join(results)}).", "",
+                  "Welfare (EV, % of income) and real GDP (%) for the scenarios solved again by "
+                  f"the compared files; columns are labelled by file ({', '.join(results)}); "
+                  "n/a where a file lacks the scenario or the region.", "",
                   comparison_tables(results, spec.regions or result.region.values)]
     return parts
 

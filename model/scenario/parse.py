@@ -8,6 +8,7 @@ is documented in docs/formats.md.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import tomllib
 from pathlib import Path
@@ -23,6 +24,7 @@ from model.scenario.selection import parse_selection
 TOP_KEYS = ("title", "data", "elasticities", "defaults", "scenarios", "solver", "sweep",
             "report")
 REPORT_KEYS = ("notes", "regions", "sectors", "compare")
+COMPARE_KEYS = ("file", "label", "elasticities", "data", "armington", "scenarios")
 DEFAULT_KEYS = ("closure", "regimes", "tariffs", "trade_costs", "export_taxes", "preferences",
                 "quotas")
 #: the endogenous searches a scenario may have (at most one)
@@ -57,10 +59,12 @@ CURVE_POINTS = 21
 SOLVER_KEYS = ("tol", "max_iter", "damping", "acceleration", "memory", "expenditure")
 
 
-def load_scenario_file(path: str | Path, elasticities: str | None = None) -> ScenarioFile:
+def load_scenario_file(path: str | Path, elasticities: str | None = None,
+                       variant: Comparison | None = None) -> ScenarioFile:
     """Parse and check the structure of a scenario file (names are checked against the dataset
     by :mod:`model.scenario.policy`); ``elasticities`` replaces the file's choice of elasticity
-    file."""
+    file, and a ``variant`` (a compared file of another's report) its dataset, elasticities,
+    Armington form or scenarios."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -76,20 +80,43 @@ def load_scenario_file(path: str | Path, elasticities: str | None = None) -> Sce
     err.keys(doc, TOP_KEYS, "")
     if "data" not in doc:
         err.fail("data", "missing: the dataset folder, relative to this file")
-    data = err.string(doc["data"], "data")
+    data = (path.parent / err.string(doc["data"], "data")).resolve()
     elasticities = elasticities or err.string(doc.get("elasticities", "elasticities.csv"),
                                               "elasticities")
+    scenarios = _scenarios(err, doc)
+    if variant is not None:
+        data = variant.data or data
+        elasticities = variant.elasticities or elasticities
+        scenarios = _variant_scenarios(err, scenarios, variant)
     return ScenarioFile(
         path=path.resolve(),
         text=text,
         title=err.string(doc.get("title", path.stem), "title"),
-        data=(path.parent / data).resolve(),
+        data=data,
         elasticities=elasticities,
-        scenarios=_scenarios(err, doc),
+        scenarios=scenarios,
         solver=_solver(err, doc),
         sweep=err.table(doc["sweep"], "sweep") if "sweep" in doc else None,
         report=_report(err, doc.get("report", {}), path.parent),
     )
+
+
+def _variant_scenarios(err: Errors, scenarios, variant: Comparison):
+    """The scenarios a compared file solves: those named (all by default), with the variant's
+    Armington form."""
+    names = [s.name for s in scenarios]
+    chosen = scenarios
+    if variant.scenarios is not None:
+        for name in variant.scenarios:
+            if name not in names:
+                err.fail(f"(compared as '{variant.label}') scenarios", f"no scenario '{name}'; "
+                         f"the scenarios are {', '.join(names)}")
+        chosen = tuple(s for s in scenarios if s.name in variant.scenarios)
+    if variant.armington is not None:
+        chosen = tuple(dataclasses.replace(
+            s, closure=dataclasses.replace(s.closure, armington=variant.armington))
+            for s in chosen)
+    return chosen
 
 
 def _scenarios(err: Errors, doc: dict) -> tuple[Scenario, ...]:
@@ -185,7 +212,7 @@ def _report(err: "Errors", doc, folder: Path) -> ReportSpec:
         if isinstance(entry, str):
             entry = {"file": entry}
         err.table(entry, where)
-        err.keys(entry, ("file", "elasticities", "label"), where)
+        err.keys(entry, COMPARE_KEYS, where)
         if "file" not in entry:
             err.fail(f"{where}.file", "missing")
         other = (folder / err.string(entry["file"], f"{where}.file")).resolve()
@@ -194,8 +221,19 @@ def _report(err: "Errors", doc, folder: Path) -> ReportSpec:
         elasticities = entry.get("elasticities")
         if elasticities is not None:
             err.string(elasticities, f"{where}.elasticities")
+        data = None
+        if "data" in entry:
+            data = (folder / err.string(entry["data"], f"{where}.data")).resolve()
+            if not data.is_dir():
+                err.fail(f"{where}.data", f"dataset folder {data} not found")
+        armington = entry.get("armington")
+        if armington is not None and armington not in CLOSURE_CHOICES["armington"]:
+            err.fail(f"{where}.armington", f"{armington!r} is not one of "
+                     f"{', '.join(CLOSURE_CHOICES['armington'])}")
+        chosen = (err.names(entry["scenarios"], f"{where}.scenarios", allow_all=False)
+                  if "scenarios" in entry else None)
         label = err.string(entry.get("label", other.stem), f"{where}.label")
-        compare.append(Comparison(other, label, elasticities))
+        compare.append(Comparison(other, label, elasticities, data, armington, chosen))
     names = {}
     for key in ("regions", "sectors"):
         if key in doc:

@@ -249,8 +249,9 @@ def _balance_target(err: Errors, target: Target, bm: Benchmark, pol: Policy, rul
                  "every other region has a deficit target in the closure: no region is left "
                  "to absorb a change of this region's balance")
     balance = -pol.D1[r]
-    half = 0.5 * bm.VA0[r].sum()
-    bounds = target.bounds or (balance - half, balance + half)
+    foreign = np.arange(len(bm.regions)) != r
+    trade = bm.X0[r][foreign].sum() + bm.X0[:, r][foreign].sum()  # exports + imports
+    bounds = target.bounds or (balance - trade, balance + trade)
     return TargetSpec(bm.regions.index(target.region), bm.regions.index(target.partner),
                       target.value, target.instrument, np.zeros(bm.t0.shape, dtype=bool),
                       bounds, label=label, instrument_region=r, absorb=absorb / absorb.sum())

@@ -84,8 +84,8 @@ class Target:
     or ``"overall"``; ``value`` the target in the dataset's unit; ``instrument`` one of
     :data:`model.core.targets.INSTRUMENTS` acting on the selected cells (or, for
     ``trade_balance``, on the overall balance of ``instrument_region``); ``bounds`` the search
-    interval (None: the instrument's default, for ``trade_balance`` half the region's value
-    added either side of its balance in the scenario).
+    interval (None: the instrument's default, for ``trade_balance`` the region's benchmark
+    exports plus imports either side of its balance in the scenario).
     """
 
     key: str
@@ -178,12 +178,17 @@ class ReportSpec:
 
 @dataclass(frozen=True)
 class Comparison:
-    """Another scenario file to solve beside this one, optionally with another elasticity
-    file of its dataset; ``label`` names it in tables and notes."""
+    """Another scenario file (or the same one) to solve beside this one, with one or more
+    choices changed: another elasticity file of its dataset, another dataset, another Armington
+    form for every scenario, or only some of its scenarios; ``label`` names it in tables and
+    notes."""
 
     file: Path
     label: str
     elasticities: str | None = None
+    data: Path | None = None
+    armington: str | None = None
+    scenarios: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,8 @@ class DrawSearch:
     policies: tuple  # the scenario's policy at each grid point
     search: object
     settings: SolverSettings
+    x0s: tuple = ()  # the central solution of each grid point (a warm start)
+    guesses: tuple = ()  # the central instrument value of each grid point
 
     def solve(self, g: int, scale: np.ndarray):
         """Draw at grid point ``g`` with elasticity multipliers ``scale``: ``(status,
@@ -75,8 +77,10 @@ class DrawSearch:
         if not ((sigma > 1).all() and (self.bm.sigma_m * scale > 1).all()):
             return (INVALID, 0) + nan
         try:
-            sol, found = solve_scenario_policy(self.bm, self.policies[g], self.search,
-                                               self.settings, sigma=sigma)
+            sol, found = solve_scenario_policy(
+                self.bm, self.policies[g], self.search, self.settings, sigma=sigma,
+                x0=self.x0s[g] if self.x0s else None,
+                guess=self.guesses[g] if self.guesses else None)
         except ConvergenceError as exc:
             s = exc.solution
             return (CONVERGENCE_FAILED, s.iterations,
@@ -126,27 +130,29 @@ def prepare_scenario(spec: SweepSpec, bm: Benchmark, policy: Policy, settings: S
     points = list(np.ndindex(*spec.grid_shape)) if spec.grid else [()]
     x_init = initial_state(bm)
     endogenous = search is not None or policy.quotas is not None
-    shocks, x0s, scales, failed, policies = [], [], [], [], []
+    shocks, x0s, scales, failed, policies, guesses = [], [], [], [], [], []
     for point in points:
         pol = grid_policy(spec, policy, point)
         scale = grid_scale(spec, point)
         policies.append(pol)
         shocks.append(shock(bm, dataclasses.replace(pol, quotas=None)))
         scales.append(scale)
-        x0 = None
+        x0, guess = None, np.nan
         try:
-            sol = solve_scenario_policy(bm, pol, search, settings, sigma=bm.sigma * scale)[0]
-            x0 = sol.x
+            sol, found = solve_scenario_policy(bm, pol, search, settings,
+                                               sigma=bm.sigma * scale)
+            x0, guess = sol.x, np.nan if found is None else found.value
         except (ConvergenceError,) + SEARCH_ERRORS:
             pass
+        guesses.append(guess)
         if x0 is None:
             failed.append(point)
         x0s.append(x_init if x0 is None else x0)
     stacked = Shock(*(np.stack([getattr(s, f) for s in shocks]) for f in Shock._fields))
     rows_region, rows_sector = stored_rows()
     base = dataclasses.replace(policy, quotas=None)
-    draws = (DrawSearch(bm, tuple(policies), search, draw_settings or settings) if endogenous
-             else None)
+    draws = (DrawSearch(bm, tuple(policies), search, draw_settings or settings,
+                        tuple(x0s), tuple(guesses)) if endogenous else None)
     static = Static(writable(kernel_params(bm, base, settings)),
                     writable(outcome_inputs(bm, base)), writable(stacked), np.stack(x0s),
                     x_init, np.stack(scales), solver_tuple(draw_settings or settings),

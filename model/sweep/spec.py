@@ -9,6 +9,8 @@ the file and the key (for example ``sweep.parameters[0].low``).
 
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +27,7 @@ DISTRIBUTIONS = {  # name -> keys of its parameters
     "normal": ("mean", "sd"),
     "lognormal": ("median", "log_sd"),
 }
-SWEEP_KEYS = ("method", "draws", "seed", "chunk_size", "scheduler", "parameters")
+SWEEP_KEYS = ("method", "draws", "seed", "chunk_size", "scheduler", "parameters", "scenarios")
 SIGMA_KEYS = ("name", "label", "sectors", "except", "independent", "distribution", "relative",
               "values", "low", "high", "mode", "mean", "sd", "median", "log_sd")
 TARIFF_KEYS = ("name", "label", "importer", "exporter", "sectors", "except", "values")
@@ -74,6 +76,7 @@ class SweepSpec:
     sampled: tuple[Sampled, ...]
     grid: tuple[Grid, ...]
     sigma0: tuple[float, ...] = field(repr=False, default=())
+    scenarios: tuple[str, ...] | None = None  # the scenarios swept (None: all)
 
     @property
     def method(self) -> str:
@@ -103,8 +106,9 @@ class SweepSpec:
         return int(np.prod(self.grid_shape, dtype=np.int64))
 
 
-def parse_sweep(raw: dict, path, bm: Benchmark) -> SweepSpec:
-    """Check a ``[sweep]`` table against the benchmark's sectors, regions and elasticities."""
+def parse_sweep(raw: dict, path, bm: Benchmark, names: tuple[str, ...] = ()) -> SweepSpec:
+    """Check a ``[sweep]`` table against the benchmark's sectors, regions and elasticities and
+    the file's scenario ``names``."""
     err = Errors(Path(path))
     err.table(raw, "sweep")
     err.keys(raw, SWEEP_KEYS, "sweep")
@@ -131,8 +135,23 @@ def parse_sweep(raw: dict, path, bm: Benchmark) -> SweepSpec:
     if design.sampled and not sampled:
         err.fail("sweep.method", f"method \"{method}\" needs a parameter with a distribution; "
                  "use method = \"grid\" for grids alone")
+    chosen = None
+    if "scenarios" in raw:
+        chosen = err.names(raw["scenarios"], "sweep.scenarios", allow_all=False)
+        for name in chosen:
+            if names and name not in names:
+                err.fail("sweep.scenarios", f"unknown scenario '{name}'; the scenarios are "
+                         f"{', '.join(names)}")
     return SweepSpec(design, int(draws), int(seed), int(chunk), scheduler, tuple(sampled),
-                     tuple(grid), tuple(float(s) for s in bm.sigma))
+                     tuple(grid), tuple(float(s) for s in bm.sigma), chosen)
+
+
+def swept(study, spec: SweepSpec):
+    """``study`` with the scenarios the sweep solves (``[sweep] scenarios``; all by default)."""
+    if spec.scenarios is None:
+        return study
+    return dataclasses.replace(study, scenarios=tuple(
+        p for p in study.scenarios if p.name in spec.scenarios))
 
 
 def _parameters(err: Errors, params, bm: Benchmark) -> tuple[list[Sampled], list[Grid]]:
