@@ -61,10 +61,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
+    if not args.quiet and not compiled():
+        print("compiling the solver (once per installation; about a minute)...", flush=True)
     solved = solve_study(study)
     for message in solved.warnings:
         print(f"warning: {message}", file=sys.stderr)
-    compared = {other.label: solve_study(other).results for other in study.compare}
+    compared = {other.label: solve_study(other, decomposition=False).results
+                for other in study.compare}
     code, written = EXIT_OK, []
     with staged_folder(out.parent) as stage:
         sections, extra = (), ()
@@ -89,6 +92,20 @@ def main(argv: list[str] | None = None) -> int:
     for message in solved.failed:
         print(f"error: scenario did not converge: {message}", file=sys.stderr)
     return EXIT_NOT_CONVERGED if solved.failed else code
+
+
+def compiled() -> bool:
+    """Whether the solver's compiled code is in numba's cache (else the first solve compiles
+    it)."""
+    import os
+
+    from model.core import fixed_point
+
+    folders = [Path(fixed_point.__file__).parent / "__pycache__"]
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        folders.append(Path(os.environ["NUMBA_CACHE_DIR"]))
+    return any(any(f.rglob("fixed_point.solve_with_retries-*.nbi"))
+               for f in folders if f.is_dir())
 
 
 def _open_sweep(extra):

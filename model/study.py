@@ -14,11 +14,12 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 
 from calibration.calibrate import Benchmark, calibrate
 from calibration.io import Dataset, load_dataset
-from model.core.decomposition import decompose
+from model.core.decomposition import DECOMPOSITION, decompose
 from model.core.outcomes import outcomes
 from model.core.policy import Policy
 from model.core.settings import SolverSettings
@@ -149,10 +150,11 @@ class StudyResult:
         return [f"{r.scenario.name}: {r.warning}" for r in self.records if r.warning]
 
 
-def solve_scenario(study: Study, prepared: PreparedScenario,
-                   settings: SolverSettings) -> ScenarioResult:
+def solve_scenario(study: Study, prepared: PreparedScenario, settings: SolverSettings,
+                   decomposition: bool = True) -> ScenarioResult:
     """Solve one scenario (its instrument first, for a target, an optimal tariff or a Nash
-    game), its outcomes and its welfare decomposition; a failure is recorded, not raised."""
+    game), its outcomes and (unless ``decomposition`` is False: its parts are then NaN) its
+    welfare decomposition; a failure is recorded, not raised."""
     bm, pol, search = study.benchmark, prepared.policy, prepared.search
     label = describe(search, bm.regions, bm.sectors)
     try:
@@ -174,7 +176,7 @@ def solve_scenario(study: Study, prepared: PreparedScenario,
                         "deficit is worth, which can make welfare rise without limit: search "
                         "with closure trade_balance = \"balanced\" (Ossa 2014)")
     try:
-        out.update(decompose(bm, pol, settings))
+        out.update(decompose(bm, pol, settings) if decomposition else _no_decomposition(bm))
     except ConvergenceError as exc:  # the scenario solved; only the path failed
         warning = ("the welfare decomposition is left empty (NaN): a step on the path of the "
                    f"shock did not converge: {exc}")
@@ -183,16 +185,25 @@ def solve_scenario(study: Study, prepared: PreparedScenario,
                           search=found)
 
 
+def _no_decomposition(bm) -> dict:
+    nan = np.full(len(bm.regions), np.nan)
+    return {v.name: nan for v in DECOMPOSITION}
+
+
 def _bounds_text(search) -> str:
     lo, hi = search.bounds
     return f"[{lo:g}, {hi:g}]"
 
 
-def solve_study(study: Study, settings: SolverSettings | None = None) -> StudyResult:
+def solve_study(study: Study, settings: SolverSettings | None = None,
+                decomposition: bool = True) -> StudyResult:
     """Solve every scenario; a scenario that does not converge keeps NaN values,
-    ``converged = False`` and its residual in the results, and the others are unaffected."""
+    ``converged = False`` and its residual in the results, and the others are unaffected.
+    ``decomposition = False`` skips the welfare decompositions (a compared file's report shows
+    welfare and real GDP only)."""
     settings = settings or study.file.solver
-    records = tuple(solve_scenario(study, p, settings) for p in study.scenarios)
+    records = tuple(solve_scenario(study, p, settings, decomposition)
+                    for p in study.scenarios)
     attrs = {
         "title": study.file.title,
         "scenario_file": display_path(study.file.path),

@@ -122,15 +122,16 @@ def _curve(rec, name: str) -> np.ndarray:
 def _quota(rec, name: str) -> np.ndarray:
     """A quota outcome on the ``[importer, exporter, sector]`` grid (NaN where no quota)."""
     nr, _, ns = rec.policy.t1.shape
-    quota, cells = rec.solution.quota, rec.prepared.policy.quotas
-    if quota is None or cells is None or not rec.outcomes:
+    quota = rec.solution.quota
+    if quota is None or not rec.outcomes:
         return np.full((nr, nr, ns), np.nan)
+    cells = quota.cells
     if name == "fill":
         values = np.divide(quota.quantity, cells.qbar, out=np.full(len(cells), np.nan),
                            where=cells.qbar > 0)
     else:
         values = getattr(quota, name)
-    return quota.dense(cells, values, (nr, nr, ns))
+    return quota.on_grid(values, (nr, nr, ns))
 
 
 def _by_partner(r, name: str, goods: bool):

@@ -180,10 +180,13 @@ def decompose(bm: Benchmark, policy: Policy, settings: SolverSettings = SolverSe
         return {**{k: nan for k in PARTS}, TOTAL: nan, NET: nan}
     fine = 2 * steps
     points, x = [], None
+    previous = None
     for lam in np.linspace(0.0, 1.0, fine + 1):
         pol = policy_at(bm, policy, float(lam))
-        sol = solve(bm, pol, settings, x0=x)
-        x = sol.x
+        # start from the straight line through the last two points of the path
+        start = x if previous is None else 2.0 * x - previous
+        sol = solve(bm, pol, settings, x0=start)
+        previous, x = x, sol.x
         points.append(_point(bm, pol, sol))
     coarse, dense = _integrate(points[::2]), _integrate(points)
     parts = {k: (4.0 * dense[k] - coarse[k]) / 3.0 for k in PARTS}

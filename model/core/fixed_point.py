@@ -229,7 +229,7 @@ def _anderson_step(x, g, f, dF, dG, stored, nr, ns):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def solve_with_retries(x0, x_init, p, st, x_out):
     """Solve from ``x0``; if that fails, from the benchmark state ``x_init`` with half the
     damping, twice.  Returns ``(status, iterations in all, factor residual, price residual,

@@ -176,7 +176,7 @@ def _tornqvist_log(lp, v0, v1, t0, t1):
     return acc
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def compute_outcomes(x, p, oi, ws, out):
     """Every outcome at the solution ``x`` of parameters ``p`` into ``out`` (an
     :class:`OutcomeArrays`); ``ws`` is workspace."""

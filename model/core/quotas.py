@@ -107,7 +107,8 @@ class QuotaSet:
 class QuotaOutcome:
     """Where each quota ends: ``tariff_equivalent`` (K,), ``regime`` (K,) codes of
     :data:`REGIMES`, ``rent`` (K,) in the dataset's unit, ``quantity`` (K,) the quantity as a
-    ratio to the benchmark, the outer ``rounds`` and the rent ``transfers`` by region."""
+    ratio to the benchmark, the outer ``rounds``, the rent ``transfers`` by region and the
+    quota ``cells`` (the :class:`QuotaSet` solved, an instrument's quotas included)."""
 
     tariff_equivalent: np.ndarray
     regime: np.ndarray
@@ -115,6 +116,12 @@ class QuotaOutcome:
     quantity: np.ndarray
     rounds: int
     transfers: np.ndarray  # (R,) rent transfers received, by region
+    cells: QuotaSet | None = None  # the quotas these values belong to
+
+    def on_grid(self, values: np.ndarray, shape) -> np.ndarray:
+        """``values`` (one per quota) on the ``[importer, exporter, sector]`` grid, NaN
+        elsewhere."""
+        return self.dense(self.cells, values, shape)
 
     def dense(self, quotas: QuotaSet, values: np.ndarray, shape) -> np.ndarray:
         """``values`` (one per quota) on the ``[importer, exporter, sector]`` grid, NaN
@@ -252,7 +259,7 @@ def solve_quotas(bm: Benchmark, policy, settings, x0, sigma, solve_fixed, start=
         if (moved.max(initial=0.0) < 1e-12
                 and np.abs(new_transfers - transfers).max() < 1e-13 * scale):
             outcome = QuotaOutcome(np.expm1(u), regimes(q, u, lo, hi), rent, quantity, rounds,
-                                   transfers)
+                                   transfers, q)
             return dataclasses.replace(sol, policy=pol), outcome
         prev = (u, gap)
         u, transfers = new_u, new_transfers

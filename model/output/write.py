@@ -15,15 +15,21 @@ from model.output.report import report_markdown, summary_table
 def write_outputs(stage: Path, name: str, result: xr.Dataset, study=None,
                   compared: dict | None = None, sections: tuple[str, ...] = (),
                   extra: tuple[Path, ...] = (), sweep: xr.Dataset | None = None) -> list[Path]:
-    """Write the results netCDF (as ``name``), ``summary.csv``, ``report.md`` (with
+    """Write the results netCDF (as ``name``), the results of the compared files
+    (``compared_<label>.nc``), ``summary.csv``, ``report.md`` (with
     ``sections`` appended, such as a sweep's; study notes may cite the ``sweep``'s statistics)
     and the figures into ``stage``; returns the files of the set in the order a user reads
     them, ``extra`` files (already in ``stage``) last."""
     stage = Path(stage)
     write_netcdf(result, stage / name)
+    compared_files = []
+    for label, other in (compared or {}).items():  # what the report's comparisons read
+        compared_files.append(stage / f"compared_{label}.nc")
+        write_netcdf(other, compared_files[-1])
     figures = write_figures(result, stage)
     write_text(summary_table(result).to_csv(index=False, float_format="%.6g"),
                stage / "summary.csv")
     write_text(report_markdown(result, figures, study, compared, sections, sweep),
                stage / "report.md")
-    return [stage / name, stage / "summary.csv", stage / "report.md", *figures, *extra]
+    return [stage / name, stage / "summary.csv", stage / "report.md", *figures,
+            *compared_files, *extra]

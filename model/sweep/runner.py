@@ -14,6 +14,7 @@ bit-identical results for any chunk size and any number of workers.
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -191,13 +192,22 @@ def solve_chunk(static: Static, point: np.ndarray, scales: np.ndarray) -> dict:
     return out
 
 
+#: threads solving the draws of a scenario with an endogenous instrument (the compiled solves
+#: release the interpreter lock, so the draws run side by side)
+SEARCH_THREADS = max(1, min(4, os.cpu_count() or 1))
+
+
 def _solve_searches(static: Static, point, scales, out) -> None:
-    """The draws of a scenario with an endogenous instrument, one by one."""
+    """The draws of a scenario with an endogenous instrument, each solved on its own, on
+    :data:`SEARCH_THREADS` threads (the results do not depend on their number)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     region_names = [REGION[k] for k in static.rows_region]
     sector_names = [SECTOR[k] for k in static.rows_sector]
-    for d in range(len(point)):
-        status, iterations, residuals, res, value, tariffs = static.search.solve(
-            int(point[d]), scales[d])
+    with ThreadPoolExecutor(SEARCH_THREADS) as pool:
+        solved = list(pool.map(lambda d: static.search.solve(int(point[d]), scales[d]),
+                               range(len(point))))
+    for d, (status, iterations, residuals, res, value, tariffs) in enumerate(solved):
         out["status"][d], out["iterations"][d], out["residuals"][d] = status, iterations, residuals
         out["instrument"][d], out["instrument_tariff"][d] = value, tariffs
         for k, name in enumerate(region_names):
@@ -214,6 +224,21 @@ def chunk_cases(spec: SweepSpec, start: int, stop: int) -> tuple[np.ndarray, np.
     d0, d1 = int(draw.min()), int(draw.max()) + 1
     values = draw_values(spec, d0, d1)
     return point, sigma_scales(spec, values)[draw - d0]
+
+
+def warm_up(bm: Benchmark) -> None:
+    """Solve one draw of the benchmark in the compiled draw kernel: compiles it (or loads it
+    from the cache) so that a progress bar measures solving, not compiling."""
+    from model.core.policy import make_policy
+
+    pol = make_policy(bm)
+    nr, ns = bm.shape
+    rows_region, rows_sector = stored_rows()
+    static = Static(writable(kernel_params(bm, pol)), writable(outcome_inputs(bm, pol)),
+                    writable(Shock(*(np.stack([a]) for a in shock(bm, pol)))),
+                    initial_state(bm)[None, :], initial_state(bm), np.ones((1, ns)),
+                    solver_tuple(SolverSettings()), rows_region, rows_sector)
+    solve_chunk(static, np.zeros(1, dtype=np.int64), np.ones((1, ns)))
 
 
 @dataclass(frozen=True)
@@ -250,6 +275,8 @@ def run_sweep(study, spec: SweepSpec, path, *, resume: bool = False, scheduler=N
                        fingerprint(study, spec, settings), resume)
     total = spec.n_points * spec.n_draws
     n_chunks = -(-total // spec.chunk_size)
+    if progress:  # compile the draw kernel before the bar starts measuring
+        warm_up(study.benchmark)
     scheduler = scheduler if scheduler is not None else spec.scheduler
     client = None
     if isinstance(scheduler, str):
