@@ -150,3 +150,47 @@ def test_anderson_mixing_weights_solve_the_least_squares_problem():
     for stored in (1, 3, 5):
         expected = np.linalg.lstsq(dF[:stored].T, f, rcond=None)[0]
         np.testing.assert_allclose(fp._mixing_weights(dF, stored, f), expected, rtol=1e-9)
+
+
+@pytest.mark.parametrize("case", ["plain", "zero_flows", "sigma_near_one", "prohibitive",
+                                  "preferences"])
+def test_prepared_price_step_agrees_with_the_full_one_and_its_twin(case):
+    """The price step with the constant factors prepared once per solve (one exponential per
+    cell) against the full formulation (two per flow) and the NumPy twins of both."""
+    from calibration.calibrate import calibrate
+    from calibration.synthetic import random_dataset
+    from model.core import equations
+    from model.core.kernels import (_prices_and_shares, _prices_and_shares_prepared,
+                                    prepare_weights, workspace)
+    from model.core.params import kernel_params
+    from model.core.policy import make_policy
+
+    rng = np.random.default_rng(11)
+    ds = random_dataset(4, 5, seed=3, zero_flows=0.4 if case == "zero_flows" else 0.0,
+                        sigma_range=(1.0001, 1.001) if case == "sigma_near_one" else (1.5, 8))
+    bm = calibrate(ds)
+    t1 = np.array(bm.t0) + rng.uniform(0, 0.3, bm.t0.shape)
+    idx = np.arange(4)
+    t1[idx, idx, :] = 0.0
+    if case == "prohibitive":
+        t1[0, 1, :] = np.inf
+    pref = np.ones(bm.t0.shape)
+    if case == "preferences":
+        pref[2, 3, 1] = 2.5
+    p = kernel_params(bm, make_policy(bm, t1=t1, pref=pref, nested=True))
+    lc = rng.normal(0, 0.2, (4, 5))
+    full = workspace(4, 5, False)
+    _prices_and_shares(lc, p, full.lPs, full.lP, full.pi1)
+    ws = workspace(4, 5, False)
+    prepare_weights(p, ws)
+    _prices_and_shares_prepared(lc, p, ws)
+    twin = equations.prices_and_shares_prepared(lc, p, equations.price_weights(p))
+    old_twin = equations.prices_and_shares(lc, p)
+    for got in ((ws.lPs, ws.lP, ws.pi1), twin, old_twin):
+        np.testing.assert_allclose(got[0], full.lPs, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(got[1], full.lP, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(got[2], full.pi1, rtol=1e-12, atol=1e-14)
+    if case == "zero_flows":
+        assert (full.pi1 == 0).any() and (ws.pi1[full.pi1 == 0] == 0).all()
+    if case == "prohibitive":
+        assert (ws.pi1[0, 1, :] == 0).all()

@@ -81,6 +81,53 @@ def prices_and_shares(lc, p):
     return lPs, lPe, pi1
 
 
+def price_weights(p):
+    r"""The constant factors of the price step within a solve (twin of
+    ``kernels.prepare_weights``): ``wD[n, j]`` = :math:`\pi^0_{nnj} a_{nnj}`,
+    ``wM[n, i, j]`` = :math:`\pi^0_{nij}/m^0_{nj}\,a_{nij}\,\hat\tau_{nij}^{1-\sigma^M_j}`."""
+    pi0, ltau, lpref = p.structure.pi0, p.shock.ltau, p.shock.lpref
+    eD, eM = 1.0 - p.elasticities.sigma, 1.0 - p.elasticities.sigma_m
+    nr = pi0.shape[0]
+    idx = np.arange(nr)
+    foreign = ~np.eye(nr, dtype=bool)[:, :, None]
+    d = pi0[idx, idx, :]
+    m0 = np.where(foreign, pi0, 0.0).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        wD = np.where(d > 0, d * np.exp(eD * ltau[idx, idx, :] + lpref[idx, idx, :]), 0.0)
+        wM = np.where(foreign & (pi0 > 0) & (m0[:, None, :] > 0),
+                      pi0 / np.where(m0 > 0, m0, 1.0)[:, None, :] * np.exp(eM * ltau + lpref),
+                      0.0)
+    return wD, wM, m0
+
+
+def prices_and_shares_prepared(lc, p, weights):
+    """:func:`prices_and_shares` from the constant factors of :func:`price_weights` (twin of
+    ``kernels._prices_and_shares_prepared``): the same equations, the exponentials of delivered
+    costs split into a constant factor and one of unit costs."""
+    wD, wM, m0 = weights
+    pi0 = p.structure.pi0
+    eD, eM = 1.0 - p.elasticities.sigma, 1.0 - p.elasticities.sigma_m
+    nr = pi0.shape[0]
+    idx = np.arange(nr)
+    foreign = ~np.eye(nr, dtype=bool)[:, :, None]
+    d = pi0[idx, idx, :]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        ec = np.exp(eM * lc)  # [i, j]
+        sm = (wM * ec[None, :, :]).sum(axis=1)
+        lPM = np.where(sm > 0, np.log(np.where(sm > 0, sm, 1.0)) / eM, np.inf)
+        dom = np.where(d > 0, wD * np.exp(eD * lc), 0.0)
+        imp = np.where((m0 > 0) & np.isfinite(lPM), m0 * np.exp(eD * lPM), 0.0)
+        s = dom + imp
+        lPs = np.where(s > 0, np.log(np.where(s > 0, s, 1.0)) / eD, 0.0)
+        pi1 = np.zeros_like(pi0)
+        pi1[idx, idx, :] = np.where((d > 0) & (s > 0), wD * np.exp(eD * (lc - lPs)), 0.0)
+        scale = np.where((imp > 0) & (s > 0), m0 * np.exp(eD * (lPM - lPs) - eM * lPM), 0.0)
+        pi1 = np.where(foreign, scale[:, None, :] * wM * ec[None, :, :], pi1)
+    if (p.shock.lpref != 0).any():  # the effective index needs the full formulation
+        return lPs, prices_and_shares(lc, p)[1], pi1
+    return lPs, lPs.copy(), pi1
+
+
 def gross_output(pi1, p, E) -> np.ndarray:
     r"""Producer revenue :math:`Y_{ij} = \sum_n \pi_{nij}E_{nj}/((1+t_{nij})(1+e_{nij}))`."""
     return np.einsum("nij,nij,nij,nj->ij", pi1, p.shock.inv1pt, p.shock.inv1pe, E)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from model.core.kernels import evaluate, workspace
+from model.core.kernels import evaluate, prepare_weights, workspace
 from model.core.layout import split
 
 #: Status codes of a solve.
@@ -155,6 +155,7 @@ def _solve_fixed_point(x0, p, st, damping, x_out):
     nr, ns = p.structure.beta.shape
     tol, max_iter, memory, anderson = st.tol, st.max_iter, st.memory, st.anderson
     ws = workspace(nr, ns, p.direct)
+    prepare_weights(p, ws)
     dim = x0.shape[0]
     x = x0.copy()
     g = np.empty(dim)

@@ -37,6 +37,13 @@ class Workspace(NamedTuple):
     rents: np.ndarray   # [n] export-tax rents
     mat: np.ndarray
     rhs: np.ndarray
+    # the parts of the price step that do not change within a solve (prepare_weights)
+    wD: np.ndarray      # [n, j] pi0_nn a_nn tau_nn^(1 - sigma)
+    wM: np.ndarray      # [n, i, j] pi0_ni / m0 a_ni tau_ni^(1 - sigma_M)
+    m0: np.ndarray      # [n, j] benchmark import share
+    shifted: np.ndarray  # [n, j] 1 where a preference shift acts
+    ec: np.ndarray      # [i, j] c_i^(1 - sigma_M), per evaluation
+    ready: np.ndarray   # [1] 1 once the weights are prepared for this workspace's parameters
 
 
 @njit(cache=True)
@@ -45,7 +52,44 @@ def workspace(nr, ns, direct):
     return Workspace(np.empty(nr), np.empty(nr), np.empty((nr, ns)), np.empty((nr, ns)),
                      np.empty((nr, ns)), np.empty((nr, ns)), np.empty((nr, nr, ns)),
                      np.empty((nr, ns)), np.empty((nr, ns)), np.empty(nr), np.empty((nr, ns)),
-                     np.empty(nr), np.empty(nr), np.empty((size, size)), np.empty(size))
+                     np.empty(nr), np.empty(nr), np.empty((size, size)), np.empty(size),
+                     np.empty((nr, ns)), np.empty((nr, nr, ns)), np.empty((nr, ns)),
+                     np.zeros((nr, ns), dtype=np.int8), np.empty((nr, ns)),
+                     np.zeros(1, dtype=np.int8))
+
+
+@njit(cache=True)
+def prepare_weights(p, ws):
+    r"""The constant factors of the price step for the parameters ``p`` of one solve:
+    :math:`w^D_{nj} = \pi^0_{nnj} a_{nnj}` and
+    :math:`w^M_{nij} = \pi^0_{nij}/m^0_{nj}\, a_{nij}\,\hat\tau_{nij}^{1-\sigma^M_j}`
+    (0 for a prohibitive tariff), so that an evaluation needs one exponential per cell
+    ``(i, j)`` instead of two per flow (:func:`_prices_and_shares_prepared`).  Marks ``ws`` as
+    prepared: only a workspace used with these parameters alone may be prepared."""
+    pi0, ltau, lpref = p.structure.pi0, p.shock.ltau, p.shock.lpref
+    sigma, sigma_m = p.elasticities.sigma, p.elasticities.sigma_m
+    nr, _, ns = pi0.shape
+    for n in range(nr):
+        for j in range(ns):
+            eD = 1.0 - sigma[j]
+            eM = 1.0 - sigma_m[j]
+            d = pi0[n, n, j]
+            m0 = 0.0
+            shifted = lpref[n, n, j] != 0.0
+            for i in range(nr):
+                if i != n:
+                    m0 += pi0[n, i, j]
+                    shifted = shifted or lpref[n, i, j] != 0.0
+            ws.m0[n, j] = m0
+            ws.shifted[n, j] = 1 if shifted else 0
+            ws.wD[n, j] = d * np.exp(eD * ltau[n, n, j] + lpref[n, n, j]) if d > 0.0 else 0.0
+            for i in range(nr):
+                if i != n and m0 > 0.0 and pi0[n, i, j] > 0.0:
+                    ws.wM[n, i, j] = pi0[n, i, j] / m0 * np.exp(eM * ltau[n, i, j]
+                                                                + lpref[n, i, j])
+                else:
+                    ws.wM[n, i, j] = 0.0
+    ws.ready[0] = 1
 
 
 @njit(cache=True)
@@ -158,6 +202,57 @@ def _prices_and_shares(lc, p, lPs, lPe, pi1):
 
 
 @njit(cache=True)
+def _prices_and_shares_prepared(lc, p, ws):
+    """:func:`_prices_and_shares` with the constant factors of :func:`prepare_weights`: the
+    same equations, one exponential per cell ``(i, j)`` and one per market ``(n, j)``."""
+    pi0 = p.structure.pi0
+    sigma, sigma_m = p.elasticities.sigma, p.elasticities.sigma_m
+    nr, _, ns = pi0.shape
+    wD, wM, ec, pi1 = ws.wD, ws.wM, ws.ec, ws.pi1
+    for i in range(nr):
+        for j in range(ns):
+            ec[i, j] = np.exp((1.0 - sigma_m[j]) * lc[i, j])
+    for n in range(nr):
+        for j in range(ns):
+            eD = 1.0 - sigma[j]
+            eM = 1.0 - sigma_m[j]
+            d = pi0[n, n, j]
+            m0 = ws.m0[n, j]
+            lPM = np.inf
+            if m0 > 0.0:
+                sm = 0.0
+                for i in range(nr):
+                    sm += wM[n, i, j] * ec[i, j]
+                if sm > 0.0:
+                    lPM = np.log(sm) / eM
+            s = 0.0
+            if d > 0.0:
+                s += wD[n, j] * np.exp(eD * lc[n, j])
+            if m0 > 0.0 and lPM < np.inf:
+                s += m0 * np.exp(eD * lPM)
+            if s <= 0.0:
+                ws.lPs[n, j] = 0.0
+                ws.lP[n, j] = 0.0
+                for i in range(nr):
+                    pi1[n, i, j] = 0.0
+                continue
+            lp = np.log(s) / eD
+            ws.lPs[n, j] = lp
+            pi1[n, n, j] = wD[n, j] * np.exp(eD * (lc[n, j] - lp)) if d > 0.0 else 0.0
+            scale = 0.0
+            if m0 > 0.0 and lPM < np.inf:
+                scale = m0 * np.exp(eD * (lPM - lp) - eM * lPM)
+            for i in range(nr):
+                if i != n:
+                    pi1[n, i, j] = scale * wM[n, i, j] * ec[i, j]
+            if ws.shifted[n, j]:
+                uD = p.shock.ltau[n, n, j] + lc[n, j]
+                ws.lP[n, j] = _effective_price(n, j, lc, p, pi1, d, m0, uD)
+            else:
+                ws.lP[n, j] = lp
+
+
+@njit(cache=True)
 def _effective_price(n, j, lc, p, pi1, d, m0, uD):
     """Minus the log of the CES quantity index, at benchmark preferences, of what one unit of
     spending buys in market ``(n, j)`` (the effective price index under preference shifts);
@@ -182,29 +277,28 @@ def _effective_price(n, j, lc, p, pi1, d, m0, uD):
 
 
 @njit(cache=True)
-def _gross_output(pi1, p, E, out):
-    r"""Producer revenue ``Y[i, j] = sum_n pi1[n, i, j] E[n, j] / ((1 + t1) (1 + e1))``."""
+def _sales(pi1, p, E, Y, rents, revenue):
+    r"""One pass over the flows at absorption ``E``: producer revenue
+    ``Y[i, j] = sum_n pi1 E / ((1 + t1) (1 + e1))``, export-tax rents of each exporter
+    ``rents[i] = sum_{n, j} X e1 / (1 + e1)`` and tariff revenue of each importer
+    ``revenue[n] = sum_{i, j} pi1 E t1 / (1 + t1)`` (loops in memory order)."""
     inv1pt, inv1pe = p.shock.inv1pt, p.shock.inv1pe
     nr, _, ns = pi1.shape
-    for i in range(nr):
-        for j in range(ns):
+    Y[:, :] = 0.0
+    rents[:] = 0.0
+    for n in range(nr):
+        rev = 0.0
+        for i in range(nr):
             acc = 0.0
-            for n in range(nr):
-                acc += pi1[n, i, j] * E[n, j] * inv1pt[n, i, j] * inv1pe[n, i, j]
-            out[i, j] = acc
-
-
-@njit(cache=True)
-def _rents(pi1, p, E, out):
-    r"""Export-tax rents of each exporter: ``sum_{n,j} X[i, n, j] e1 / (1 + e1)``."""
-    inv1pt, inv1pe = p.shock.inv1pt, p.shock.inv1pe
-    nr, _, ns = pi1.shape
-    for i in range(nr):
-        acc = 0.0
-        for n in range(nr):
             for j in range(ns):
-                acc += pi1[n, i, j] * E[n, j] * inv1pt[n, i, j] * (1.0 - inv1pe[n, i, j])
-        out[i] = acc
+                v = pi1[n, i, j] * E[n, j]
+                x = v * inv1pt[n, i, j]
+                y = x * inv1pe[n, i, j]
+                Y[i, j] += y
+                acc += x - y
+                rev += v - x
+            rents[i] += acc
+        revenue[n] = rev
 
 
 @njit(cache=True)
@@ -257,19 +351,15 @@ def _expenditure(pi1, p, income_exog, mat, rhs, out):
 def _expenditure_step(pi1, p, income_exog, E, out):
     r"""One Jacobi step of the expenditure system: the right-hand side of
     :func:`_expenditure` at ``E``."""
-    alpha, gamma, inv1pt = p.structure.alpha, p.structure.gamma, p.shock.inv1pt
+    alpha, gamma = p.structure.alpha, p.structure.gamma
     nr, _, ns = pi1.shape
     Y = np.empty((nr, ns))
     rents = np.empty(nr)
-    _gross_output(pi1, p, E, Y)
-    _rents(pi1, p, E, rents)
+    revenue = np.empty(nr)
+    _sales(pi1, p, E, Y, rents, revenue)
     for n in range(nr):
-        rev = 0.0
-        for i in range(nr):
-            for k in range(ns):
-                rev += (1.0 - inv1pt[n, i, k]) * pi1[n, i, k] * E[n, k]
         for j in range(ns):
-            acc = alpha[n, j] * (income_exog[n] + rev + rents[n])
+            acc = alpha[n, j] * (income_exog[n] + revenue[n] + rents[n])
             for k in range(ns):
                 acc += gamma[n, j, k] * Y[n, k]
             out[n, j] = acc
@@ -284,7 +374,10 @@ def evaluate(x, p, ws):
     _, lP, lr, e = split(x, nr, ns)
     _factor_prices(x, p, ws.lw, ws.L, ws.lpva)
     _unit_costs(ws.lpva, lP, s.beta, s.gamma, ws.lc)
-    _prices_and_shares(ws.lc, p, ws.lPs, ws.lP, ws.pi1)
+    if ws.ready[0]:
+        _prices_and_shares_prepared(ws.lc, p, ws)
+    else:
+        _prices_and_shares(ws.lc, p, ws.lPs, ws.lP, ws.pi1)
     for n in range(nr):
         acc = np.exp(ws.lw[n]) * ws.L[n] * s.vaL[n] + p.shock.D1[n]
         for j in range(ns):
@@ -299,8 +392,7 @@ def evaluate(x, p, ws):
             for j in range(ns):
                 E_old[n, j] = e[n, j] * s.E0[n, j]
         _expenditure_step(ws.pi1, p, ws.income, E_old, ws.E)
-    _gross_output(ws.pi1, p, ws.E, ws.Y)
-    _rents(ws.pi1, p, ws.E, ws.rents)
+    _sales(ws.pi1, p, ws.E, ws.Y, ws.rents, np.empty(nr))
     for n in range(nr):
         acc = 0.0
         for j in range(ns):

@@ -157,6 +157,9 @@ def render(text: str, results: dict, default: str) -> str:
         label, selections = resolve(ph, files, default)
         values = [_value(results[label], ph.variable, sel) for sel in selections]
         value = values[0] - values[1] if len(values) == 2 else values[0]
-        return format(value, ph.fmt)
+        text = format(value, ph.fmt)
+        if text.startswith("-") and text.lstrip("-").strip("0.%") == "":
+            text = text[1:]  # a value that rounds to zero is written without a sign
+        return text
 
     return PLACEHOLDER.sub(fill, text)

@@ -96,7 +96,11 @@ def largest_output_changes(result: xr.Dataset, scenario: str, count: int = 5) ->
 
 
 def fmt(x: float, digits: int = 3) -> str:
-    return "n/a" if not np.isfinite(x) else f"{x:.{digits}f}"
+    """``x`` with ``digits`` decimals; a value that rounds to zero is written without a sign."""
+    if not np.isfinite(x):
+        return "n/a"
+    text = f"{x:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0.0 else text
 
 
 def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
