@@ -166,6 +166,10 @@ def make_dataset(regions, sectors, flows, value_added, intermediates=None, tarif
         raise DatasetError(f"{where}: tariffs must be above -1 (-100 %)")
     if not ((sigma > 1).all() and (sigma_m > 1).all()):
         raise DatasetError(f"{where}: every elasticity must be above 1")
+    idle = [r for r, v in zip(regions, value_added.sum(axis=1)) if not v > 0]
+    if idle:
+        raise DatasetError(f"{where}: region {', '.join(idle)} has no value added: every "
+                           "region needs factor income (a region with none has no prices)")
     _check_output_identity(where, regions, sectors, flows, value_added, intermediates)
     _check_final_demand(where, regions, sectors, flows, tariffs, intermediates)
     defaults = dict(path=Path(str(where)), name="unnamed", year=0, currency="", unit="",
@@ -306,18 +310,19 @@ def _store(array: np.ndarray, seen: dict, cell: tuple, value: float, row: _Row) 
 
 def _read_meta(path: Path) -> dict:
     try:
-        meta = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
+        meta = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") \
+            from None
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:
         raise DatasetError(f"{path}: not valid TOML ({exc})") from None
     missing = [k for k in DATASET_TOML_KEYS if k not in meta]
     if missing:
         raise DatasetError(f"{path}: missing key(s) {', '.join(missing)}")
     if not isinstance(meta["sources"], dict):
         raise DatasetError(f"{path}: key 'sources' must be a table")
-    try:
-        int(meta["year"])
-    except (TypeError, ValueError):
-        raise DatasetError(f"{path}: year '{meta['year']}' is not an integer") from None
+    if isinstance(meta["year"], bool) or not isinstance(meta["year"], int):
+        raise DatasetError(f"{path}: year {meta['year']!r} is not an integer")
     return meta
 
 

@@ -12,11 +12,12 @@ nothing else, since every output of a run is replaced together or not at all.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from calibration.io import DatasetError
-from model.output.files import staged_folder
+from model.output.files import LockError, folder_lock, staged_folder
 from model.output.report import terminal_table
 from model.output.write import write_outputs
 from model.scenario import ScenarioError
@@ -61,6 +62,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
+    try:
+        with folder_lock(out.parent):
+            return _run(args, out, study, spec)
+    except LockError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _run(args, out: Path, study, spec) -> int:
+    """Solve, sweep and write, the output folder locked."""
     if not args.quiet and not compiled():
         print("compiling the solver (once per installation; about a minute)...", flush=True)
     solved = solve_study(study)
@@ -118,14 +129,36 @@ def _open_sweep(extra):
     return xr.open_dataset(path, engine="netcdf4")
 
 
+#: the other files a run writes beside the results (a results path may not take their names)
+OTHER_OUTPUTS = ("summary.csv", "report.md", "headline.png", "output.png", "optimal_tariff.png",
+                 "sweep.nc", "sweep.png")
+
+
 def _check_out(out: Path) -> None:
-    """The output path must be a file name in a folder that can be made."""
-    if out.is_dir():
-        raise ScenarioError(f"--out {out}: is a folder; give the path of the results file, "
-                            "e.g. results/NAME/results.nc")
+    """The output path must be a ``.nc`` file name, not the name of another output of the run,
+    a regular file or nothing (not a folder, device, pipe or a link to one), in a folder that
+    can be made and written to."""
+    if out.suffix != ".nc":
+        raise ScenarioError(f"--out {out}: the results file must end in .nc, e.g. "
+                            "results/NAME/results.nc")
+    if out.name in OTHER_OUTPUTS or out.name.startswith("compared_"):
+        raise ScenarioError(f"--out {out}: {out.name} is the name of another file the run "
+                            "writes beside the results; choose another name")
+    if out.exists() or out.is_symlink():
+        target = out.resolve()
+        if out.is_dir():
+            raise ScenarioError(f"--out {out}: is a folder; give the path of the results file, "
+                                "e.g. results/NAME/results.nc")
+        if not target.is_file():
+            raise ScenarioError(f"--out {out}: exists and is not a regular file (a device, a "
+                                "pipe or a broken link); refusing to replace it")
     for parent in out.parents:
         if parent.exists() and not parent.is_dir():
             raise ScenarioError(f"--out {out}: {parent} exists and is not a folder")
+        if parent.exists():
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise ScenarioError(f"--out {out}: the folder {parent} cannot be written to")
+            break
 
 
 def _check_scheduler(address: str | None) -> None:

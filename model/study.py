@@ -175,14 +175,48 @@ def solve_scenario(study: Study, prepared: PreparedScenario, settings: SolverSet
             warning += (". With trade imbalances held fixed a tariff also changes what a "
                         "deficit is worth, which can make welfare rise without limit: search "
                         "with closure trade_balance = \"balanced\" (Ossa 2014)")
-    try:
-        out.update(decompose(bm, pol, settings) if decomposition else _no_decomposition(bm))
-    except ConvergenceError as exc:  # the scenario solved; only the path failed
-        warning = ("the welfare decomposition is left empty (NaN): a step on the path of the "
-                   f"shock did not converge: {exc}")
+    if decomposition:
+        parts, problem = _checked_decomposition(bm, pol, settings, out["welfare"])
+        out.update(parts)
+        warning = "; ".join(w for w in (warning, problem) if w)
+    else:
+        out.update(_no_decomposition(bm))
     return ScenarioResult(prepared, pol, sol, out, label,
                           math.nan if found is None else found.value, warning=warning,
                           search=found)
+
+
+#: the largest gap between the decomposition's parts and welfare (percentage points) taken as
+#: exact; a larger one is refined once, then reported
+DECOMPOSITION_TOLERANCE = 1e-6
+
+
+def _checked_decomposition(bm, pol, settings, welfare) -> tuple[dict, str]:
+    """The welfare decomposition and, if its parts do not add up to welfare within
+    :data:`DECOMPOSITION_TOLERANCE` even on a path of four times the steps (a very large
+    shock), or the path cannot be solved or has infinite steps, the warning that says so."""
+    def gap(parts):
+        total = parts["welfare_path_total"]
+        if not np.isfinite(total).all():
+            return np.inf
+        return float(np.max(np.abs(total - welfare)))
+
+    try:
+        parts = decompose(bm, pol, settings)
+        if gap(parts) > DECOMPOSITION_TOLERANCE and np.isfinite(welfare).all():
+            parts = decompose(bm, pol, settings, steps=128)
+    except ConvergenceError as exc:  # the scenario solved; only the path failed
+        return _no_decomposition(bm), ("the welfare decomposition is left empty (NaN): a step "
+                                       f"on the path of the shock did not converge: {exc}")
+    miss = gap(parts)
+    if miss <= DECOMPOSITION_TOLERANCE or not np.isfinite(welfare).all():
+        return parts, ""
+    if not np.isfinite(miss):
+        return parts, ("the welfare decomposition is not defined for this shock (an infinite "
+                       "tariff or trade cost has no path from the benchmark): its parts are NaN")
+    return parts, (f"the welfare decomposition is inexact: its parts miss welfare by up to "
+                   f"{miss:.3g} percentage points even on a path of 128 steps (a shock this "
+                   "large is far from linear along the path); read the parts with care")
 
 
 def _no_decomposition(bm) -> dict:

@@ -162,3 +162,71 @@ def test_module_entry_point_runs(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "welfare" in proc.stdout and "auto_tariff" in proc.stdout
     assert out.exists()
+
+
+@pytest.mark.parametrize("name", ["report.md", "summary.csv", "sweep.nc", "results.txt",
+                                  "compared_x.nc"])
+def test_out_may_not_take_the_name_of_another_output(tmp_path, name, capsys):
+    path = write_scenario(tmp_path, "[scenarios.s]\n", data=str(EXAMPLE))
+    out = tmp_path / "out" / "results.nc"
+    assert main([str(path), "--out", str(out), "--quiet"]) == 0
+    before = {p.name: p.read_bytes() for p in out.parent.iterdir()}
+    assert main([str(path), "--out", str(out.parent / name), "--quiet"]) == 2
+    assert "--out" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in out.parent.iterdir()} == before
+
+
+def test_out_onto_a_pipe_is_refused(tmp_path, capsys):
+    import os
+
+    fifo = tmp_path / "pipe.nc"
+    os.mkfifo(fifo)
+    path = write_scenario(tmp_path, "[scenarios.s]\n", data=str(EXAMPLE))
+    assert main([str(path), "--out", str(fifo), "--quiet"]) == 2
+    assert "not a regular file" in capsys.readouterr().err
+    assert fifo.is_fifo()
+
+
+def test_a_second_run_on_the_same_folder_is_refused_and_a_stale_lock_taken_over(tmp_path,
+                                                                                capsys):
+    path = write_scenario(tmp_path, "[scenarios.s]\n", data=str(EXAMPLE))
+    out = tmp_path / "out" / "results.nc"
+    out.parent.mkdir()
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        (out.parent / ".lock").write_text(str(sleeper.pid))
+        assert main([str(path), "--out", str(out), "--quiet"]) == 2
+        assert f"process {sleeper.pid}" in capsys.readouterr().err
+        assert not out.exists()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    # its process gone, the lock is stale; leftovers of killed runs are removed
+    (out.parent / ".staging-abc").mkdir()
+    (out.parent / ".staging-abc" / "results.nc").write_text("half")
+    (out.parent / ".results.nc.x.tmp").write_text("half")
+    assert main([str(path), "--out", str(out), "--quiet"]) == 0
+    assert out.exists() and not (out.parent / ".lock").exists()
+    assert not list(out.parent.glob(".staging-*")) and not list(out.parent.glob(".*.tmp"))
+
+
+def test_an_inexact_or_undefined_decomposition_is_flagged(tmp_path, capsys):
+    """A huge finite tariff makes the path far from linear: the parts miss welfare, which the
+    run says (console, results, report) instead of printing them as exact; an infinite tariff
+    has no path at all; an ordinary shock has no warning."""
+    body = ""
+    for name, rate in (("huge", "1e9"), ("infinite", "inf"), ("ordinary", "0.3")):
+        body += (f"[scenarios.{name}]\n[[scenarios.{name}.tariffs]]\nimporter = \"FOREIGN\"\n"
+                 f"exporter = \"HOME\"\nsectors = [\"autos\"]\nrate = {rate}\n")
+    path = write_scenario(tmp_path, body, data=str(EXAMPLE))
+    out = tmp_path / "out" / "results.nc"
+    assert main([str(path), "--out", str(out), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    res = xr.load_dataset(out)
+    assert "inexact" in str(res.warning.sel(scenario="huge").values) and "huge:" in err
+    assert "not defined" in str(res.warning.sel(scenario="infinite").values)
+    assert str(res.warning.sel(scenario="ordinary").values) == ""
+    gap = abs(res.welfare_path_total - res.welfare).sel(scenario="ordinary")
+    assert float(gap.max()) < 1e-6
+    report = (out.parent / "report.md").read_text()
+    assert "## Warnings" in report and "**huge**: the welfare decomposition is inexact" in report

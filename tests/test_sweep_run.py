@@ -522,3 +522,32 @@ def test_kernel_outcomes_under_model_options(options):
         for k, name in enumerate(sector):
             np.testing.assert_allclose(got["sector"][d, k], want[name], rtol=TOL, atol=TOL,
                                        err_msg=name)
+
+
+def test_a_damaged_chunk_is_solved_again_on_resume(tmp_path, monkeypatch, example_sweep):
+    """Overwrite bytes inside a saved chunk of an interrupted sweep: resuming solves that
+    chunk again (its checksum no longer matches) and the result is the uninterrupted one."""
+    study, spec, run, res = example_sweep
+    path = tmp_path / "sweep.nc"
+    write = ChunkStore.write
+    calls = []
+
+    def interrupt_after_three(store, *args):
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        calls.append(store.path(*args[:2]))
+        write(store, *args)
+
+    monkeypatch.setattr(ChunkStore, "write", interrupt_after_three)
+    with pytest.raises(KeyboardInterrupt):
+        sw.run_sweep(study, spec, path)
+    damaged = calls[1]
+    data = bytearray(damaged.read_bytes())
+    data[len(data) // 2:len(data) // 2 + 2000] = b"\xff" * 2000
+    damaged.write_bytes(bytes(data))
+    solved = []
+    monkeypatch.setattr(ChunkStore, "write",
+                        lambda store, *a: (solved.append(store.path(*a[:2])), write(store, *a)))
+    sw.run_sweep(study, spec, path, resume=True)
+    assert damaged in solved and calls[0] not in solved and calls[2] not in solved
+    xr.testing.assert_identical(xr.load_dataset(path), res)

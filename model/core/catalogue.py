@@ -73,6 +73,9 @@ RECORD = (
              group="text", read=lambda rec: rec.scenario.closure.describe()),
     Variable("instrument", (), "", "endogenous instrument and its target", group="text",
              read=lambda rec: rec.instrument),
+    Variable("warning", (), "", "what to read with care in the scenario's results (an "
+             "inexact welfare decomposition, an optimum on a bound, implausible values)",
+             group="text", read=lambda rec: rec.warning),
     Variable("instrument_value", (), "export tax, tariff or tariff points as a fraction; "
              "preference shift as a factor; trade balance in {unit}",
              "value of the endogenous instrument: the one that meets the target, or the "

@@ -38,6 +38,57 @@ def atomic_path(path: Path):
         raise
 
 
+class LockError(RuntimeError):
+    """Another run holds the output folder."""
+
+
+@contextmanager
+def folder_lock(folder: Path):
+    """Hold ``folder/.lock`` (the process id) while a run writes there: a second run on the
+    same folder fails at once naming the first; a lock whose process is gone is taken over.
+    Holding it, remove what killed runs left behind (staging folders, temporary files)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = folder / ".lock"
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            break
+        except FileExistsError:
+            try:
+                pid = int(lock.read_text().strip() or 0)
+            except (OSError, ValueError):
+                pid = 0
+            if pid and pid != os.getpid() and _alive(pid):
+                raise LockError(f"{folder}: another run (process {pid}) is writing here; wait "
+                                f"for it, or remove {lock} if that process is not a run") from None
+            lock.unlink(missing_ok=True)  # a stale lock: its process is gone
+    else:
+        raise LockError(f"{folder}: cannot take the lock {lock}")
+    os.write(fd, str(os.getpid()).encode())
+    os.close(fd)
+    try:
+        for stale in folder.glob(".staging-*"):
+            for item in stale.glob("*"):
+                item.unlink()
+            stale.rmdir()
+        for stale in folder.glob(".*.tmp"):
+            stale.unlink()
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class Stage:
     """A staging folder (``path``); :meth:`abandon` keeps its files from being committed."""
 

@@ -95,6 +95,9 @@ def resolve(ph: Placeholder, files: dict[str, Names], default: str) -> tuple[str
     difference of scenarios) a placeholder names; raises :class:`NotesError` if any part of it
     does not exist."""
     where = f"{{{{{ph.text}}}}}"
+    if re.search(r"\d{3,}", ph.fmt):
+        raise NotesError(f"{where}: the format '{ph.fmt}' asks for a width or precision of "
+                         "100 or more")
     try:
         format(1.0, ph.fmt)
     except ValueError as exc:
@@ -129,9 +132,15 @@ def resolve(ph: Placeholder, files: dict[str, Names], default: str) -> tuple[str
 
 def check(text: str, files: dict[str, Names], default: str) -> None:
     """Resolve every placeholder of ``text``; raises :class:`NotesError` at the first that
-    names something ``files`` will not have."""
+    names something ``files`` will not have, or at a brace pair left open."""
     for match in PLACEHOLDER.finditer(text):
         resolve(Placeholder.parse(match.group(1)), files, default)
+    rest = PLACEHOLDER.sub("", text)
+    for token in ("{{", "}}"):
+        if token in rest:
+            at = rest.find(token)
+            raise NotesError(f"a placeholder is not closed ('{token}' without its pair, "
+                             f"near: {rest[max(at - 30, 0):at + 30]!r})")
 
 
 def names_of(result) -> Names:

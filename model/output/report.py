@@ -125,7 +125,8 @@ def report_markdown(result: xr.Dataset, figures: list[Path] = (), study=None,
     spec = study.file.report if study is not None else None
     if spec is not None and (spec.notes or spec.regions or spec.sectors or spec.compare):
         parts += _study_section(result, study, compared or {}, sweep) + ["# Full results", ""]
-    parts += _scenarios_section(result) + _instruments_section(result)
+    parts += _scenarios_section(result) + _warnings_section(result)
+    parts += _instruments_section(result)
     parts += _headline_section(result)
     parts += _decomposition_section(result) + _output_section(result)
     parts += _convergence_section(result)
@@ -173,6 +174,15 @@ def _scenarios_section(result: xr.Dataset) -> list[str]:
         closure = str(result.closure.sel(scenario=sc).values)
         parts.append(f"- **{sc}**: {desc or '(no description)'} Trade-balance closure: {closure}.")
     return parts + [""]
+
+
+def _warnings_section(result: xr.Dataset) -> list[str]:
+    """The scenarios' warnings, if any: what to read with care."""
+    found = [(sc, str(result.warning.sel(scenario=sc).values))
+             for sc in result.scenario.values if str(result.warning.sel(scenario=sc).values)]
+    if not found:
+        return []
+    return (["## Warnings", ""] + [f"- **{sc}**: {text}" for sc, text in found] + [""])
 
 
 def _instruments_section(result: xr.Dataset) -> list[str]:

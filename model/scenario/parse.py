@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import tomllib
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from model.scenario.records import (DEFAULT_CAPITAL_SHARE, CellEntry, Closure, C
                                     Scenario, ScenarioFile, TariffEntry, Target)
 from model.scenario.selection import parse_selection
 
+#: what a scenario name may be made of
+NAME = re.compile(r"[A-Za-z0-9_.\-]+")
 TOP_KEYS = ("title", "data", "elasticities", "defaults", "scenarios", "solver", "sweep",
             "report")
 REPORT_KEYS = ("notes", "regions", "sectors", "compare")
@@ -67,15 +70,20 @@ def load_scenario_file(path: str | Path, elasticities: str | None = None,
     Armington form or scenarios."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise ScenarioError(f"{path}: scenario file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") \
+            from None
+    except OSError as exc:
         raise ScenarioError(f"{path}: cannot be read ({exc})") from None
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: not valid TOML ({exc})") from None
+    except RecursionError:
+        raise ScenarioError(f"{path}: not valid TOML (nested too deeply)") from None
     err = Errors(path)
     err.keys(doc, TOP_KEYS, "")
     if "data" not in doc:
@@ -83,6 +91,9 @@ def load_scenario_file(path: str | Path, elasticities: str | None = None,
     data = (path.parent / err.string(doc["data"], "data")).resolve()
     elasticities = elasticities or err.string(doc.get("elasticities", "elasticities.csv"),
                                               "elasticities")
+    if Path(elasticities).name != elasticities or not elasticities.endswith(".csv"):
+        err.fail("elasticities", f"{elasticities!r} must be the name of a .csv file in the "
+                 "dataset folder")
     scenarios = _scenarios(err, doc)
     if variant is not None:
         data = variant.data or data
@@ -99,6 +110,16 @@ def load_scenario_file(path: str | Path, elasticities: str | None = None,
         sweep=err.table(doc["sweep"], "sweep") if "sweep" in doc else None,
         report=_report(err, doc.get("report", {}), path.parent),
     )
+
+
+def _inside(err: Errors, path: Path, folder: Path, key: str, suffix: str) -> None:
+    """A file a scenario file names must be a ``suffix`` file within the folder tree of the
+    scenario file's parent folder."""
+    root = folder.resolve().parent
+    if path.suffix != suffix:
+        err.fail(key, f"{path.name}: must be a {suffix} file")
+    if root != path and root not in path.parents:
+        err.fail(key, f"{path}: outside {root}, the folder tree of this scenario file")
 
 
 def _variant_scenarios(err: Errors, scenarios, variant: Comparison):
@@ -130,6 +151,9 @@ def _scenarios(err: Errors, doc: dict) -> tuple[Scenario, ...]:
     parsed: list[Scenario] = []
     closures: dict[str, dict] = {}
     for name, body in scenarios.items():
+        if not NAME.fullmatch(name):
+            err.fail(f"scenarios.{name!r}", "a scenario name is letters, digits, '_', '-' and "
+                     "'.' (it names rows of tables, placeholders and netCDF labels)")
         parsed.append(_scenario(err, name, body, defaults, parsed, closures))
     return tuple(parsed)
 
@@ -206,6 +230,7 @@ def _report(err: "Errors", doc, folder: Path) -> ReportSpec:
         notes = (folder / err.string(doc["notes"], "report.notes")).resolve()
         if not notes.is_file():
             err.fail("report.notes", f"file {notes} not found")
+        _inside(err, notes, folder, "report.notes", ".md")
     compare = []
     for k, entry in enumerate(doc.get("compare", [])):
         where = f"report.compare[{k}]"
@@ -218,9 +243,13 @@ def _report(err: "Errors", doc, folder: Path) -> ReportSpec:
         other = (folder / err.string(entry["file"], f"{where}.file")).resolve()
         if not other.is_file():
             err.fail(f"{where}.file", f"scenario file {other} not found")
+        _inside(err, other, folder, f"{where}.file", ".toml")
         elasticities = entry.get("elasticities")
         if elasticities is not None:
             err.string(elasticities, f"{where}.elasticities")
+            if Path(elasticities).name != elasticities or not elasticities.endswith(".csv"):
+                err.fail(f"{where}.elasticities", f"{elasticities!r} must be the name of a "
+                         ".csv file in the dataset folder")
         data = None
         if "data" in entry:
             data = (folder / err.string(entry["data"], f"{where}.data")).resolve()

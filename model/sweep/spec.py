@@ -10,6 +10,7 @@ the file and the key (for example ``sweep.parameters[0].low``).
 from __future__ import annotations
 
 import dataclasses
+import re
 
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from calibration.calibrate import Benchmark
+from model.core import catalogue
 from model.scenario import Errors
 from model.scenario.selection import cells, parse_selection, sector_indices
 from model.sweep.designs import DESIGNS, Design
@@ -32,7 +34,13 @@ SIGMA_KEYS = ("name", "label", "sectors", "except", "independent", "distribution
               "values", "low", "high", "mode", "mean", "sd", "median", "log_sd")
 TARIFF_KEYS = ("name", "label", "importer", "exporter", "sectors", "except", "values")
 DEFAULT_CHUNK = 2500
-RESERVED = ("scenario", "draw", "region", "sector", "parameter", "statistic")
+RESERVED = ("scenario", "draw", "region", "sector", "parameter", "statistic",
+            "sigma_benchmark", "sample", "weight", "status", "converged", "iterations",
+            "residual", "price_residual", "absorption_residual", "instrument_value",
+            "instrument_tariff", "failed_draws")
+#: what a grid or parameter label may be made of (it names a netCDF dimension)
+LABEL = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+MAX_LOG_SD = 2.0
 
 
 @dataclass(frozen=True)
@@ -124,6 +132,8 @@ def parse_sweep(raw: dict, path, bm: Benchmark, names: tuple[str, ...] = ()) -> 
     else:
         draws = 1
     seed = err.integer(raw.get("seed", 0), "sweep.seed", 0, "non-negative integer")
+    if seed >= 2 ** 63:
+        err.fail("sweep.seed", f"{seed} must be below 2**63")
     chunk = err.integer(raw.get("chunk_size", DEFAULT_CHUNK), "sweep.chunk_size", 1,
                         "positive integer")
     scheduler = raw.get("scheduler")
@@ -173,8 +183,12 @@ def _parameters(err: Errors, params, bm: Benchmark) -> tuple[list[Sampled], list
         if labels.count(lab) > 1:
             err.fail("sweep.parameters", f"two parameters are labelled '{lab}'; give each a "
                      "distinct label")
-        if lab in RESERVED:
+        outcomes = {v.name for v in catalogue.per_draw()}
+        if lab in RESERVED or lab in outcomes or lab.endswith(("_summary", "_S1", "_ST")):
             err.fail("sweep.parameters", f"label '{lab}' is a dimension name; choose another")
+        if not LABEL.fullmatch(lab):
+            err.fail("sweep.parameters", f"label {lab!r} must start with a letter and hold "
+                     "only letters, digits and '_' (it names a dimension of sweep.nc)")
     return sampled, grid
 
 
@@ -251,6 +265,10 @@ def _distribution(err: Errors, entry, where) -> tuple[str, list[float]]:
     if dist == "lognormal" and not (args[0] > 0 and args[1] > 0):
         err.fail(f"{where}.median" if not args[0] > 0 else f"{where}.log_sd",
                  "must be positive")
+    if dist == "lognormal" and args[1] > MAX_LOG_SD:
+        err.fail(f"{where}.log_sd", f"{args[1]:g} is too wide: it must be at most "
+                 f"{MAX_LOG_SD:g} (at {MAX_LOG_SD:g} a tenth of the draws already lie beyond "
+                 f"{np.exp(1.28 * MAX_LOG_SD):.0f} times the median)")
     return dist, args
 
 

@@ -63,7 +63,16 @@ class ChunkStore:
         return self.folder / f"scenario{scenario:03d}_chunk{chunk:07d}.nc"
 
     def has(self, scenario: int, chunk: int) -> bool:
-        return self.path(scenario, chunk).exists()
+        """Whether the chunk is saved whole: its file matches the checksum written beside it.
+        A chunk that does not (a damaged or half-copied file) is removed, to be solved
+        again."""
+        path = self.path(scenario, chunk)
+        mark = path.with_suffix(".sha256")
+        if path.exists() and mark.exists() and mark.read_text().strip() == _sha256(path):
+            return True
+        path.unlink(missing_ok=True)
+        mark.unlink(missing_ok=True)
+        return False
 
     def write(self, scenario: int, chunk: int, out: dict, start: int) -> None:
         """Save the solved draws ``out`` (see :func:`model.sweep.runner.solve_chunk`)."""
@@ -76,9 +85,15 @@ class ChunkStore:
             "instrument": (("case",), out["instrument"]),
             "instrument_tariff": (("case", "region"), out["instrument_tariff"]),
         }, attrs={"start": start})
-        write_netcdf(ds, self.path(scenario, chunk))
+        path = self.path(scenario, chunk)
+        write_netcdf(ds, path)
+        with atomic_path(path.with_suffix(".sha256")) as tmp:
+            tmp.write_text(_sha256(path))
 
     def read(self, scenario: int, chunk: int) -> dict:
+        if not self.has(scenario, chunk):
+            raise ScenarioError(f"{self.path(scenario, chunk)}: a saved chunk no longer "
+                                "matches its checksum; run the sweep again")
         with xr.open_dataset(self.path(scenario, chunk), engine="netcdf4") as ds:
             return {"status": ds.status.values, "iterations": ds.iterations.values,
                     "residuals": ds.residuals.values, "region": ds.region_outcomes.values,
@@ -88,3 +103,11 @@ class ChunkStore:
 
     def remove(self) -> None:
         shutil.rmtree(self.folder)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
