@@ -19,6 +19,7 @@ from pathlib import Path
 from calibration.io import DatasetError
 from model.output.files import LockError, folder_lock, staged_folder
 from model.output.report import terminal_table
+from model.output.results import package_version
 from model.output.write import write_outputs
 from model.scenario import ScenarioError
 from model.study import prepare, solve_study
@@ -36,6 +37,14 @@ def parse_args(argv):
     parser.add_argument("--out", type=Path, default=None,
                         help="results netCDF path (default results/<file stem>/results.nc)")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    parser.add_argument("--strict", action="store_true",
+                        help="treat warnings (implausible results, an inexact decomposition, "
+                             "an optimum on a bound) as errors: exit 2 and write nothing")
+    parser.add_argument("--excel", action="store_true",
+                        help="also write results.xlsx: every value, one sheet per group of "
+                             "variables (needs openpyxl: pip install -e '.[excel]')")
+    parser.add_argument("--version", action="version",
+                        version=f"armington-cge {package_version()}")
     parser.add_argument("--resume", action="store_true",
                         help="sweeps: keep the chunks saved by an interrupted run of the same "
                              "sweep and solve only the rest")
@@ -50,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or Path("results") / args.scenario_file.stem / "results.nc"
     try:
         _check_out(out)
+        if args.excel:
+            _check_excel()
         study = prepare(args.scenario_file)
         spec = None
         if study.file.sweep is not None:
@@ -77,6 +88,10 @@ def _run(args, out: Path, study, spec) -> int:
     solved = solve_study(study)
     for message in solved.warnings:
         print(f"warning: {message}", file=sys.stderr)
+    if args.strict and solved.warnings:
+        print("error: --strict: the warnings above are errors; nothing was written",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
     compared = {other.label: solve_study(other, decomposition=False).results
                 for other in study.compare}
     code, written = EXIT_OK, []
@@ -90,7 +105,7 @@ def _run(args, out: Path, study, spec) -> int:
             sweep = _open_sweep(extra)
             try:
                 written = write_outputs(stage.path, out.name, solved.results, study, compared,
-                                        sections, extra, sweep)
+                                        sections, extra, sweep, excel=args.excel)
             finally:
                 if sweep is not None:
                     sweep.close()
@@ -130,8 +145,8 @@ def _open_sweep(extra):
 
 
 #: the other files a run writes beside the results (a results path may not take their names)
-OTHER_OUTPUTS = ("summary.csv", "report.md", "headline.png", "output.png", "optimal_tariff.png",
-                 "sweep.nc", "sweep.png")
+OTHER_OUTPUTS = ("summary.csv", "results.csv", "results.xlsx", "report.md", "headline.png",
+                 "output.png", "optimal_tariff.png", "sweep.nc", "sweep.png", "sobol.png")
 
 
 def _check_out(out: Path) -> None:
@@ -159,6 +174,13 @@ def _check_out(out: Path) -> None:
             if not os.access(parent, os.W_OK | os.X_OK):
                 raise ScenarioError(f"--out {out}: the folder {parent} cannot be written to")
             break
+
+
+def _check_excel() -> None:
+    try:
+        import openpyxl  # noqa: F401
+    except ImportError:
+        raise ScenarioError("--excel needs openpyxl: pip install -e '.[excel]'") from None
 
 
 def _check_scheduler(address: str | None) -> None:

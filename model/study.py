@@ -30,7 +30,7 @@ from model.output import notes
 from model.output.files import display_path
 from model.output.results import build_results
 from model.scenario import (PreparedScenario, Scenario, ScenarioError, ScenarioFile,
-                            load_scenario_file, prepare_scenarios)
+                            load_scenario_file, parse_scenario_text, prepare_scenarios)
 from model.scenario.records import Comparison
 
 
@@ -54,12 +54,15 @@ class Study:
 
 
 def prepare(path: str | Path, compare: bool = True, elasticities: str | None = None,
-            label: str | None = None, variant: Comparison | None = None) -> Study:
+            label: str | None = None, variant: Comparison | None = None,
+            text: str | None = None) -> Study:
     """Read a scenario file and its dataset and check every name, including those of the
     ``[report]`` table, its notes and the files it compares with (each a ``variant``: the file
     with its choices changed); raises :class:`~model.scenario.ScenarioError` or
-    :class:`~calibration.io.DatasetError`."""
-    sf = load_scenario_file(path, elasticities, variant)
+    :class:`~calibration.io.DatasetError`.  With ``text``, that is the file's content and
+    ``path`` only names it and anchors its relative paths."""
+    sf = (load_scenario_file(path, elasticities, variant) if text is None
+          else parse_scenario_text(text, path, elasticities, variant))
     ds = load_dataset(sf.data, elasticities=sf.elasticities)
     bm = calibrate(ds)
     for key in ("regions", "sectors") if variant is None else ():  # a compared file's
@@ -181,9 +184,44 @@ def solve_scenario(study: Study, prepared: PreparedScenario, settings: SolverSet
         warning = "; ".join(w for w in (warning, problem) if w)
     else:
         out.update(_no_decomposition(bm))
+    warning = "; ".join(w for w in (warning, implausible(bm, pol, out)) if w)
     return ScenarioResult(prepared, pol, sol, out, label,
                           math.nan if found is None else found.value, warning=warning,
                           search=found)
+
+
+#: what a result must stay within not to be flagged as implausible: a tariff (fraction), the
+#: terms of trade and welfare without the transfer part (percent)
+PLAUSIBLE = {"tariff": 5.0, "terms_of_trade": 50.0, "welfare": 25.0}
+
+
+def implausible(bm, pol, out) -> str:
+    """What in a solved scenario looks like a mistake of input rather than economics: a tariff
+    above 500 % (``add = 25`` meant as 25 %), a negative income or absorption, a terms-of-trade
+    change beyond ±50 %, or a welfare change beyond ±25 % once the transfer of a changed
+    deficit is set aside ("" if nothing)."""
+    found = []
+    t = np.asarray(pol.t1)
+    high = np.isfinite(t) & (t > PLAUSIBLE["tariff"])
+    if high.any():
+        n, i, j = np.argwhere(high)[0]
+        found.append(f"a tariff of {t[n, i, j]:g} ({100 * t[n, i, j]:g} %) on {bm.regions[n]} "
+                     f"imports of {bm.sectors[j]} from {bm.regions[i]} (rates are fractions: "
+                     "0.25 = 25 %)")
+    for name in ("income", "absorption"):
+        values = np.asarray(out[name])
+        if (values < 0).any():
+            found.append(f"a negative {name} in "
+                         f"{', '.join(sorted({bm.regions[k] for k in np.argwhere(values < 0)[:, 0]}))}")
+    tot = np.asarray(out["terms_of_trade"])
+    if (np.abs(tot) > PLAUSIBLE["terms_of_trade"]).any():
+        found.append(f"a terms-of-trade change of {tot[np.argmax(np.abs(tot))]:.3g} %")
+    welfare = np.asarray(out["welfare"]) - np.nan_to_num(np.asarray(
+        out.get("welfare_transfer", 0.0)))
+    if (np.abs(welfare) > PLAUSIBLE["welfare"]).any():
+        found.append(f"a welfare change of {welfare[np.argmax(np.abs(welfare))]:.3g} % "
+                     "without the transfer part")
+    return ("implausible results, check the input: " + "; ".join(found)) if found else ""
 
 
 #: the largest gap between the decomposition's parts and welfare (percentage points) taken as
@@ -242,6 +280,7 @@ def solve_study(study: Study, settings: SolverSettings | None = None,
         "title": study.file.title,
         "scenario_file": display_path(study.file.path),
         "scenario_text": study.file.text,
+        "warnings": "\n".join(f"{r.scenario.name}: {r.warning}" for r in records if r.warning),
         **{f"solver_{k}": (str(v) if isinstance(v, str) else v)
            for k, v in settings.as_dict().items()},
     }

@@ -230,3 +230,69 @@ def test_an_inexact_or_undefined_decomposition_is_flagged(tmp_path, capsys):
     assert float(gap.max()) < 1e-6
     report = (out.parent / "report.md").read_text()
     assert "## Warnings" in report and "**huge**: the welfare decomposition is inexact" in report
+
+
+def test_implausible_input_is_warned_and_strict_refuses_it(tmp_path, capsys):
+    """``add = 25`` meant as 25 %: a 2,500 % tariff, terms of trade and welfare far out of any
+    plausible range; a deficit target larger than value added: a negative income.  Each is a
+    named warning; --strict makes them an error with nothing written."""
+    body = ('[scenarios.typo]\n[[scenarios.typo.tariffs]]\nimporter = "FOREIGN"\n'
+            'exporter = "HOME"\nsectors = "all"\nadd = 25\n'
+            '[scenarios.broke]\nclosure = { trade_balance = { HOME = -4000.0 } }\n'
+            '[scenarios.fine]\n[[scenarios.fine.tariffs]]\nimporter = "FOREIGN"\n'
+            'exporter = "HOME"\nsectors = "autos"\nadd = 0.25\n')
+    path = write_scenario(tmp_path, body, data=str(EXAMPLE))
+    out = tmp_path / "out" / "results.nc"
+    assert main([str(path), "--out", str(out), "--quiet"]) == 0
+    res = xr.load_dataset(out)
+    typo = str(res.warning.sel(scenario="typo").values)
+    assert "a tariff of 25.3 (2530 %) on FOREIGN imports" in typo  # 25 on 0.3 of 2024
+    assert "terms-of-trade change" in typo and "welfare change" in typo
+    assert "a negative income in HOME" in str(res.warning.sel(scenario="broke").values)
+    assert str(res.warning.sel(scenario="fine").values) == ""
+    capsys.readouterr()
+    strict = tmp_path / "strict" / "results.nc"
+    assert main([str(path), "--out", str(strict), "--quiet", "--strict"]) == 2
+    assert "--strict" in capsys.readouterr().err and not strict.exists()
+
+
+def test_the_shipped_studies_raise_no_implausibility_warning():
+    for name in ("kiuchi", "two_regions"):
+        res = xr.load_dataset(ROOT / "results" / name / "results.nc")
+        assert not any("implausible" in str(w) for w in res.warning.values), name
+
+
+def test_results_csv_holds_every_value_of_the_netcdf(example_run):
+    import pandas as pd
+
+    res = xr.load_dataset(example_run)
+    table = pd.read_csv(example_run.parent / "results.csv", keep_default_na=False,
+                        na_values=[""], dtype={c: str for c in ("scenario", "region",
+                                                                 "partner", "exporter",
+                                                                 "importer", "sector")})
+    numeric = [n for n, v in res.data_vars.items() if v.dtype.kind in "fiub"]
+    assert set(table.variable) == {n for n in numeric if np.isfinite(res[n].values).any()}
+    for name in numeric:
+        var = res[name]
+        rows = table[table.variable == name]
+        if not len(rows):
+            continue
+        dims = list(var.dims)
+        got = rows.set_index(dims)["value"] if dims else rows["value"]
+        want = var.to_series().dropna() if dims else pd.Series([float(var)])
+        np.testing.assert_allclose(got.sort_index().values if dims else got.values,
+                                   want.sort_index().values if dims else want.values,
+                                   rtol=1e-9, atol=1e-12, err_msg=name)
+        assert set(rows.unit) == {var.attrs.get("units", "")}
+
+
+def test_welfare_in_money_is_welfare_times_benchmark_income(example_run):
+    res = xr.load_dataset(example_run)
+    np.testing.assert_allclose(res.welfare_ev, res.welfare / 100 * res.income_benchmark,
+                               rtol=1e-10, atol=1e-10)
+
+
+def test_version():
+    result = subprocess.run([sys.executable, "-m", "model.run", "--version"],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0 and result.stdout.startswith("armington-cge ")

@@ -34,6 +34,10 @@ OUTCOMES = (
     Variable("welfare", ("region",), "percent change",
              "equivalent variation as percent of benchmark income, 100 (I1/I0 / Pc_hat - 1)",
              label="welfare (EV, % of income)", short="welfare %", headline=1, per_draw=True),
+    Variable("welfare_ev", ("region",), "{unit}",
+             "equivalent variation in the dataset's unit at benchmark prices, I1 / Pc_hat - I0 "
+             "(welfare times benchmark income)", gtap="EV", label="welfare (EV, {unit})",
+             short="EV ({unit})", per_draw=True),
     Variable("real_wage", ("region",), "percent change", "real wage, 100 (w_hat / Pc_hat - 1)",
              label="real wage (%)", short="real wage %", headline=2, per_draw=True),
     Variable("wage", ("region",), "ratio",
@@ -90,6 +94,7 @@ _ROW = {name: k for k, name in enumerate(REGION)}
 _SEC = {name: k for k, name in enumerate(SECTOR)}
 WELFARE, REAL_WAGE, WAGE, PRICE_INDEX = (_ROW[k] for k in ("welfare", "real_wage", "wage",
                                                            "price_index"))
+WELFARE_EV = _ROW["welfare_ev"]
 REAL_GDP, TOT, BALANCE, REVENUE = (_ROW[k] for k in ("real_gdp", "terms_of_trade",
                                                      "trade_balance", "tariff_revenue"))
 RENTS, EMPLOYMENT_TOTAL, INCOME, VALUE_ADDED = (_ROW[k] for k in (
@@ -236,6 +241,7 @@ def _region_outcomes(n, lr, p, oi, ws, X1, out):
             imports += X1[m, n, j]
     region = out.region
     region[WELFARE, n] = 100.0 * (income / oi.I0[n] / pc - 1.0)
+    region[WELFARE_EV, n] = income / pc - oi.I0[n]
     region[REAL_WAGE, n] = 100.0 * (w / pc - 1.0)
     region[WAGE, n] = w
     region[PRICE_INDEX, n] = pc

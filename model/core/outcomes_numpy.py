@@ -104,6 +104,7 @@ def outcomes(bm: Benchmark, policy: Policy, sol: Solution) -> dict[str, np.ndarr
         employment = np.where(bm.beta * policy.theta > 0, y_hat / sol.w_hat[:, None], np.nan)
     return {
         "welfare": 100.0 * (I1 / bm.I0 / Pc - 1.0),
+        "welfare_ev": I1 / Pc - bm.I0,
         "real_wage": 100.0 * (sol.w_hat / Pc - 1.0),
         "wage": sol.w_hat.copy(),
         "price_index": Pc,

@@ -21,6 +21,18 @@ def package_version() -> str:
         return "unknown"
 
 
+#: what each coordinate labels (CF ``long_name`` attributes)
+COORDINATES = {
+    "scenario": "scenario, as named in the scenario file",
+    "region": "region whose outcome it is",
+    "partner": "trading partner of the region",
+    "exporter": "exporting region (source of the shipment)",
+    "importer": "importing region (destination of the shipment)",
+    "sector": "sector (one Armington good per sector)",
+    "point": "point of the optimal-tariff curve",
+}
+
+
 def coordinates(names, bm: Benchmark) -> dict:
     regions = list(bm.regions)
     return {"scenario": list(names), "region": regions, "partner": regions,
@@ -41,6 +53,8 @@ def build_results(ds: Dataset, bm: Benchmark, records, attrs: dict) -> xr.Datase
     for v in catalogue.stored():
         meta = {"units": v.unit_text(ds.unit)} if v.units else {}
         meta["long_name"] = v.long_name
+        if v.gtap:
+            meta["gtap_name"] = v.gtap
         if v.group == "benchmark":
             data_vars[v.name] = (v.dims, np.asarray(v.read(bm)), meta)
             continue
@@ -62,8 +76,11 @@ def build_results(ds: Dataset, bm: Benchmark, records, attrs: dict) -> xr.Datase
                     values[k] = r.outcomes[v.name]
         data_vars[v.name] = (("scenario",) + v.dims, values, meta)
     result = xr.Dataset(data_vars, coords=coords)
+    for name, text in COORDINATES.items():
+        result[name].attrs["long_name"] = text
     result.attrs.update({
         "title": attrs.get("title", ""),
+        "Conventions": "CF-1.8",
         "dataset_name": ds.name,
         "dataset_path": display_path(ds.path),
         "dataset_hash_sha256": ds.files_hash,
@@ -80,3 +97,59 @@ def build_results(ds: Dataset, bm: Benchmark, records, attrs: dict) -> xr.Datase
     })
     result.attrs.update({k: v for k, v in attrs.items() if k != "title"})
     return result
+
+
+#: the columns of the long table: the labels a value may have, then the value and its unit
+LONG_COLUMNS = ("scenario", "variable", "region", "partner", "exporter", "importer", "sector",
+                "point", "value", "unit")
+
+
+def long_table(result: xr.Dataset):
+    """Every numeric variable of ``result`` in one long table (``results.csv``): a row per value
+    with its labels (empty where the variable has no such dimension), the value and its
+    unit; missing values (NaN) are left out."""
+    import pandas as pd
+
+    frames = []
+    for name, var in result.data_vars.items():
+        if var.dtype.kind not in "fiub":
+            continue
+        frame = var.to_dataframe(name="value").reset_index()
+        frame = frame[frame["value"].notna()]
+        frame["variable"] = name
+        frame["unit"] = var.attrs.get("units", "")
+        frames.append(frame)
+    table = pd.concat(frames, ignore_index=True)
+    for column in LONG_COLUMNS:
+        if column not in table:
+            table[column] = ""
+    table = table[list(LONG_COLUMNS)]
+    labels = list(LONG_COLUMNS[:8])
+    table[labels] = table[labels].astype(object).where(table[labels].notna(), "")
+    return table
+
+
+#: the longest text an Excel cell holds
+EXCEL_CELL = 32767
+
+
+def excel_sheets(result: xr.Dataset) -> dict:
+    """The workbook of ``results.xlsx``: a sheet ``about`` (the Dataset's attributes), then one
+    sheet per group of variables (outcome, decomposition, policy, benchmark, solve) holding its
+    rows of the long table, without the label columns the group does not use."""
+    import pandas as pd
+
+    from model.core.variables import GROUPS
+
+    table = long_table(result)
+    group = table["variable"].map({v.name: v.group for v in catalogue.CATALOGUE})
+    about = pd.DataFrame({"attribute": list(result.attrs),
+                          "value": [str(v)[:EXCEL_CELL] for v in result.attrs.values()]})
+    sheets = {"about": about}
+    for name in GROUPS:
+        part = table[group == name]
+        if len(part):
+            used = [c for c in part.columns if c in ("value", "unit", "variable")
+                    or (part[c] != "").any()]
+            sheets[name] = part[used].reset_index(drop=True)
+    return sheets

@@ -8,17 +8,20 @@ from pathlib import Path
 import xarray as xr
 
 from model.output.figures import write_figures
-from model.output.files import write_netcdf, write_text
+from model.output.files import atomic_path, write_netcdf, write_text
 from model.output.report import report_markdown, summary_table
+from model.output.results import excel_sheets, long_table
 
 
 def write_outputs(stage: Path, name: str, result: xr.Dataset, study=None,
                   compared: dict | None = None, sections: tuple[str, ...] = (),
-                  extra: tuple[Path, ...] = (), sweep: xr.Dataset | None = None) -> list[Path]:
+                  extra: tuple[Path, ...] = (), sweep: xr.Dataset | None = None,
+                  excel: bool = False) -> list[Path]:
     """Write the results netCDF (as ``name``), the results of the compared files
-    (``compared_<label>.nc``), ``summary.csv``, ``report.md`` (with
+    (``compared_<label>.nc``), ``summary.csv``, ``results.csv`` (every value, long),
+    ``report.md`` (with
     ``sections`` appended, such as a sweep's; study notes may cite the ``sweep``'s statistics)
-    and the figures into ``stage``; returns the files of the set in the order a user reads
+    and the figures into ``stage`` (with ``excel``, ``results.xlsx`` too); returns the files of the set in the order a user reads
     them, ``extra`` files (already in ``stage``) last."""
     stage = Path(stage)
     write_netcdf(result, stage / name)
@@ -29,7 +32,23 @@ def write_outputs(stage: Path, name: str, result: xr.Dataset, study=None,
     figures = write_figures(result, stage)
     write_text(summary_table(result).to_csv(index=False, float_format="%.6g"),
                stage / "summary.csv")
+    write_text(long_table(result).to_csv(index=False, float_format="%.10g"),
+               stage / "results.csv")
     write_text(report_markdown(result, figures, study, compared, sections, sweep),
                stage / "report.md")
-    return [stage / name, stage / "summary.csv", stage / "report.md", *figures,
+    workbook = [stage / "results.xlsx"] if excel else []
+    if excel:
+        write_excel(result, workbook[0])
+    return [stage / name, stage / "summary.csv", stage / "results.csv", *workbook,
+            stage / "report.md", *figures,
             *compared_files, *extra]
+
+
+def write_excel(result: xr.Dataset, path: Path) -> None:
+    """Write the workbook of :func:`~model.output.results.excel_sheets` atomically (needs
+    openpyxl: ``pip install -e '.[excel]'``)."""
+    import pandas as pd
+
+    with atomic_path(path) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as book:
+        for sheet, frame in excel_sheets(result).items():
+            frame.to_excel(book, sheet_name=sheet, index=False)

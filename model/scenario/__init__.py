@@ -2,9 +2,9 @@
 against a dataset and turned into policies (:mod:`~model.scenario.policy`)."""
 
 from model.scenario.errors import Errors, ScenarioError
-from model.scenario.parse import load_scenario_file
+from model.scenario.parse import load_scenario_file, parse_scenario_text
 from model.scenario.policy import PreparedScenario, prepare_scenarios
 from model.scenario.records import Scenario, ScenarioFile
 
 __all__ = ["Errors", "PreparedScenario", "Scenario", "ScenarioError", "ScenarioFile",
-           "load_scenario_file", "prepare_scenarios"]
+           "load_scenario_file", "parse_scenario_text", "prepare_scenarios"]

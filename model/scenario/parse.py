@@ -78,6 +78,14 @@ def load_scenario_file(path: str | Path, elasticities: str | None = None,
             from None
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot be read ({exc})") from None
+    return parse_scenario_text(text, path, elasticities, variant)
+
+
+def parse_scenario_text(text: str, path: str | Path, elasticities: str | None = None,
+                        variant: Comparison | None = None) -> ScenarioFile:
+    """Parse and check scenario-file text as if it were read from ``path`` (which names it in
+    messages and anchors its relative paths; the file need not exist)."""
+    path = Path(path)
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
