@@ -22,14 +22,16 @@ def test_readme_scenario_file_is_valid(tmp_path):
                                                       "eliminate_surplus"]
 
 
-def test_readme_python_example_runs(monkeypatch):
+def test_readme_python_example_runs(monkeypatch, tmp_path):
     (code,) = blocks("python")
     monkeypatch.chdir(ROOT)
     scope = {}
+    code = code.replace('"results/mine"', repr(str(tmp_path / "mine")))
     exec(compile(code, "README.md", "exec"), scope)
-    assert scope["sol"].converged
-    assert scope["out"]["welfare"].shape == (2,)
-    assert scope["result"].welfare.sizes["scenario"] >= 6
+    assert scope["study"].file.path.name == "notebook.toml"
+    assert bool(scope["results"].converged.all())
+    assert float(scope["results"].welfare_ev.sel(scenario="deal", region="JPN")) < 0
+    assert (tmp_path / "mine" / "results.nc").is_file()
 
 
 def test_readme_instruments_example_solves(tmp_path):
