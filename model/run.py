@@ -98,7 +98,8 @@ def _run(args, out: Path, study, spec) -> int:
     with staged_folder(out.parent) as stage:
         sections, extra = (), ()
         if spec is not None:
-            code, sections, extra = _sweep(args, study, spec, stage.path, out.parent)
+            code, sections, extra = _sweep(args, study, spec, stage.path, out.parent,
+                                           solved.results)
         if code in (EXIT_BAD_INPUT, EXIT_INTERRUPTED):
             stage.abandon()
         else:
@@ -198,7 +199,7 @@ def _check_scheduler(address: str | None) -> None:
         raise ScenarioError(f"scheduler {address}: cannot connect ({exc})") from None
 
 
-def _sweep(args, study, spec, stage: Path, folder: Path):
+def _sweep(args, study, spec, stage: Path, folder: Path, central=None):
     """Run the sweep of the file into ``stage`` (its chunks are saved in ``folder``, where a
     resumed run finds them); returns ``(exit code, report sections, files written)``."""
     from model.sweep import run_sweep
@@ -221,7 +222,7 @@ def _sweep(args, study, spec, stage: Path, folder: Path):
         print(f"interrupted: the solved chunks are saved in {chunks}; run the same command "
               "with --resume to finish", file=sys.stderr)
         return EXIT_INTERRUPTED, (), ()
-    section, figure = sweep_section(path, stage)
+    section, figures = sweep_section(path, stage, central)
     if not args.quiet:
         print(f"sweep: {run.solves} solves in {run.seconds:.1f} s "
               f"({run.solves / max(run.seconds, 1e-9):,.0f} per second)")
@@ -234,7 +235,7 @@ def _sweep(args, study, spec, stage: Path, folder: Path):
         print(f"error: sweep, scenario {name}: the central solution at grid point {point} did "
               "not converge; its draws started from the benchmark", file=sys.stderr)
     code = EXIT_NOT_CONVERGED if run.central_failed else EXIT_OK
-    return code, (section,), (path, figure)
+    return code, (section,), (path, *figures)
 
 
 if __name__ == "__main__":

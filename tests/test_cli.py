@@ -250,6 +250,7 @@ def test_implausible_input_is_warned_and_strict_refuses_it(tmp_path, capsys):
     assert "terms-of-trade change" in typo and "welfare change" in typo
     assert "a negative income in HOME" in str(res.warning.sel(scenario="broke").values)
     assert str(res.warning.sel(scenario="fine").values) == ""
+    assert res.attrs["warnings"].startswith("typo: ") and "fine:" not in res.attrs["warnings"]
     capsys.readouterr()
     strict = tmp_path / "strict" / "results.nc"
     assert main([str(path), "--out", str(strict), "--quiet", "--strict"]) == 2

@@ -1,8 +1,15 @@
 """Figures of a results Dataset: ``headline.png``, ``output.png`` and, for optimal-tariff
-searches, ``optimal_tariff.png`` (matplotlib's object API: no pyplot, no GUI backend)."""
+searches, ``optimal_tariff.png`` (matplotlib's object API: no pyplot, no GUI backend).
+
+Each figure is built by a function returning the matplotlib Figure (the tests inspect titles,
+axis labels and overlaps) and saved by :func:`write_figures`.  Scenarios are labelled with
+their name and the start of their description; a value the closure fixes (the real wage under a
+fixed real wage, employment under full employment) is marked ``fixed`` rather than left blank.
+"""
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -11,91 +18,162 @@ import xarray as xr
 from model.core.catalogue import VARIABLES
 from model.output.files import atomic_path
 
-#: the indicators of ``headline.png``, one panel each
-HEADLINE_PANELS = ("welfare", "real_wage", "real_gdp", "terms_of_trade")
+#: the indicators of ``headline.png``, one panel each (employment only where it moves)
+HEADLINE_PANELS = ("welfare", "real_wage", "real_gdp", "terms_of_trade", "employment_total")
+#: characters of a scenario's description shown beside its name
+DESCRIPTION_CHARS = 80
 
 
 def write_figures(result: xr.Dataset, folder: Path) -> list[Path]:
-    """``headline.png`` (welfare, real wage, real GDP and terms of trade by scenario and region)
-    and ``output.png`` (sectoral output changes by scenario, one panel per region)."""
+    """``headline.png`` (welfare, real wage, real GDP, terms of trade and, where a closure lets
+    it move, employment, by scenario and region), ``output.png`` (sectoral output changes, one
+    panel per region) and, with optimal-tariff searches, ``optimal_tariff.png``."""
     folder = Path(folder)
-    figures = [headline_figure(result, folder / "headline.png"),
-               output_figure(result, folder / "output.png")]
+    figures = [save(headline_figure(result), folder / "headline.png"),
+               save(output_figure(result), folder / "output.png")]
     if np.isfinite(result.curve_rate.values).any():
-        figures.append(optimal_tariff_figure(result, folder / "optimal_tariff.png"))
+        figures.append(save(optimal_tariff_figure(result), folder / "optimal_tariff.png"))
     return figures
 
 
-def optimal_tariff_figure(result: xr.Dataset, path: Path) -> Path:
+def scenario_label(result: xr.Dataset, scenario: str, width: int = 44) -> str:
+    """The scenario's name and the start of its description, wrapped."""
+    text = str(result.description.sel(scenario=scenario).item() or "")
+    if len(text) > DESCRIPTION_CHARS:
+        text = text[:DESCRIPTION_CHARS].rsplit(" ", 1)[0] + " ..."
+    lines = textwrap.wrap(text, width)[:2]
+    return "\n".join([str(scenario)] + lines)
+
+
+def fixed_by_closure(result: xr.Dataset, name: str) -> np.ndarray:
+    """``[scenario, region]``: True where the closure fixes the variable ``name`` (the real
+    wage under a fixed real wage, employment under full employment)."""
+    regions = [str(r) for r in result.region.values]
+    fixed = np.zeros((result.sizes["scenario"], len(regions)), dtype=bool)
+    for s, text in enumerate(result.closure.values):
+        parts = [p.strip() for p in str(text).split(";")]
+        for k, region in enumerate(regions):
+            sticky = any(p == "fixed real wage" or f"{region} fixed real wage" in p
+                         for p in parts)
+            fixed[s, k] = sticky if name == "real_wage" else (
+                not sticky if name == "employment_total" else False)
+    return fixed
+
+
+def headline_panels(result: xr.Dataset) -> tuple[str, ...]:
+    """The panels of ``headline.png``: employment only if some closure lets it move."""
+    moves = not fixed_by_closure(result, "employment_total").all()
+    return tuple(p for p in HEADLINE_PANELS if p != "employment_total" or moves)
+
+
+def panel_title(name: str) -> str:
+    """A variable's table label, or its name and units."""
+    v = VARIABLES[name]
+    if v.label:
+        return v.label.format(unit="").replace(" ()", "")
+    return f"{name.replace('_total', '').replace('_', ' ')} (%)"
+
+
+def headline_figure(result: xr.Dataset):
+    """Horizontal bars: one row per scenario (labelled), one bar per region, one panel per
+    indicator; the legend above the panels."""
+    from matplotlib.figure import Figure
+
+    scenarios = [str(s) for s in result.scenario.values]
+    regions = [str(r) for r in result.region.values]
+    panels = headline_panels(result)
+    y = np.arange(len(scenarios))
+    height = 0.8 / max(len(regions), 1)
+    fig = Figure(figsize=(3.5 + 3.2 * len(panels), max(3.5, 1.8 + 0.5 * len(scenarios))),
+                 layout="constrained")
+    axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
+    colours = [f"C{k}" for k in range(len(regions))]
+    for ax, key in zip(axes, panels):
+        values = result[key].values  # [scenario, region]
+        fixed = fixed_by_closure(result, key)
+        for k, region in enumerate(regions):
+            pos = y + (k - (len(regions) - 1) / 2) * height
+            ax.barh(pos, np.where(fixed[:, k], 0.0, values[:, k]), height, color=colours[k],
+                    label=region)
+            marks = np.flatnonzero(fixed[:, k])
+            ax.plot(np.zeros(len(marks)), pos[marks], "x", color="0.45", markersize=3.5,
+                    label="fixed by the closure" if k == 0 and len(marks) else None)
+        ax.axvline(0, color="black", linewidth=0.6)
+        ax.set_title(panel_title(key), fontsize=10)
+        ax.set_xlabel(VARIABLES[key].units + (" (x: fixed by the closure)" if fixed.any()
+                                              else ""), fontsize=8)
+        ax.grid(axis="x", linewidth=0.3, alpha=0.5)
+    axes[0].set_yticks(y, [scenario_label(result, s) for s in scenarios], fontsize=7)
+    axes[0].set_ylabel("scenario")
+    axes[0].invert_yaxis()
+    handles, labels = axes[0].get_legend_handles_labels()
+    keep = [k for k, label in enumerate(labels) if label in regions]
+    fig.legend([handles[k] for k in keep], [labels[k] for k in keep], loc="outside lower center",
+               ncols=len(regions), title="region", fontsize=8)
+    fig.suptitle(result.attrs.get("title", ""))
+    return fig
+
+
+def output_figure(result: xr.Dataset):
+    """Sectoral real output (percent change): one heat map per region (sectors by scenario),
+    stacked, each cell labelled; the colour scale is symmetric and clipped at the 99th
+    percentile of the absolute changes (the colour bar says so)."""
+    from matplotlib.figure import Figure
+
+    scenarios = [str(s) for s in result.scenario.values]
+    regions = [str(r) for r in result.region.values]
+    sectors = [str(s) for s in result.sector.values]
+    data = result.output.values  # [scenario, region, sector]
+    finite = np.abs(data[np.isfinite(data)])
+    limit = float(np.percentile(finite, 99)) if finite.size else 1.0
+    limit = limit if limit > 0 else 1.0
+    fig = Figure(figsize=(3.5 + 0.55 * len(scenarios),
+                          len(regions) * (1.6 + 0.3 * len(sectors))), layout="constrained")
+    axes = fig.subplots(len(regions), 1, squeeze=False)[:, 0]
+    for ax, (k, region) in zip(axes, enumerate(regions)):
+        image = ax.imshow(data[:, k, :].T, cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
+        ax.set_title(f"{region}: real output by sector (percent change)", fontsize=10)
+        ax.set_xticks(range(len(scenarios)), scenarios, rotation=90, fontsize=7)
+        ax.set_yticks(range(len(sectors)), sectors, fontsize=7)
+        ax.set_xlabel("scenario")
+        ax.set_ylabel("sector")
+        for s in range(len(scenarios)):
+            for j in range(len(sectors)):
+                v = data[s, k, j]
+                if np.isfinite(v):
+                    ax.text(s, j, f"{v:.1f}".replace("-0.0", "0.0"), ha="center",
+                            va="center", fontsize=6,
+                            color="white" if abs(v) > 0.55 * limit else "black")
+    bar = fig.colorbar(image, ax=list(axes), shrink=0.5, extend="both", location="right")
+    bar.set_label(f"real output, percent change (colour clipped at ±{limit:.1f})")
+    fig.suptitle(result.attrs.get("title", ""))
+    return fig
+
+
+def optimal_tariff_figure(result: xr.Dataset):
     """The welfare of the region choosing along each optimal-tariff curve, the optimum marked."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    fig = Figure(figsize=(8, 5), layout="constrained")
     ax = fig.subplots()
     for sc in result.scenario.values:
         rates = result.curve_rate.sel(scenario=sc).values
         keep = np.isfinite(rates)
         if not keep.any():
             continue
-        line = ax.plot(rates[keep], result.curve_welfare.sel(scenario=sc).values[keep],
-                       label=str(sc))[0]
         chooser = np.isfinite(result.instrument_tariff.sel(scenario=sc).values)
         region = result.region.values[chooser][0]
-        ax.plot(float(result.instrument_value.sel(scenario=sc)),
+        line = ax.plot(100 * rates[keep], result.curve_welfare.sel(scenario=sc).values[keep],
+                       label=f"{sc} ({region})")[0]
+        ax.plot(100 * float(result.instrument_value.sel(scenario=sc)),
                 float(result.welfare.sel(scenario=sc, region=region)), "o",
                 color=line.get_color())
     ax.axhline(0, color="black", linewidth=0.6)
-    ax.set_xlabel("uniform tariff (fraction)")
+    ax.set_xlabel("uniform tariff (percent)")
     ax.set_ylabel("welfare of the region choosing (EV, % of income)")
-    ax.legend(fontsize=8)
+    fig.legend(loc="outside right upper", fontsize=8, title="scenario (region)")
     ax.set_title("Optimal tariffs: the curves searched, optima marked")
-    return save(fig, path)
-
-
-def headline_figure(result: xr.Dataset, path: Path) -> Path:
-    from matplotlib.figure import Figure
-
-    scenarios = list(result.scenario.values)
-    regions = list(result.region.values)
-    x = np.arange(len(scenarios))
-    width = 0.8 / max(len(regions), 1)
-    fig = Figure(figsize=(11, 7.5), layout="constrained")
-    axes = fig.subplots(2, 2)
-    for ax, key in zip(axes.ravel(), HEADLINE_PANELS):
-        for k, region in enumerate(regions):
-            values = result[key].sel(region=region).values
-            ax.bar(x + (k - (len(regions) - 1) / 2) * width, values, width, label=region)
-        ax.axhline(0, color="black", linewidth=0.6)
-        ax.set_title(VARIABLES[key].label.format(unit=""))
-        ax.set_xticks(x, scenarios, rotation=30, ha="right", fontsize=8)
-        ax.set_ylabel("percent change")
-    axes[0, 0].legend()
-    fig.suptitle(result.attrs.get("title", ""))
-    return save(fig, path)
-
-
-def output_figure(result: xr.Dataset, path: Path) -> Path:
-    from matplotlib.figure import Figure
-
-    scenarios = list(result.scenario.values)
-    regions = list(result.region.values)
-    fig = Figure(figsize=(5 + 4 * len(regions), 1.5 + 0.45 * len(result.sector)),
-                 layout="constrained")
-    axes = fig.subplots(1, len(regions), squeeze=False)
-    data = result.output.values  # [scenario, region, sector]
-    limit = np.nanmax(np.abs(data)) if np.isfinite(data).any() else 1.0
-    limit = limit if limit > 0 else 1.0
-    for ax, (k, region) in zip(axes[0], enumerate(regions)):
-        image = ax.imshow(data[:, k, :].T, cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
-        ax.set_title(f"{region}: real output (%)")
-        ax.set_xticks(range(len(scenarios)), scenarios, rotation=30, ha="right", fontsize=8)
-        ax.set_yticks(range(len(result.sector)), list(result.sector.values), fontsize=8)
-        for s in range(len(scenarios)):
-            for j in range(len(result.sector)):
-                if np.isfinite(data[s, k, j]):
-                    ax.text(s, j, f"{data[s, k, j]:.1f}", ha="center", va="center", fontsize=7)
-    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8)
-    return save(fig, path)
+    return fig
 
 
 def save(fig, path: Path, dpi: int = 100) -> Path:

@@ -11,7 +11,7 @@ import xarray as xr
 from model.core import catalogue
 from model.core.catalogue import VARIABLES
 from model.core.outcomes import REGION, SECTOR
-from model.output.files import atomic_path
+from model.output.files import atomic_path, display_path
 from model.output.results import package_version
 from model.sweep.designs import STATISTICS, draw_values, sigma_scales
 from model.sweep.kernels import CONVERGED, STATUS
@@ -53,7 +53,7 @@ def skeleton(study, spec: SweepSpec, settings) -> xr.Dataset:
             data["weight"] = (("draw",), weights, {"units": "1",
                                                    "long_name": spec.design.weight_meaning})
     attrs = {
-        "title": study.file.title, "scenario_file": str(study.file.path),
+        "title": study.file.title, "scenario_file": display_path(study.file.path),
         "scenario_text": study.file.text, "dataset_name": study.dataset.name,
         "dataset_unit": study.dataset.unit, "dataset_hash_sha256": study.dataset.files_hash,
         "elasticities_file": study.dataset.elasticities_file,

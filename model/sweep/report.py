@@ -98,39 +98,116 @@ def _sobol_table(sw: xr.Dataset, cases, regions) -> list[str]:
     return parts + [""]
 
 
-def write_sweep_figure(sw: xr.Dataset, folder: Path) -> Path:
-    """``sweep.png``: for sampled sweeps without a grid, histograms of welfare and real GDP by
-    region (one colour per scenario), or the mean ± standard deviation of a quadrature; with a
-    grid, the central value along the first grid dimension with its band."""
+def write_sweep_figure(sw: xr.Dataset, folder: Path,
+                       central: xr.Dataset | None = None) -> Path:
+    """``sweep.png`` (:func:`sweep_figure`) in ``folder``."""
+    return save(sweep_figure(sw, central), Path(folder) / "sweep.png", dpi=110)
+
+
+def sweep_figure(sw: xr.Dataset, central: xr.Dataset | None = None):
+    """Welfare and real GDP by region (one panel each): for sampled sweeps without a grid, the
+    distribution of the draws of each scenario as a box (quartiles, median, whiskers at the 5th
+    and 95th percentiles) with the central solution of ``central`` marked; for a quadrature the
+    mean ± standard deviation; with a grid, the central value along the first grid dimension
+    with its band."""
     from matplotlib.figure import Figure  # the object API: no pyplot, no GUI backend
 
     design = DESIGNS[sw.attrs.get("sweep_method", "")]
     regions = list(sw.region.values)
+    scenarios = [str(s) for s in sw.scenario.values]
     grid = _grid(sw)
-    fig = Figure(figsize=(4.5 * len(regions), 6.5), layout="constrained")
-    axes = fig.subplots(len(FIGURE), len(regions), squeeze=False)
+    tall = 1.2 + 0.32 * len(scenarios) if not grid else 3.0
+    fig = Figure(figsize=(2.2 + 3.0 * len(regions), 1.2 + 2 * tall), layout="constrained")
+    axes = fig.subplots(len(FIGURE), len(regions), squeeze=False, sharey=not grid)
+    y = np.arange(len(scenarios))
     for row, name in enumerate(FIGURE):
+        units = VARIABLES[name].units
         for col, region in enumerate(regions):
             ax = axes[row, col]
-            for k, sc in enumerate(sw.scenario.values):
-                base = {"scenario": sc, "region": region}
-                if grid:
-                    _grid_panel(ax, sw, design, name, base, grid)
-                elif not design.histogram:
-                    stats = _stats(sw[f"{name}_summary"].sel(base))
-                    ax.errorbar([k], [stats["mean"]], yerr=[stats["sd"]], fmt="o", capsize=4,
-                                label=str(sc))
-                else:
-                    values = sw[name].sel(base).values
-                    values = values[np.isfinite(values)]
-                    if values.size:
-                        ax.hist(values, bins=min(60, max(10, values.size // 20)),
-                                histtype="step", density=True, label=str(sc))
-                    ax.set_xlabel("percent change")
             ax.set_title(f"{region}: {VARIABLES[name].label.format(unit='')}", fontsize=9)
-    axes[0, 0].legend(fontsize=7)
-    fig.suptitle(f"{sw.attrs.get('title', '')}: sensitivity ({design.name})")
-    return save(fig, Path(folder) / "sweep.png", dpi=110)
+            if grid:
+                for sc in scenarios:
+                    _grid_panel(ax, sw, design, name, {"scenario": sc, "region": region}, grid)
+                ax.set_ylabel(units)
+                continue
+            if design.histogram:
+                draws = [sw[name].sel(scenario=sc, region=region).values for sc in scenarios]
+                draws = [d[np.isfinite(d)] if np.isfinite(d).any() else np.array([np.nan])
+                         for d in draws]
+                ax.boxplot(draws, positions=y, orientation="horizontal", whis=(5, 95),
+                           showfliers=False, widths=0.6, patch_artist=True,
+                           boxprops={"facecolor": "C0", "alpha": 0.35},
+                           medianprops={"color": "C0"})
+            else:
+                stats = [_stats(sw[f"{name}_summary"].sel(scenario=sc, region=region))
+                         for sc in scenarios]
+                ax.errorbar([s["mean"] for s in stats], y, xerr=[s["sd"] for s in stats],
+                            fmt="o", capsize=3, color="C0", label="mean ± sd")
+            if central is not None:
+                known = [sc for sc in scenarios if sc in central.scenario.values]
+                ax.plot([float(central[name].sel(scenario=sc, region=region)) for sc in known],
+                        [scenarios.index(sc) for sc in known], "D", color="black",
+                        markersize=3.5, label="central solution")
+            ax.axvline(0, color="0.5", linewidth=0.5)
+            ax.set_xlabel(units, fontsize=8)
+            ax.xaxis.set_major_locator(_locator())
+            if col == 0:
+                ax.set_ylabel("scenario")
+            else:
+                ax.tick_params(labelleft=False)
+    if not grid:  # after every panel: a box plot sets the shared ticks to its positions
+        for row in range(len(FIGURE)):
+            axes[row, 0].set_yticks(y, scenarios, fontsize=7)
+        axes[0, 0].invert_yaxis()  # shared: the first scenario on top in every panel
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="outside lower center", fontsize=8, ncols=2)
+    band = ("boxes: quartiles and median of the draws, whiskers: 5th-95th percentile"
+            if design.histogram and not grid else design.name)
+    fig.suptitle(f"{sw.attrs.get('title', '')}\nsensitivity ({design.name}; {band})",
+                 fontsize=10)
+    return fig
+
+
+def _locator():
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(nbins=4)
+
+
+def sobol_figure(sw: xr.Dataset):
+    """``sobol.png``: first-order and total Sobol' indices of welfare by parameter, one panel
+    per region, one group of bars per scenario."""
+    from matplotlib.figure import Figure
+
+    regions = list(sw.region.values)
+    scenarios = list(sw.scenario.values)
+    params = [str(p) for p in sw.parameter.values]
+    cases = _cases(sw)
+    fig = Figure(figsize=(3.2 * len(regions) + 2, 1.8 + 0.35 * len(cases) * len(params)),
+                 layout="constrained")
+    axes = fig.subplots(1, len(regions), sharey=True, squeeze=False)[0]
+    rows = [(sel, par) for sel in cases for par in params]
+    y = np.arange(len(rows))
+    for ax, region in zip(axes, regions):
+        s1 = [float(sw.welfare_S1.sel(sel).sel(parameter=par, region=region))
+              for sel, par in rows]
+        st = [float(sw.welfare_ST.sel(sel).sel(parameter=par, region=region))
+              for sel, par in rows]
+        ax.barh(y - 0.2, s1, 0.4, label="first order (S1)", color="C0")
+        ax.barh(y + 0.2, st, 0.4, label="total (ST)", color="C1")
+        ax.set_xlim(0, 1.05)
+        ax.set_xlabel("share of the variance of welfare")
+        ax.set_title(f"{region}", fontsize=9)
+    labels = [f"{_label(sel)}: {par}" if len(scenarios) > 1 or len(cases) > 1 else par
+              for sel, par in rows]
+    axes[0].set_yticks(y, labels, fontsize=7)
+    axes[0].set_ylabel("parameter")
+    axes[0].invert_yaxis()
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside upper center", ncols=2,
+               fontsize=8)
+    fig.suptitle(f"{sw.attrs.get('title', '')}: Sobol' indices of welfare", fontsize=10)
+    return fig
 
 
 def _grid_panel(ax, sw, design, name, base, grid) -> None:
@@ -148,10 +225,15 @@ def _grid_panel(ax, sw, design, name, base, grid) -> None:
     ax.set_xlabel(grid[0])
 
 
-def sweep_section(sweep_path: Path, folder: Path) -> tuple[str, Path]:
-    """The uncertainty section for ``report.md`` (with its figure) and ``sweep.png``, drawn
-    into ``folder``."""
+def sweep_section(sweep_path: Path, folder: Path,
+                  central: xr.Dataset | None = None) -> tuple[str, tuple[Path, ...]]:
+    """The uncertainty section for ``report.md`` (with its figures) and ``sweep.png`` (and,
+    for Sobol' sweeps, ``sobol.png``), drawn into ``folder``; ``central`` holds the central
+    solutions (the run's results) marked on the histograms."""
     with xr.open_dataset(sweep_path, engine="netcdf4") as sw:
-        figure = write_sweep_figure(sw, folder)
+        figures = [write_sweep_figure(sw, folder, central)]
+        if "welfare_S1" in sw:
+            figures.append(save(sobol_figure(sw), Path(folder) / "sobol.png", dpi=110))
         section = uncertainty_markdown(sw)
-    return f"{section}\n\n![{figure.stem}]({figure.name})", figure
+    images = "\n\n".join(f"![{f.stem}]({f.name})" for f in figures)
+    return f"{section}\n\n{images}", tuple(figures)

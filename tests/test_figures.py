@@ -1,0 +1,168 @@
+"""Figures are looked at, not only written: each panel has a title and axis labels, no tick
+labels overlap, legends and colour bars cover no panel, scenarios are described, values the
+closure fixes are marked and employment is drawn where it moves."""
+
+import itertools
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from model.output.figures import (fixed_by_closure, headline_figure, headline_panels,
+                                  optimal_tariff_figure, output_figure)
+from model.sweep.report import sobol_figure, sweep_figure
+from tests.conftest import ROOT
+
+KIUCHI = ROOT / "results" / "kiuchi"
+
+
+@pytest.fixture(scope="module")
+def kiuchi():
+    with xr.open_dataset(KIUCHI / "results.nc") as res:
+        yield res.load()
+
+
+@pytest.fixture(scope="module")
+def kiuchi_sweep():
+    with xr.open_dataset(KIUCHI / "sweep.nc") as sw:
+        yield sw.load()
+
+
+def drawn(fig):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return canvas.get_renderer()
+
+
+def overlapping(boxes, slack=0.5):
+    """Pairs of boxes that overlap by more than ``slack`` pixels each way."""
+    out = []
+    for (a, ta), (b, tb) in itertools.combinations(boxes, 2):
+        if (min(a.x1, b.x1) - max(a.x0, b.x0) > slack
+                and min(a.y1, b.y1) - max(a.y0, b.y0) > slack):
+            out.append((ta, tb))
+    return out
+
+
+def check_figure(fig):
+    """Every check of a readable figure; returns the panels (colour bars left out)."""
+    renderer = drawn(fig)
+    panels = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    bars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+    assert panels
+    for ax in panels:
+        assert ax.get_title(), "a panel without a title"
+        assert ax.get_xlabel(), f"{ax.get_title()}: no x label"
+        siblings = ax.get_shared_y_axes().get_siblings(ax)
+        assert any(s.get_ylabel() for s in siblings), f"{ax.get_title()}: no y label"
+        for axis in (ax.xaxis, ax.yaxis):
+            labels = [(t.get_window_extent(renderer), t.get_text())
+                      for t in axis.get_ticklabels() if t.get_visible() and t.get_text()]
+            assert not overlapping(labels), f"{ax.get_title()}: tick labels overlap"
+    for bar in bars:
+        assert bar.get_ylabel() or bar.get_xlabel(), "a colour bar without a label"
+    covered = [(ax.get_window_extent(renderer), ax.get_title()) for ax in panels + bars]
+    for legend in fig.legends + [ax.get_legend() for ax in panels if ax.get_legend()]:
+        box = legend.get_window_extent(renderer)
+        hit = [t for b, t in covered if overlapping([(box, "legend"), (b, t)])]
+        assert not hit, f"a legend covers {hit}"
+    if fig._suptitle is not None:
+        box = fig._suptitle.get_window_extent(renderer)
+        assert not [t for b, t in covered if overlapping([(box, "title"), (b, t)])]
+    return panels
+
+
+def test_headline_figure_reads(kiuchi):
+    fig = headline_figure(kiuchi)
+    panels = check_figure(fig)
+    labels = [t.get_text() for t in panels[0].get_yticklabels()]
+    assert labels[0].startswith("april_2025\nUS measures of May 2025")
+    assert len(labels) == kiuchi.sizes["scenario"]
+    # the short-run scenarios move employment, so it is drawn; the real wage they fix is marked
+    assert "employment_total" in headline_panels(kiuchi)
+    assert [ax.get_title() for ax in panels][-1] == "employment (%)"
+    fixed = fixed_by_closure(kiuchi, "real_wage")
+    k = list(kiuchi.scenario.values).index("deal_2025_sr")
+    assert fixed[k].all() and not fixed[0].any()
+    assert np.abs(kiuchi.real_wage.values[fixed]).max() < 1e-8
+    marks = [line for line in panels[1].lines if line.get_marker() == "x"]
+    assert sum(len(m.get_xdata()) for m in marks) == fixed.sum()
+
+
+def test_employment_is_left_out_where_no_closure_moves_it(kiuchi):
+    full = kiuchi.sel(scenario=[s for s in kiuchi.scenario.values if not s.endswith("_sr")])
+    assert "employment_total" not in headline_panels(full)
+    check_figure(headline_figure(full))
+
+
+def test_output_figure_reads(kiuchi):
+    fig = output_figure(kiuchi)
+    check_figure(fig)
+    (bar,) = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+    assert "percent change" in bar.get_ylabel()
+    # light text on dark cells, dark text on light ones
+    ax = fig.axes[0]
+    limit = float(bar.get_ylim()[1])
+    for text in ax.texts:
+        value = float(text.get_text())
+        dark = abs(value) > 0.55 * limit
+        assert text.get_color() == ("white" if dark else "black")
+
+
+def test_optimal_tariff_figure_reads(kiuchi):
+    check_figure(optimal_tariff_figure(kiuchi))
+
+
+def test_sweep_figure_reads_and_marks_the_central_solution(kiuchi, kiuchi_sweep):
+    fig = sweep_figure(kiuchi_sweep, kiuchi)
+    panels = check_figure(fig)
+    central = [line for line in panels[0].lines if line.get_marker() == "D"]
+    assert len(central) == 1
+    want = kiuchi.welfare.sel(scenario=list(kiuchi_sweep.scenario.values), region="JPN")
+    np.testing.assert_allclose(central[0].get_xdata(), want.values)
+    assert [t.get_text() for t in panels[0].get_yticklabels()] == list(
+        kiuchi_sweep.scenario.values)
+
+
+def test_sobol_figure_reads(kiuchi_sweep):
+    sw = kiuchi_sweep[["welfare"]].isel(scenario=[0, 1])
+    rng = np.random.default_rng(0)
+    shape = (2, 2, sw.sizes["region"])
+    sw = sw.assign_coords(parameter=["sigma_goods", "sigma_services"])
+    sw["welfare_S1"] = (("scenario", "parameter", "region"), rng.uniform(0, 0.5, shape))
+    sw["welfare_ST"] = sw.welfare_S1 + 0.1
+    sw.attrs = dict(kiuchi_sweep.attrs)
+    fig = sobol_figure(sw)
+    panels = check_figure(fig)
+    bars = [p for p in panels[0].patches]
+    assert len(bars) == 2 * 4  # S1 and ST for 2 scenarios x 2 parameters
+    assert bars[0].get_width() == pytest.approx(float(sw.welfare_S1.values[0, 0, 0]))
+
+
+def test_a_figure_with_overlapping_labels_fails_the_check():
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(2, 2))
+    ax = fig.subplots()
+    ax.set_xticks(range(30), [f"scenario_{k}" for k in range(30)])
+    ax.set_title("t")
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    with pytest.raises(AssertionError, match="overlap"):
+        check_figure(fig)
+
+
+def test_a_legend_over_a_panel_fails_the_check():
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(4, 3))
+    ax = fig.subplots()
+    ax.bar([0, 1], [1, 2], label="bars")
+    ax.legend(loc="center")
+    ax.set_title("t")
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    with pytest.raises(AssertionError, match="legend covers"):
+        check_figure(fig)
