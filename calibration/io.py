@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import math
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,6 +106,7 @@ def load_dataset(path: str | Path, elasticities: str = "elasticities.csv") -> Da
 
     meta = _read_meta(folder / "dataset.toml")
     regions, sectors, value_added = _read_value_added(folder / "value_added.csv")
+    check_size(folder / "value_added.csv", len(regions), len(sectors))
     sidx = {s: k for k, s in enumerate(sectors)}
     index = {"region": {r: k for k, r in enumerate(regions)}, "sector": sidx}
     flows = _read_cells(folder / "flows.csv", ("exporter", "importer", "sector", "value"),
@@ -132,6 +134,42 @@ def load_dataset(path: str | Path, elasticities: str = "elasticities.csv") -> Da
         meta=meta,
         regimes=regimes,
     )
+
+
+#: arrays of regions x regions x sectors (and regions x sectors x sectors) held at once while
+#: a dataset is calibrated and solved (data, benchmark shares, solver workspace), a bound
+#: measured on the shipped datasets with room to spare
+ARRAYS_HELD = 40
+
+
+def memory_needed(n_regions: int, n_sectors: int) -> int:
+    """Bytes the model's arrays take for a dataset of this size (an upper estimate)."""
+    return 8 * ARRAYS_HELD * (n_regions ** 2 * n_sectors + n_regions * n_sectors ** 2)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (None where it cannot be read)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_size(where, n_regions: int, n_sectors: int) -> None:
+    """Refuse a dataset whose arrays would not fit in the memory available, before any of them
+    is allocated."""
+    need, have = memory_needed(n_regions, n_sectors), available_memory()
+    if have is not None and need > have:
+        raise DatasetError(f"{where}: {n_regions} regions x {n_sectors} sectors need about "
+                           f"{need / 2**30:.1f} GiB for the model's arrays; "
+                           f"{have / 2**30:.1f} GiB of memory is available")
 
 
 def make_dataset(regions, sectors, flows, value_added, intermediates=None, tariffs=None,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -133,16 +134,36 @@ def write_files(folder: Path, files: dict) -> None:
 
 def write_dataset(out: Path, files: dict, check) -> None:
     """Write ``files`` into a temporary folder beside ``out``, call ``check(folder)`` (which
-    loads it with the dataset loader and raises on a problem), then move the files into
-    ``out``: a failed build leaves nothing behind."""
+    loads it with the dataset loader and raises on a problem), then put that folder in place of
+    ``out`` whole (no file of an earlier build is left beside the new ones): a failed build
+    leaves nothing behind and the old dataset as it was.  An existing ``out`` that is not a
+    dataset folder (no ``dataset.toml``) and not empty is refused, never replaced."""
+    from calibration.io import DatasetError
+
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise DatasetError(f"{out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / "dataset.toml").is_file():
+        raise DatasetError(f"{out}: a folder that is not a dataset (no dataset.toml) and not "
+                           "empty; choose another --out")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    old = None
     try:
         write_files(tmp, files)
         check(tmp)
-        out.mkdir(parents=True, exist_ok=True)
-        for name in files:
-            (tmp / name).replace(out / name)
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes the folder private
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}-old-", dir=out.parent))
+            os.replace(out, old / out.name)
+        os.replace(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

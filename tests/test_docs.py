@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from model.scenario import reference
+import model.scenario_keys as reference
 from tests.conftest import ROOT
 
 
@@ -26,7 +26,7 @@ def test_site_builds_without_warnings(tmp_path):
 
 def test_scenario_keys_page_is_generated():
     text = (ROOT / "docs" / "scenario_keys.md").read_text(encoding="utf-8")
-    assert text == reference.markdown(), "run python -m model.scenario.reference > " \
+    assert text == reference.markdown(), "run python -m model.scenario_keys > " \
                                          "docs/scenario_keys.md"
 
 

@@ -113,3 +113,110 @@ def test_a_region_without_value_added_is_refused():
     flows[0, 0, 0], flows[0, 1, 0] = 10.0, 2.0
     with pytest.raises(DatasetError, match="region B has no value added"):
         make_dataset(("A", "B"), ("g",), flows, np.array([[12.0], [0.0]]), sigma=[3.0])
+
+
+def test_sizes_are_checked_before_memory_or_time_is_spent(tmp_path, capsys, monkeypatch):
+    """A sweep of 10**12 draws and an oversized chunk are refused at once; a dataset whose
+    arrays would not fit in memory is refused after reading its labels; a sweep whose files
+    would not fit on the disk is refused before solving."""
+    import time
+
+    import calibration.io
+
+    start = time.perf_counter()
+    code, out = run(tmp_path, SAMPLED.replace("draws = 4", "draws = 1000000000000")
+                    + 'distribution = "uniform"\nlow = 0.8\nhigh = 1.2\n')
+    assert code == 2 and not out.exists()
+    assert "above the limit of 100,000,000" in capsys.readouterr().err
+    assert time.perf_counter() - start < 20
+    code, out = run(tmp_path, SAMPLED.replace("draws = 4", "draws = 4\nchunk_size = 10000000")
+                    + 'distribution = "uniform"\nlow = 0.8\nhigh = 1.2\n')
+    assert code == 2 and "sweep.chunk_size" in capsys.readouterr().err
+    with pytest.raises(DatasetError, match=r"1000 regions x 1000 sectors need about 596\.0 GiB"):
+        calibration.io.check_size("value_added.csv", 1000, 1000)
+    monkeypatch.setattr(calibration.io, "available_memory", lambda: 1000)
+    code, out = run(tmp_path, "[scenarios.a]\n")
+    err = capsys.readouterr().err
+    assert code == 2 and "value_added.csv: 2 regions x 4 sectors need about" in err, err
+    monkeypatch.undo()
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10 ** 6, 10 ** 6, 1000))
+    code, out = run(tmp_path, SAMPLED + 'distribution = "uniform"\nlow = 0.8\nhigh = 1.2\n')
+    err = capsys.readouterr().err
+    assert code == 2 and "[sweep]: its files need about" in err and not out.exists(), err
+
+
+def test_a_build_replaces_an_existing_dataset_whole(tmp_path):
+    from calibration.write import write_dataset
+
+    out = tmp_path / "built"
+    write_dataset(out, {"dataset.toml": "a", "flows.csv": "1"}, lambda folder: None)
+    (out / "stale.csv").write_text("from an earlier build")
+    write_dataset(out, {"dataset.toml": "b", "flows.csv": "2"}, lambda folder: None)
+    assert sorted(p.name for p in out.iterdir()) == ["dataset.toml", "flows.csv"]
+    assert (out / "flows.csv").read_text() == "2"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["built"]  # nothing left beside it
+
+    def refuse(folder):
+        raise DatasetError("check failed")
+
+    with pytest.raises(DatasetError, match="check failed"):
+        write_dataset(out, {"dataset.toml": "c", "flows.csv": "3"}, refuse)
+    assert (out / "flows.csv").read_text() == "2"  # the old dataset stands
+    other = tmp_path / "papers"
+    other.mkdir()
+    (other / "draft.md").write_text("keep me")
+    with pytest.raises(DatasetError, match="not a dataset"):
+        write_dataset(other, {"dataset.toml": "d"}, lambda folder: None)
+    assert (other / "draft.md").read_text() == "keep me"
+
+
+def test_write_failures_and_refused_resumes_are_named_and_destroy_nothing(tmp_path, capsys,
+                                                                           monkeypatch):
+    """A scheduler address that is not one, an output folder that cannot be written (found
+    before solving), a disk that fills while writing, and a --resume of a changed file (refused
+    before solving): each exits 2 with a message, and the previous outputs stay whole."""
+    import os
+
+    import model.output.files as files
+    import model.output.write as write
+
+    sweep = SAMPLED + 'distribution = "uniform"\nlow = 0.8\nhigh = 1.2\n'
+    path = write_scenario(tmp_path, sweep, data=str(EXAMPLE))
+    out = tmp_path / "out" / "results.nc"
+    assert main([str(path), "--out", str(out), "--quiet", "--scheduler", "garbage"]) == 2
+    assert "scheduler garbage: cannot connect" in capsys.readouterr().err
+    assert main([str(path), "--out", str(out), "--quiet"]) == 0
+    before = {p.name: p.read_bytes() for p in out.parent.iterdir() if p.is_file()}
+
+    real_open = os.open
+    def read_only(name, *args, **kwargs):
+        if str(name).endswith(".lock"):
+            raise PermissionError(13, "Permission denied")
+        return real_open(name, *args, **kwargs)
+    monkeypatch.setattr(files.os, "open", read_only)
+    monkeypatch.setattr("model.cli.solve_study", lambda *a, **k: pytest.fail("solved"))
+    assert main([str(path), "--out", str(out), "--quiet"]) == 2
+    assert "cannot write there (Permission denied)" in capsys.readouterr().err
+    monkeypatch.undo()
+
+    def full(*args):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(write, "write_netcdf", full)
+    assert main([str(path), "--out", str(out), "--quiet"]) == 2
+    assert "No space left on device" in capsys.readouterr().err
+    monkeypatch.undo()
+    assert {p.name: p.read_bytes() for p in out.parent.iterdir() if p.is_file()} == before
+    assert not list(out.parent.glob(".staging-*"))
+
+    # an interrupted sweep, then the file changes: --resume is refused before solving
+    chunks = out.parent / "sweep_chunks"
+    chunks.mkdir()
+    (chunks / "manifest.json").write_text('{"fingerprint": "of another sweep"}')
+    monkeypatch.setattr("model.cli.solve_study", lambda *a, **k: pytest.fail("solved"))
+    assert main([str(path), "--out", str(out), "--quiet", "--resume"]) == 2
+    assert "belong to a different sweep" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in out.parent.iterdir() if p.is_file()} == before

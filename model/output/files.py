@@ -4,7 +4,9 @@ into place together, so that a failure leaves the previous files whole."""
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -48,10 +50,10 @@ def folder_lock(folder: Path):
     same folder fails at once naming the first; a lock whose process is gone is taken over.
     Holding it, remove what killed runs left behind (staging folders, temporary files)."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     lock = folder / ".lock"
     for _ in range(2):
         try:
+            folder.mkdir(parents=True, exist_ok=True)
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             break
         except FileExistsError:
@@ -63,20 +65,37 @@ def folder_lock(folder: Path):
                 raise LockError(f"{folder}: another run (process {pid}) is writing here; wait "
                                 f"for it, or remove {lock} if that process is not a run") from None
             lock.unlink(missing_ok=True)  # a stale lock: its process is gone
+        except OSError as exc:  # read-only, full, not a folder: found before solving
+            raise LockError(f"{folder}: cannot write there ({exc.strerror or exc})") from None
     else:
         raise LockError(f"{folder}: cannot take the lock {lock}")
     os.write(fd, str(os.getpid()).encode())
     os.close(fd)
     try:
-        for stale in folder.glob(".staging-*"):
-            for item in stale.glob("*"):
-                item.unlink()
-            stale.rmdir()
-        for stale in folder.glob(".*.tmp"):
-            stale.unlink()
+        recover(folder)
         yield
     finally:
         lock.unlink(missing_ok=True)
+
+
+def recover(folder: Path) -> list[Path]:
+    """Clean up after runs killed while writing into ``folder`` (the lock held): a staging
+    folder whose set was complete (it holds :data:`COMPLETE`) was being moved into place, so
+    the rest of its files are moved now and the new set is whole; any other staging folder and
+    any temporary file is removed.  Returns the files moved."""
+    moved = []
+    for stale in sorted(folder.glob(".staging-*")):
+        if (stale / COMPLETE).is_file():
+            for item in sorted(stale.iterdir()):
+                if item.name != COMPLETE:
+                    os.replace(item, folder / item.name)
+                    moved.append(folder / item.name)
+        for item in stale.iterdir():
+            item.unlink()
+        stale.rmdir()
+    for stale in folder.glob(".*.tmp"):
+        stale.unlink()
+    return moved
 
 
 def _alive(pid: int) -> bool:
@@ -100,24 +119,59 @@ class Stage:
         self.commit = False
 
 
+#: the marker of a staging folder whose files are complete and are being moved into place
+COMPLETE = ".complete"
+
+
 @contextmanager
 def staged_folder(folder: Path):
     """Yield a :class:`Stage`, a temporary folder beside ``folder``; on success (unless
-    abandoned) move every file written there into ``folder`` (each a rename), else delete it,
-    so a failure leaves the previous set of outputs as it was rather than a mix of new and old
-    files."""
+    abandoned) move every file written there into ``folder``, else delete it, so a failure
+    leaves the previous set of outputs as it was rather than a mix of new and old files.
+
+    The move is one rename per file: first :data:`COMPLETE` is written into the stage, then
+    the files are renamed with Ctrl-C deferred until the last one.  A process killed between
+    two renames leaves the marked stage behind, and the next run on the folder
+    (:func:`recover`) moves the rest, so readers after it see the whole new set."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     stage = Stage(Path(tempfile.mkdtemp(prefix=".staging-", dir=folder)))
+    committing = False
     try:
         yield stage
         if stage.commit:
-            for item in sorted(stage.path.iterdir()):
-                os.replace(item, folder / item.name)
+            with deferred_interrupt():
+                (stage.path / COMPLETE).write_bytes(b"")
+                committing = True
+                for item in sorted(stage.path.iterdir()):
+                    if item.name != COMPLETE:
+                        os.replace(item, folder / item.name)
+                committing = False
     finally:
-        for item in stage.path.glob("*"):
-            item.unlink()
-        stage.path.rmdir()
+        if not committing:  # a failed move stays marked: the next run finishes it
+            for item in stage.path.glob("*"):
+                item.unlink()
+            for item in stage.path.glob(".*"):
+                item.unlink()
+            stage.path.rmdir()
+
+
+@contextmanager
+def deferred_interrupt():
+    """Hold Ctrl-C (SIGINT) until the block ends, then raise KeyboardInterrupt: for writes that
+    must not stop half-way (a netCDF file being closed, a set of renames).  In threads other
+    than the main one, where no signal arrives, it does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+    if caught:
+        raise KeyboardInterrupt
 
 
 def write_netcdf(result: xr.Dataset, path: Path) -> None:

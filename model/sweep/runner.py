@@ -28,6 +28,7 @@ from model.core.outcomes import REGION, SECTOR, OutcomeInputs, outcome_inputs, o
 from model.core.params import (KernelParams, Shock, SolverTuple, kernel_params, shock,
                                solver_tuple, writable)
 from model.core.policy import Policy
+from model.output.files import deferred_interrupt
 from model.core.search import SEARCH_ERRORS, solve_scenario_policy, with_sigma
 from model.core.settings import SolverSettings
 from model.core.solver import ConvergenceError, initial_state
@@ -204,9 +205,15 @@ def _solve_searches(static: Static, point, scales, out) -> None:
 
     region_names = [REGION[k] for k in static.rows_region]
     sector_names = [SECTOR[k] for k in static.rows_sector]
-    with ThreadPoolExecutor(SEARCH_THREADS) as pool:
-        solved = list(pool.map(lambda d: static.search.solve(int(point[d]), scales[d]),
-                               range(len(point))))
+    pool = ThreadPoolExecutor(SEARCH_THREADS)
+    try:
+        futures = [pool.submit(static.search.solve, int(point[d]), scales[d])
+                   for d in range(len(point))]
+        solved = [f.result() for f in futures]
+    except BaseException:  # Ctrl-C: drop the draws not started, wait for those running
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown()
     for d, (status, iterations, residuals, res, value, tariffs) in enumerate(solved):
         out["status"][d], out["iterations"][d], out["residuals"][d] = status, iterations, residuals
         out["instrument"][d], out["instrument_tariff"][d] = value, tariffs
@@ -305,8 +312,9 @@ def run_sweep(study, spec: SweepSpec, path, *, resume: bool = False, scheduler=N
         bar.close()
         if client is not None:
             client.close()
-    failed = assemble(study, spec, path, store, n_chunks, settings)
-    store.remove()
+    with deferred_interrupt():  # reads and writes netCDF files throughout
+        failed = assemble(study, spec, path, store, n_chunks, settings)
+        store.remove()
     return SweepRun(path, total * len(study.scenarios), failed, central_failed,
                     time.perf_counter() - begin)
 

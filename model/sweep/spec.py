@@ -9,6 +9,7 @@ the file and the key (for example ``sweep.parameters[0].low``).
 
 from __future__ import annotations
 
+import math
 import dataclasses
 import re
 
@@ -41,6 +42,11 @@ RESERVED = ("scenario", "draw", "region", "sector", "parameter", "statistic",
 #: what a grid or parameter label may be made of (it names a netCDF dimension)
 LABEL = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 MAX_LOG_SD = 2.0
+#: the most solves of one scenario a sweep may ask for (draws times grid points): ten times
+#: what a workstation solves in a day at 60x65 and more than any band needs
+MAX_CASES = 10 ** 8
+#: the most draws of one chunk (a chunk's outcomes are held in memory while it is solved)
+MAX_CHUNK = 10 ** 6
 
 
 @dataclass(frozen=True)
@@ -111,7 +117,7 @@ class SweepSpec:
 
     @property
     def n_points(self) -> int:
-        return int(np.prod(self.grid_shape, dtype=np.int64))
+        return math.prod(int(n) for n in self.grid_shape)
 
 
 def parse_sweep(raw: dict, path, bm: Benchmark, names: tuple[str, ...] = ()) -> SweepSpec:
@@ -152,8 +158,16 @@ def parse_sweep(raw: dict, path, bm: Benchmark, names: tuple[str, ...] = ()) -> 
             if names and name not in names:
                 err.fail("sweep.scenarios", f"unknown scenario '{name}'; the scenarios are "
                          f"{', '.join(names)}")
-    return SweepSpec(design, int(draws), int(seed), int(chunk), scheduler, tuple(sampled),
+    if chunk > MAX_CHUNK:
+        err.fail("sweep.chunk_size", f"{chunk:,} is above the limit of {MAX_CHUNK:,} draws")
+    spec = SweepSpec(design, int(draws), int(seed), int(chunk), scheduler, tuple(sampled),
                      tuple(grid), tuple(float(s) for s in bm.sigma), chosen)
+    cases = spec.n_draws * spec.n_points
+    if cases > MAX_CASES:
+        err.fail("sweep.draws" if design.takes_draws else "sweep.parameters",
+                 f"{cases:,} solves per scenario ({spec.n_draws:,} draws x {spec.n_points:,} "
+                 f"grid points) are above the limit of {MAX_CASES:,}")
+    return spec
 
 
 def swept(study, spec: SweepSpec):

@@ -13,7 +13,7 @@ import xarray as xr
 
 from model.core import catalogue
 from model.core.settings import SolverSettings
-from model.output.files import atomic_path, write_netcdf
+from model.output.files import atomic_path, deferred_interrupt, write_netcdf
 from model.output.results import package_version
 from model.scenario import ScenarioError
 
@@ -33,6 +33,24 @@ def fingerprint(study, spec, settings: SolverSettings) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def check_resumable(folder: Path, fingerprint: str) -> None:
+    """Saved chunks in ``folder`` (if any) must belong to the sweep of ``fingerprint``, else
+    :class:`~model.scenario.ScenarioError` (checked before anything is solved)."""
+    folder = Path(folder)
+    if not folder.exists():
+        return
+    manifest = folder / "manifest.json"
+    try:
+        same = json.loads(manifest.read_text()).get("fingerprint") == fingerprint
+    except (OSError, ValueError, AttributeError):
+        same = False
+    if not same:
+        raise ScenarioError(
+            f"{folder}: the saved chunks belong to a different sweep (the scenario file, "
+            "dataset, solver settings or version changed); run without --resume to start "
+            "again")
+
+
 class ChunkStore:
     """The folder of one sweep's chunk files.
 
@@ -45,14 +63,9 @@ class ChunkStore:
         self.folder = Path(folder)
         manifest = self.folder / "manifest.json"
         if self.folder.exists():
-            same = manifest.exists() and json.loads(manifest.read_text()).get(
-                "fingerprint") == fingerprint
-            if resume and not same:
-                raise ScenarioError(
-                    f"{self.folder}: the saved chunks belong to a different sweep (the scenario "
-                    "file, dataset, solver settings or version changed); run without --resume "
-                    "to start again")
-            if not resume:
+            if resume:
+                check_resumable(self.folder, fingerprint)
+            else:
                 shutil.rmtree(self.folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         if not manifest.exists():
@@ -86,9 +99,10 @@ class ChunkStore:
             "instrument_tariff": (("case", "region"), out["instrument_tariff"]),
         }, attrs={"start": start})
         path = self.path(scenario, chunk)
-        write_netcdf(ds, path)
-        with atomic_path(path.with_suffix(".sha256")) as tmp:
-            tmp.write_text(_sha256(path))
+        with deferred_interrupt():  # Ctrl-C inside netCDF's close can leave its lock held
+            write_netcdf(ds, path)
+            with atomic_path(path.with_suffix(".sha256")) as tmp:
+                tmp.write_text(_sha256(path))
 
     def read(self, scenario: int, chunk: int) -> dict:
         if not self.has(scenario, chunk):

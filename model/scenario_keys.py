@@ -1,7 +1,7 @@
 """The reference of every key a scenario file may hold, generated from the validator's own key
 tables (:mod:`model.scenario.parse`, :mod:`model.sweep.spec`) so that it cannot drift: a key
 the validator accepts without a meaning here is an error when the reference is made
-(``python -m model.scenario.reference > docs/scenario_keys.md``; the tests compare)."""
+(``python -m model.scenario_keys > docs/scenario_keys.md``; the tests compare)."""
 
 from __future__ import annotations
 
@@ -170,7 +170,7 @@ def markdown() -> str:
     without a key)."""
     lines = ["# Scenario keys", "",
              "Every key a scenario file may hold, table by table, generated from the keys the",
-             "validator accepts (`python -m model.scenario.reference`). The meanings, defaults",
+             "validator accepts (`python -m model.scenario_keys`). The meanings, defaults",
              "and rules are explained in [File formats](formats.md#scenario-files).", ""]
     for heading, where, keys, meaning in TABLES:
         missing = [k for k in keys if k not in meaning]
