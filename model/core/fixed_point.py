@@ -140,7 +140,7 @@ def _mixing_weights(dF, stored, f):
 
 
 @njit(cache=True)
-def _solve_fixed_point(x0, p, st, damping, x_out):
+def _solve_fixed_point(x0, p, st, damping, x_out, ws):
     r"""Iterate ``x <- G(x)`` from ``x0``, with Anderson mixing (Walker & Ni 2011) if asked.
 
     Anderson type II: with ``f_k = G(x_k) - x_k``, choose ``gamma`` to minimise
@@ -150,12 +150,11 @@ def _solve_fixed_point(x0, p, st, damping, x_out):
 
     ``st`` is a :class:`~model.core.params.SolverTuple` (its damping is replaced by
     ``damping``).  Returns ``(status, iterations, factor residual, price residual, absorption
-    residual)``; ``x_out`` holds the last iterate (the solution when status is ``CONVERGED``).
+    residual)``; ``x_out`` holds the last iterate (the solution when status is ``CONVERGED``,
+    and then the workspace ``ws``, prepared for ``p``, holds every quantity evaluated at it).
     """
     nr, ns = p.structure.beta.shape
     tol, max_iter, memory, anderson = st.tol, st.max_iter, st.memory, st.anderson
-    ws = workspace(nr, ns, p.direct)
-    prepare_weights(p, ws)
     dim = x0.shape[0]
     x = x0.copy()
     g = np.empty(dim)
@@ -236,13 +235,23 @@ def solve_with_retries(x0, x_init, p, st, x_out):
     damping, twice.  Returns ``(status, iterations in all, factor residual, price residual,
     absorption residual, damping of the last attempt)`` of the last attempt; ``x_out`` holds
     its last iterate."""
+    nr, ns = p.structure.beta.shape
+    ws = workspace(nr, ns, p.direct)
+    return solve_in(x0, x_init, p, st, x_out, ws)
+
+
+@njit(cache=True, nogil=True)
+def solve_in(x0, x_init, p, st, x_out, ws):
+    """:func:`solve_with_retries` in the workspace ``ws`` (prepared here for ``p``): after a
+    converged solve it holds every quantity at the solution ``x_out``."""
+    prepare_weights(p, ws)
     damping = st.damping
-    status, iters, rf, rp, re = _solve_fixed_point(x0, p, st, damping, x_out)
+    status, iters, rf, rp, re = _solve_fixed_point(x0, p, st, damping, x_out, ws)
     total = iters
     for _ in range(ATTEMPTS - 1):
         if status == CONVERGED:
             break
         damping *= 0.5
-        status, iters, rf, rp, re = _solve_fixed_point(x_init, p, st, damping, x_out)
+        status, iters, rf, rp, re = _solve_fixed_point(x_init, p, st, damping, x_out, ws)
         total += iters
     return status, total, rf, rp, re, damping

@@ -69,26 +69,32 @@ def prepare_weights(p, ws):
     pi0, ltau, lpref = p.structure.pi0, p.shock.ltau, p.shock.lpref
     sigma, sigma_m = p.elasticities.sigma, p.elasticities.sigma_m
     nr, _, ns = pi0.shape
-    for n in range(nr):
+    for n in range(nr):  # memory order: sector innermost
         for j in range(ns):
-            eD = 1.0 - sigma[j]
-            eM = 1.0 - sigma_m[j]
+            ws.m0[n, j] = 0.0
+            ws.shifted[n, j] = 1 if lpref[n, n, j] != 0.0 else 0
+        for i in range(nr):
+            if i != n:
+                for j in range(ns):
+                    ws.m0[n, j] += pi0[n, i, j]
+                    if lpref[n, i, j] != 0.0:
+                        ws.shifted[n, j] = 1
+        for j in range(ns):
             d = pi0[n, n, j]
-            m0 = 0.0
-            shifted = lpref[n, n, j] != 0.0
-            for i in range(nr):
-                if i != n:
-                    m0 += pi0[n, i, j]
-                    shifted = shifted or lpref[n, i, j] != 0.0
-            ws.m0[n, j] = m0
-            ws.shifted[n, j] = 1 if shifted else 0
+            eD = 1.0 - sigma[j]
             ws.wD[n, j] = d * np.exp(eD * ltau[n, n, j] + lpref[n, n, j]) if d > 0.0 else 0.0
-            for i in range(nr):
-                if i != n and m0 > 0.0 and pi0[n, i, j] > 0.0:
-                    ws.wM[n, i, j] = pi0[n, i, j] / m0 * np.exp(eM * ltau[n, i, j]
-                                                                + lpref[n, i, j])
-                else:
-                    ws.wM[n, i, j] = 0.0
+            ws.wM[n, n, j] = 0.0
+        for i in range(nr):
+            if i != n:
+                for j in range(ns):
+                    m0 = ws.m0[n, j]
+                    if m0 > 0.0 and pi0[n, i, j] > 0.0:
+                        ws.wM[n, i, j] = pi0[n, i, j] / m0
+                        if ltau[n, i, j] != 0.0 or lpref[n, i, j] != 0.0:  # else exp(0) = 1
+                            ws.wM[n, i, j] *= np.exp((1.0 - sigma_m[j]) * ltau[n, i, j]
+                                                     + lpref[n, i, j])
+                    else:
+                        ws.wM[n, i, j] = 0.0
     ws.ready[0] = 1
 
 
@@ -127,12 +133,13 @@ def _unit_costs(lpva, lP, beta, gamma, out):
     r"""``lc[n, j] = beta[n, j] lpva[n, j] + sum_k gamma[n, k, j] lP[n, k]`` (docs/model.md,
     step 1)."""
     nr, ns = beta.shape
-    for n in range(nr):
+    for n in range(nr):  # memory order: for each input k, every sector j
         for j in range(ns):
-            acc = beta[n, j] * lpva[n, j]
-            for k in range(ns):
-                acc += gamma[n, k, j] * lP[n, k]
-            out[n, j] = acc
+            out[n, j] = beta[n, j] * lpva[n, j]
+        for k in range(ns):
+            lp = lP[n, k]
+            for j in range(ns):
+                out[n, j] += gamma[n, k, j] * lp
 
 
 @njit(cache=True)
@@ -204,27 +211,33 @@ def _prices_and_shares(lc, p, lPs, lPe, pi1):
 @njit(cache=True)
 def _prices_and_shares_prepared(lc, p, ws):
     """:func:`_prices_and_shares` with the constant factors of :func:`prepare_weights`: the
-    same equations, one exponential per cell ``(i, j)`` and one per market ``(n, j)``."""
+    same equations, one exponential per cell ``(i, j)`` and one per market ``(n, j)``.  The
+    loops over flows run in memory order (sector innermost); each sum over sources keeps the
+    order of the sources, so the results equal the plain step's bit for bit."""
     pi0 = p.structure.pi0
     sigma, sigma_m = p.elasticities.sigma, p.elasticities.sigma_m
     nr, _, ns = pi0.shape
     wD, wM, ec, pi1 = ws.wD, ws.wM, ws.ec, ws.pi1
+    sm = np.empty(ns)
+    scale = np.empty(ns)
+    live = np.empty(ns, dtype=np.bool_)  # markets with a finite price index
     for i in range(nr):
         for j in range(ns):
             ec[i, j] = np.exp((1.0 - sigma_m[j]) * lc[i, j])
     for n in range(nr):
+        sm[:] = 0.0
+        for i in range(nr):
+            if i != n:
+                for j in range(ns):
+                    sm[j] += wM[n, i, j] * ec[i, j]
         for j in range(ns):
             eD = 1.0 - sigma[j]
             eM = 1.0 - sigma_m[j]
             d = pi0[n, n, j]
             m0 = ws.m0[n, j]
             lPM = np.inf
-            if m0 > 0.0:
-                sm = 0.0
-                for i in range(nr):
-                    sm += wM[n, i, j] * ec[i, j]
-                if sm > 0.0:
-                    lPM = np.log(sm) / eM
+            if m0 > 0.0 and sm[j] > 0.0:
+                lPM = np.log(sm[j]) / eM
             s = 0.0
             if d > 0.0:
                 s += wD[n, j] * np.exp(eD * lc[n, j])
@@ -233,23 +246,27 @@ def _prices_and_shares_prepared(lc, p, ws):
             if s <= 0.0:
                 ws.lPs[n, j] = 0.0
                 ws.lP[n, j] = 0.0
-                for i in range(nr):
-                    pi1[n, i, j] = 0.0
+                pi1[n, n, j] = 0.0
+                scale[j] = 0.0
+                live[j] = False
                 continue
+            live[j] = True
             lp = np.log(s) / eD
             ws.lPs[n, j] = lp
+            ws.lP[n, j] = lp
             pi1[n, n, j] = wD[n, j] * np.exp(eD * (lc[n, j] - lp)) if d > 0.0 else 0.0
-            scale = 0.0
+            scale[j] = 0.0
             if m0 > 0.0 and lPM < np.inf:
-                scale = m0 * np.exp(eD * (lPM - lp) - eM * lPM)
-            for i in range(nr):
-                if i != n:
-                    pi1[n, i, j] = scale * wM[n, i, j] * ec[i, j]
-            if ws.shifted[n, j]:
+                scale[j] = m0 * np.exp(eD * (lPM - lp) - eM * lPM)
+        for i in range(nr):
+            if i != n:
+                for j in range(ns):
+                    pi1[n, i, j] = scale[j] * wM[n, i, j] * ec[i, j]
+        for j in range(ns):
+            if ws.shifted[n, j] and live[j]:
                 uD = p.shock.ltau[n, n, j] + lc[n, j]
-                ws.lP[n, j] = _effective_price(n, j, lc, p, pi1, d, m0, uD)
-            else:
-                ws.lP[n, j] = lp
+                ws.lP[n, j] = _effective_price(n, j, lc, p, pi1, pi0[n, n, j], ws.m0[n, j],
+                                               uD)
 
 
 @njit(cache=True)

@@ -102,11 +102,37 @@ def shock(bm: Benchmark, policy: Policy) -> Shock:
     """``ltau = log(d_hat (1 + t1) (1 + e1) / (1 + t0))``, ``inv1pt = 1 / (1 + t1)`` and
     ``inv1pe = 1 / (1 + e1)``; an infinite tariff gives ``ltau = inf`` and ``inv1pt = 0``
     (autarky in that cell)."""
-    with np.errstate(divide="ignore"):
-        ltau = (np.log(policy.d_hat) + np.log1p(policy.t1) - np.log1p(bm.t0)
-                + np.log1p(policy.e1))
-    return Shock(ltau=ltau, inv1pt=1.0 / (1.0 + policy.t1), inv1pe=1.0 / (1.0 + policy.e1),
-                 lpref=np.log(policy.pref), D1=np.ascontiguousarray(policy.D1))
+    ltau, inv1pt, inv1pe, lpref = _shock_arrays(
+        np.ascontiguousarray(policy.d_hat, dtype=float), np.ascontiguousarray(policy.t1, dtype=float),
+        np.ascontiguousarray(bm.t0, dtype=float), np.ascontiguousarray(policy.e1, dtype=float),
+        np.ascontiguousarray(policy.pref, dtype=float))
+    return Shock(ltau=ltau, inv1pt=inv1pt, inv1pe=inv1pe, lpref=lpref,
+                 D1=np.ascontiguousarray(policy.D1))
+
+
+@njit(cache=True)
+def _shock_arrays(d_hat, t1, t0, e1, pref):
+    """The arrays of :func:`shock`, cell by cell; a cell the policy leaves at its benchmark
+    (no trade-cost change, the benchmark tariff, no export tax or preference shift) takes no
+    logarithm."""
+    shape = t1.shape
+    ltau, inv1pt = np.empty(shape), np.empty(shape)
+    inv1pe, lpref = np.empty(shape), np.empty(shape)
+    d, a, b, e, f = d_hat.ravel(), t1.ravel(), t0.ravel(), e1.ravel(), pref.ravel()
+    lt, it, ie, lp = ltau.ravel(), inv1pt.ravel(), inv1pe.ravel(), lpref.ravel()
+    for c in range(a.size):
+        v = 0.0
+        if d[c] != 1.0:
+            v += np.log(d[c])
+        if a[c] != b[c]:
+            v += np.log1p(a[c]) - np.log1p(b[c])
+        if e[c] != 0.0:
+            v += np.log1p(e[c])
+        lt[c] = v
+        it[c] = 1.0 / (1.0 + a[c])
+        ie[c] = 1.0 / (1.0 + e[c])
+        lp[c] = np.log(f[c]) if f[c] != 1.0 else 0.0
+    return ltau, inv1pt, inv1pe, lpref
 
 
 def elasticities(bm: Benchmark, policy: Policy, sigma=None) -> Elasticities:

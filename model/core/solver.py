@@ -15,7 +15,7 @@ import numpy as np
 
 from calibration.calibrate import Benchmark
 from model.core import fixed_point, layout
-from model.core.kernels import evaluate, workspace
+from model.core.kernels import evaluate, prepare_weights, workspace
 from model.core.params import KernelParams, kernel_params, solver_tuple
 from model.core.policy import Policy
 from model.core.settings import SolverSettings
@@ -142,10 +142,13 @@ def _solve_fixed(bm: Benchmark, policy: Policy, settings: SolverSettings,
     x_init = initial_state(bm)
     x = x_init if x0 is None else np.array(x0, dtype=float)
     out = np.empty_like(x)
-    status, total_iter, res_w, res_p, res_e, damping = fixed_point.solve_with_retries(
-        x, x_init, p, solver_tuple(settings), out)
-    solution = _solution(out, p, status == fixed_point.CONVERGED, total_iter,
-                         (res_w, res_p, res_e), settings, policy)
+    nr, ns = bm.shape
+    ws = workspace(nr, ns, p.direct)
+    status, total_iter, res_w, res_p, res_e, damping = fixed_point.solve_in(
+        x, x_init, p, solver_tuple(settings), out, ws)
+    converged = status == fixed_point.CONVERGED
+    solution = _solution(out, p, converged, total_iter, (res_w, res_p, res_e), settings,
+                         policy, ws if converged else None)
     if not solution.converged:
         reason = "values stopped being finite" if status == fixed_point.NOT_FINITE else (
             f"the iteration limit {settings.max_iter} was reached")
@@ -169,12 +172,15 @@ def _solve_fixed(bm: Benchmark, policy: Policy, settings: SolverSettings,
 
 
 def _solution(x, p: KernelParams, converged, iterations, residuals, settings,
-              policy: Policy | None = None) -> Solution:
-    """Recompute every equilibrium quantity at ``x`` with the kernels."""
+              policy: Policy | None = None, evaluated=None) -> Solution:
+    """Every equilibrium quantity at ``x``: read from ``evaluated``, a workspace that holds
+    them (the solve's, after convergence), or recomputed with the kernels."""
     nr, ns = p.structure.beta.shape
-    ws = workspace(nr, ns, p.direct)
+    ws = evaluated if evaluated is not None else workspace(nr, ns, p.direct)
     if np.all(np.isfinite(x)):
-        evaluate(x, p, ws)
+        if evaluated is None:
+            prepare_weights(p, ws)
+            evaluate(x, p, ws)
         fields = (np.exp(ws.lw), ws.L.copy(), ws.lP, ws.lc, ws.pi1, ws.E, ws.Y, ws.rents)
     else:
         nan2 = np.full((nr, ns), np.nan)

@@ -21,6 +21,8 @@ import numpy as np
 from scipy import stats as sps
 from scipy.stats import qmc
 
+from model.output.report import fmt
+
 MC_BLOCK = 4096  # Monte Carlo numbers are generated in blocks keyed by (seed, block)
 STATISTICS = ("mean", "sd", "p5", "p50", "p95")
 
@@ -53,7 +55,7 @@ class Design:
 
     def cell(self, stats: dict) -> str:
         """A report cell from the statistics of a variable (mean, sd, p5, p50, p95)."""
-        return f"{stats['mean']:.3f} [{stats['p5']:.3f}, {stats['p95']:.3f}]"
+        return f"{fmt(stats['mean'])} [{fmt(stats['p5'])}, {fmt(stats['p95'])}]"
 
     def limits(self, stats: dict):
         """The band drawn around the central line: the 5th and 95th percentiles."""
@@ -113,7 +115,7 @@ class Quadrature(Design):
         return np.full(n, 1.0 / n)
 
     def cell(self, stats):
-        return f"{stats['mean']:.3f} ± {stats['sd']:.3f}"
+        return f"{fmt(stats['mean'])} ± {fmt(stats['sd'])}"
 
     def limits(self, stats):
         """Mean ± one standard deviation: a handful of points define no percentiles."""
