@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from calibration.io import DatasetError
+from model.interrupts import deferred_interrupt
 from model.output.files import LockError, folder_lock, staged_folder
 from model.output.report import terminal_table
 from model.output.results import package_version
@@ -128,13 +129,15 @@ def _write(args, out: Path, study, spec, solved, compared) -> tuple[int, list]:
         if code in (EXIT_BAD_INPUT, EXIT_INTERRUPTED):
             stage.abandon()
         else:
-            sweep = _open_sweep(extra)
-            try:
-                written = write_outputs(stage.path, out.name, solved.results, study, compared,
-                                        sections, extra, sweep, excel=args.excel)
-            finally:
-                if sweep is not None:
-                    sweep.close()
+            with deferred_interrupt():  # netCDF files are read and written throughout
+                sweep = _open_sweep(extra)
+                try:
+                    written = write_outputs(stage.path, out.name, solved.results, study,
+                                            compared, sections, extra, sweep,
+                                            excel=args.excel)
+                finally:
+                    if sweep is not None:
+                        sweep.close()
     return code, written
 
 
@@ -279,7 +282,8 @@ def _sweep(args, study, spec, stage: Path, folder: Path, central=None):
         print(f"interrupted: the solved chunks are saved in {chunks}; run the same command "
               "with --resume to finish", file=sys.stderr)
         return EXIT_INTERRUPTED, (), ()
-    section, figures = sweep_section(path, stage, central)
+    with deferred_interrupt():  # reads sweep.nc
+        section, figures = sweep_section(path, stage, central)
     if not args.quiet:
         print(f"sweep: {run.solves} solves in {run.seconds:.1f} s "
               f"({run.solves / max(run.seconds, 1e-9):,.0f} per second)")

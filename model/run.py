@@ -14,8 +14,21 @@ import sys
 EXIT_INTERRUPTED = 130
 
 
+#: modules a run imports sooner or later, loaded up front with Ctrl-C held: an interrupt that
+#: lands inside Python's import machinery cannot be caught (Python prints it and goes on)
+PRELOAD = ("model.cli", "model.sweep.runner", "model.sweep.report", "matplotlib.figure",
+           "matplotlib.backends.backend_agg", "tqdm")
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
+        import importlib
+
+        from model.interrupts import deferred_interrupt
+
+        with deferred_interrupt():  # raises KeyboardInterrupt at its end if one came
+            for name in PRELOAD:
+                importlib.import_module(name)
         from model.cli import main as run
 
         return run(argv)

@@ -97,7 +97,7 @@ rate = 0.25
 [scenarios.b]
 closure = { trade_balance = "balanced" }
 [sweep]
-draws = 12000
+draws = 8000
 chunk_size = 1500
 seed = 3
 [[sweep.parameters]]
@@ -118,7 +118,7 @@ def test_ctrl_c_ends_a_sweep_within_seconds_and_resume_finishes_it(tmp_path):
     out = tmp_path / "out" / "results.nc"
     rng = random.Random(5)
     exits = []
-    for _ in range(5):
+    for _ in range(20):
         proc = subprocess.Popen(command + ["--out", str(out), "--resume"], cwd=ROOT,
                                 stderr=subprocess.PIPE, text=True)
         time.sleep(rng.uniform(0.5, max(1.0, 0.9 * length)))

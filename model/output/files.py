@@ -4,13 +4,13 @@ into place together, so that a failure leaves the previous files whole."""
 from __future__ import annotations
 
 import os
-import signal
 import tempfile
-import threading
 from contextlib import contextmanager
 from pathlib import Path
 
 import xarray as xr
+
+from model.interrupts import deferred_interrupt
 
 
 def display_path(path) -> str:
@@ -156,28 +156,10 @@ def staged_folder(folder: Path):
             stage.path.rmdir()
 
 
-@contextmanager
-def deferred_interrupt():
-    """Hold Ctrl-C (SIGINT) until the block ends, then raise KeyboardInterrupt: for writes that
-    must not stop half-way (a netCDF file being closed, a set of renames).  In threads other
-    than the main one, where no signal arrives, it does nothing."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
-    if caught:
-        raise KeyboardInterrupt
-
-
 def write_netcdf(result: xr.Dataset, path: Path) -> None:
     """Write ``result`` to netCDF-4 atomically (temporary file, then rename)."""
-    with atomic_path(path) as tmp:
-        result.to_netcdf(tmp, engine="netcdf4")
+    with deferred_interrupt(), atomic_path(path) as tmp:  # an interrupt mid-write would
+        result.to_netcdf(tmp, engine="netcdf4")        # leave the netCDF library's lock held
 
 
 def write_text(text: str, path: Path) -> None:

@@ -28,7 +28,7 @@ from model.core.outcomes import REGION, SECTOR, OutcomeInputs, outcome_inputs, o
 from model.core.params import (KernelParams, Shock, SolverTuple, kernel_params, shock,
                                solver_tuple, writable)
 from model.core.policy import Policy
-from model.output.files import deferred_interrupt
+from model.interrupts import deferred_interrupt
 from model.core.search import SEARCH_ERRORS, solve_scenario_policy, with_sigma
 from model.core.settings import SolverSettings
 from model.core.solver import ConvergenceError, initial_state

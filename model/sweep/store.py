@@ -13,7 +13,8 @@ import xarray as xr
 
 from model.core import catalogue
 from model.core.settings import SolverSettings
-from model.output.files import atomic_path, deferred_interrupt, write_netcdf
+from model.interrupts import deferred_interrupt
+from model.output.files import atomic_path, write_netcdf
 from model.output.results import package_version
 from model.scenario import ScenarioError
 
