@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +35,7 @@ import numpy as np
 
 from calibration.accounts import absorption
 from calibration.balance import BalancingError, balance_region
-from calibration.io import DatasetError, load_dataset, make_dataset
+from calibration.io import DatasetError, load_dataset, make_dataset, sha256_of
 from calibration.sources import SourceError, SourceTable
 from calibration.sources.maps import AggregationMap, aggregate, expanded, read_map
 from calibration.write import adjustments_text, dataset_files, toml_text, write_dataset
@@ -181,14 +180,6 @@ def adjustment_summary(bm: BalancedTable) -> dict:
 
 def sigma_vector(amap: AggregationMap, sectors) -> np.ndarray:
     return np.array([amap.sigma_of(s) for s in sectors])
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def metadata(*, name, year, table: SourceTable, amap: AggregationMap, source: Path,

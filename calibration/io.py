@@ -218,6 +218,15 @@ def make_dataset(regions, sectors, flows, value_added, intermediates=None, tarif
                    **defaults)
 
 
+def sha256_of(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in blocks of 1 MiB."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def files_hash(folder: Path, elasticities: str = "elasticities.csv") -> str:
     """SHA-256 over the dataset's files (names and bytes, in a fixed order)."""
     digest = hashlib.sha256()

@@ -254,9 +254,9 @@ def test_same_result_for_any_chunk_size_and_thread_count(tmp_path, example_sweep
     xr.testing.assert_identical(xr.load_dataset(again.path), res)
 
 
-def test_interrupted_sweep_resumes_to_the_same_result(tmp_path, monkeypatch, example_sweep):
-    study, spec, run, res = example_sweep
-    path = tmp_path / "sweep.nc"
+def interrupt_after_three_chunks(monkeypatch, study, spec, path) -> list:
+    """Run the sweep with Ctrl-C arriving as the fourth chunk would be saved; returns the
+    paths of the three chunks saved."""
     write = ChunkStore.write
     calls = []
 
@@ -269,6 +269,14 @@ def test_interrupted_sweep_resumes_to_the_same_result(tmp_path, monkeypatch, exa
     monkeypatch.setattr(ChunkStore, "write", interrupt_after_three)
     with pytest.raises(KeyboardInterrupt):
         sw.run_sweep(study, spec, path)
+    return calls
+
+
+def test_interrupted_sweep_resumes_to_the_same_result(tmp_path, monkeypatch, example_sweep):
+    study, spec, run, res = example_sweep
+    path = tmp_path / "sweep.nc"
+    write = ChunkStore.write
+    calls = interrupt_after_three_chunks(monkeypatch, study, spec, path)
     assert not path.exists() and len(list((tmp_path / "sweep_chunks").glob("*.nc"))) == 3
     solved = []
     monkeypatch.setattr(ChunkStore, "write",
@@ -530,17 +538,7 @@ def test_a_damaged_chunk_is_solved_again_on_resume(tmp_path, monkeypatch, exampl
     study, spec, run, res = example_sweep
     path = tmp_path / "sweep.nc"
     write = ChunkStore.write
-    calls = []
-
-    def interrupt_after_three(store, *args):
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        calls.append(store.path(*args[:2]))
-        write(store, *args)
-
-    monkeypatch.setattr(ChunkStore, "write", interrupt_after_three)
-    with pytest.raises(KeyboardInterrupt):
-        sw.run_sweep(study, spec, path)
+    calls = interrupt_after_three_chunks(monkeypatch, study, spec, path)
     damaged = calls[1]
     data = bytearray(damaged.read_bytes())
     data[len(data) // 2:len(data) // 2 + 2000] = b"\xff" * 2000

@@ -78,24 +78,31 @@ def folder_lock(folder: Path):
         lock.unlink(missing_ok=True)
 
 
-def recover(folder: Path) -> list[Path]:
+def recover(folder: Path) -> None:
     """Clean up after runs killed while writing into ``folder`` (the lock held): a staging
     folder whose set was complete (it holds :data:`COMPLETE`) was being moved into place, so
     the rest of its files are moved now and the new set is whole; any other staging folder and
-    any temporary file is removed.  Returns the files moved."""
-    moved = []
+    any temporary file is removed."""
     for stale in sorted(folder.glob(".staging-*")):
         if (stale / COMPLETE).is_file():
-            for item in sorted(stale.iterdir()):
-                if item.name != COMPLETE:
-                    os.replace(item, folder / item.name)
-                    moved.append(folder / item.name)
-        for item in stale.iterdir():
-            item.unlink()
-        stale.rmdir()
+            _move_into(stale, folder)
+        _remove(stale)
     for stale in folder.glob(".*.tmp"):
         stale.unlink()
-    return moved
+
+
+def _move_into(stage: Path, folder: Path) -> None:
+    """Rename every file of ``stage`` but its marker into ``folder``, in name order."""
+    for item in sorted(stage.iterdir()):
+        if item.name != COMPLETE:
+            os.replace(item, folder / item.name)
+
+
+def _remove(stage: Path) -> None:
+    """Delete a staging folder and what is left in it (hidden files included)."""
+    for item in stage.iterdir():
+        item.unlink()
+    stage.rmdir()
 
 
 def _alive(pid: int) -> bool:
@@ -143,17 +150,11 @@ def staged_folder(folder: Path):
             with deferred_interrupt():
                 (stage.path / COMPLETE).write_bytes(b"")
                 committing = True
-                for item in sorted(stage.path.iterdir()):
-                    if item.name != COMPLETE:
-                        os.replace(item, folder / item.name)
+                _move_into(stage.path, folder)
                 committing = False
     finally:
         if not committing:  # a failed move stays marked: the next run finishes it
-            for item in stage.path.glob("*"):
-                item.unlink()
-            for item in stage.path.glob(".*"):
-                item.unlink()
-            stage.path.rmdir()
+            _remove(stage.path)
 
 
 def write_netcdf(result: xr.Dataset, path: Path) -> None:

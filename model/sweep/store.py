@@ -11,6 +11,7 @@ from pathlib import Path
 
 import xarray as xr
 
+from calibration.io import sha256_of
 from model.core import catalogue
 from model.core.settings import SolverSettings
 from model.interrupts import deferred_interrupt
@@ -82,7 +83,7 @@ class ChunkStore:
         again."""
         path = self.path(scenario, chunk)
         mark = path.with_suffix(".sha256")
-        if path.exists() and mark.exists() and mark.read_text().strip() == _sha256(path):
+        if path.exists() and mark.exists() and mark.read_text().strip() == sha256_of(path):
             return True
         path.unlink(missing_ok=True)
         mark.unlink(missing_ok=True)
@@ -103,7 +104,7 @@ class ChunkStore:
         with deferred_interrupt():  # Ctrl-C inside netCDF's close can leave its lock held
             write_netcdf(ds, path)
             with atomic_path(path.with_suffix(".sha256")) as tmp:
-                tmp.write_text(_sha256(path))
+                tmp.write_text(sha256_of(path))
 
     def read(self, scenario: int, chunk: int) -> dict:
         if not self.has(scenario, chunk):
@@ -119,10 +120,3 @@ class ChunkStore:
     def remove(self) -> None:
         shutil.rmtree(self.folder)
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
