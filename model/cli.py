@@ -250,7 +250,7 @@ def _check_scheduler(address: str | None) -> None:
     try:
         from distributed import Client
 
-        Client(address, timeout="20s").close()
+        Client(address, timeout="20s", set_as_default=False).close()
     except ImportError:
         raise ScenarioError(f"scheduler {address}: dask.distributed is not installed "
                             "(pip install -e '.[sweep]')") from None

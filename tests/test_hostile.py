@@ -189,6 +189,12 @@ def test_write_failures_and_refused_resumes_are_named_and_destroy_nothing(tmp_pa
     out = tmp_path / "out" / "results.nc"
     assert main([str(path), "--out", str(out), "--quiet", "--scheduler", "garbage"]) == 2
     assert "scheduler garbage: cannot connect" in capsys.readouterr().err
+    # the failed connection leaves no process-wide Dask state behind: later netCDF writes in
+    # this process must not go through a lock on a scheduler that does not exist
+    import dask
+    from distributed.client import _get_global_client
+    assert dask.config.get("scheduler", None) is None
+    assert _get_global_client() is None
     assert main([str(path), "--out", str(out), "--quiet"]) == 0
     before = {p.name: p.read_bytes() for p in out.parent.iterdir() if p.is_file()}
 

@@ -289,7 +289,10 @@ def run_sweep(study, spec: SweepSpec, path, *, resume: bool = False, scheduler=N
     if isinstance(scheduler, str):
         from distributed import Client
 
-        client = scheduler = Client(scheduler, timeout="20s")
+        # not the process's default client: a default one sets Dask's global configuration
+        # (left set if the connection fails) and routes every netCDF write through a lock on
+        # the cluster; the chunks are submitted to this client explicitly
+        client = scheduler = Client(scheduler, timeout="20s", set_as_default=False)
     central_failed = []
     bar = tqdm(total=total * len(study.scenarios), unit="draw", delay=1.0, disable=not progress,
                desc="sweep")
@@ -348,7 +351,7 @@ def _run_dask(spec, static, todo, save, bar, client):
             return fut
         return None
 
-    queue = as_completed()
+    queue = as_completed(loop=client.loop)
     for _ in range(limit):
         fut = submit()
         if fut is None:
