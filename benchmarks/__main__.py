@@ -124,6 +124,9 @@ def repeat_interleaved(problem: Problem, methods, rows, budget: float, repeat_be
     store the medians in ``rows``.  The others keep the time of their first solve."""
     todo = [(m, r) for m, r in zip(methods, rows)
             if r["status"] == "ok" and r["time_s"] < repeat_below]
+    for row in rows:
+        if row.get("time_s") is not None:
+            row["times_s"] = [row["time_s"]]  # the first solve, until repeated
     times = {m.key: [] for m, _ in todo}
     while todo:
         for method, row in list(todo):
@@ -132,7 +135,7 @@ def repeat_interleaved(problem: Problem, methods, rows, budget: float, repeat_be
             spent.append(t)
             if (sum(spent) >= budget and len(spent) >= 3) or len(spent) >= max_repeat:
                 todo.remove((method, row))
-                row["time_s"], row["repeats"] = median(spent), len(spent)
+                row["time_s"], row["repeats"], row["times_s"] = median(spent), len(spent), spent
 
 
 @functools.lru_cache(maxsize=4)
@@ -161,48 +164,74 @@ def warm_up(methods, log) -> dict:
     return first
 
 
+def spread(values) -> tuple[float, float, float]:
+    """``(min, median, max)``."""
+    return (min(values), median(values), max(values)) if values else (float("nan"),) * 3
+
+
+def paired_ratios(base: list[float], times: list[float]) -> list[float]:
+    """``base[k] / times[k]`` over the rounds both methods ran (the solves of one round are
+    made one after the other, so a change of load affects both alike)."""
+    return [b / t for b, t in zip(base, times)]
+
+
 def add_ratios(rows) -> None:
-    """Speed relative to the baseline (scipy hybr on the NumPy map) of the same size; a lower
+    """Speed relative to the baseline (scipy hybr on the NumPy map) and to the NumPy fixed
+    point of the same size, each as ``(min, median, max)`` over the paired rounds; a lower
     bound (``ratio_is_bound``) where the baseline was stopped or not run."""
-    baseline = next(m.key for m in METHODS if m.baseline)
-    for size in {r["size"] for r in rows}:
-        group = [r for r in rows if r["size"] == size]
-        base = next((r for r in group if r["method"] == baseline), None)
-        for r in group:
-            r["ratio"], r["ratio_is_bound"] = None, False
-            if base is None or r["time_s"] is None:
-                continue
-            if base["time_s"] is not None:
-                r["ratio"] = base["time_s"] / r["time_s"]
-            elif base.get("lower_bound_s"):
-                r["ratio"], r["ratio_is_bound"] = base["lower_bound_s"] / r["time_s"], True
+    for key, flag in (("ratio", "baseline"), ("ratio_numpy", "reference")):
+        baseline = next(m.key for m in METHODS if getattr(m, flag))
+        for size in {r["size"] for r in rows}:
+            group = [r for r in rows if r["size"] == size]
+            base = next((r for r in group if r["method"] == baseline), None)
+            for r in group:
+                r[key], r[key + "_spread"], r[key + "_is_bound"] = None, None, False
+                if base is None or r["time_s"] is None:
+                    continue
+                if base["time_s"] is not None:
+                    r[key] = base["time_s"] / r["time_s"]
+                    r[key + "_spread"] = spread(paired_ratios(base["times_s"], r["times_s"]))
+                elif base.get("lower_bound_s"):
+                    r[key], r[key + "_is_bound"] = base["lower_bound_s"] / r["time_s"], True
+                    r[key + "_spread"] = spread([base["lower_bound_s"] / t
+                                                 for t in r["times_s"]])
+
+
+def _seconds(t: float) -> str:
+    return f"{t * 1e3:.3g}" if t < 1 else f"{t:.3g} s"
 
 
 def format_time(row) -> str:
+    """``min/median/max`` in ms (or s, marked, from one second)."""
     if row["time_s"] is not None:
-        t = row["time_s"]
-        return f"{t * 1e3:.3f} ms" if t < 1 else f"{t:.2f} s"
+        return "/".join(_seconds(t) for t in spread(row.get("times_s") or [row["time_s"]]))
     if row.get("lower_bound_s"):
         return f"> {row['lower_bound_s']:.0f} s"
     return row["status"]
 
 
+def format_ratio(row, key: str) -> str:
+    if row.get(key) is None:
+        return ""
+    values = row[key + "_spread"] or (row[key],) * 3
+    text = "/".join(f"{v:.3g}" for v in values)
+    return (">" if row[key + "_is_bound"] else "") + text
+
+
 def table(rows) -> str:
-    head = (f"{'size':<7}{'method':<38}{'median':>11}{'evals G':>9}{'residual':>10}"
-            f"{'|dw|':>9}{'vs hybr':>9}  note")
+    head = (f"{'size':<7}{'method':<38}{'ms min/median/max':>22}{'evals G':>8}{'residual':>9}"
+            f"{'|dw|':>7}{'x vs hybr':>19}{'x vs NumPy':>17}  note")
     lines = [head, "-" * len(head)]
     for r in rows:
-        ratio = ""
-        if r.get("ratio") is not None:
-            ratio = (">" if r["ratio_is_bound"] else "") + f"{r['ratio']:.1f}x"
         ev = str(r.get("evaluations", ""))
         res = f"{r['residual']:.0e}" if r.get("residual") is not None else ""
         gap = f"{r['wage_gap']:.0e}" if r.get("wage_gap") is not None else ""
         note = r.get("note", "")
         if r["status"] == "failed":
             note = "FAILED " + note
-        lines.append(f"{r['size']:<7}{r['label']:<38}{format_time(r):>11}{ev:>9}{res:>10}"
-                     f"{gap:>9}{ratio:>9}  {note}")
+        lines.append(f"{r['size']:<7}{r['label']:<38}{format_time(r):>22}{ev:>8}{res:>9}"
+                     f"{gap:>7}{format_ratio(r, 'ratio'):>19}"
+                     f"{format_ratio(r, 'ratio_numpy'):>17}  {note}")
     return "\n".join(lines)
 
 
@@ -316,10 +345,12 @@ def print_report(result) -> None:
     print(f"mode: {result['mode']}; a 25-point unilateral tariff of region 1 on all imports, "
           f"tolerance 1e-10\n")
     print(table(result["rows"]))
-    print("\nmedian: per solve, after JIT warm-up; evals G: evaluations of the fixed-point map "
-          "(function evaluations for scipy); residual: max of the three equilibrium measures; "
-          "|dw|: largest wage difference from the default method; vs hybr: scipy root hybr's "
-          "time over this method's ('>' where hybr was stopped or not run)")
+    print("\nms: min/median/max per solve over the repeats, after JIT warm-up (s where "
+          "marked); evals G: evaluations of the fixed-point map (function evaluations for "
+          "scipy); residual: max of the three equilibrium measures; |dw|: largest wage "
+          "difference from the default method; x vs hybr, x vs NumPy: scipy root hybr's and "
+          "the NumPy fixed point's time over this method's, min/median/max over rounds in "
+          "which both ran one after the other ('>' where the baseline was stopped or not run)")
     if result.get("first_call_s"):
         print("\nfirst call in this process (compiles or loads the numba cache): " + ", ".join(
             f"{k} {v:.2f} s" for k, v in result["first_call_s"].items()))

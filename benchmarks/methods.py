@@ -17,6 +17,7 @@ import numpy as np
 from scipy.optimize import root
 
 from benchmarks.newton_wages import solve_newton_wages
+from benchmarks.numpy_fixed_point import solve_numpy
 from benchmarks.problems import Problem
 from model.core import equations
 from model.core.fixed_point import fixed_point_map
@@ -43,13 +44,16 @@ class Outcome:
 @dataclass(frozen=True)
 class Method:
     """A named method; ``jit`` methods are warmed up before timing (the first call compiles
-    or loads the numba cache); ``baseline`` marks the method every time is a ratio to."""
+    or loads the numba cache); ``baseline`` marks the method every time is a ratio to;
+    ``reference`` the vectorised NumPy implementation of the default method, the second
+    ratio of the report."""
 
     key: str
     label: str
     run: Callable[[Problem], Outcome]
     jit: bool = True
     baseline: bool = False
+    reference: bool = False
 
 
 def equilibrium_residual(problem: Problem, x: np.ndarray) -> float:
@@ -84,6 +88,11 @@ def _newton(problem: Problem) -> Outcome:
     p = kernel_params(problem.bm, problem.policy, SolverSettings())
     x, converged, steps, evals = solve_newton_wages(p, initial_state(problem.bm), tol=TOL)
     return Outcome(x, converged, evals, f"{steps} Newton steps")
+
+
+def _numpy(problem: Problem) -> Outcome:
+    x, converged, iterations = solve_numpy(problem.bm, problem.policy, tol=TOL)
+    return Outcome(x, converged, iterations, "" if converged else "no convergence")
 
 
 def active(problem: Problem) -> np.ndarray:
@@ -171,6 +180,7 @@ METHODS = (
     Method("anderson", "fixed point + Anderson (default)", _fixed_point(SolverSettings(tol=TOL))),
     Method("anderson_direct", "fixed point + Anderson, LU absorption",
            _fixed_point(SolverSettings(tol=TOL, expenditure="direct"))),
+    Method("numpy", "NumPy fixed point + Anderson", _numpy, jit=False, reference=True),
     Method("damped", f"fixed point, damped {DAMPING:g}",
            _fixed_point(SolverSettings(tol=TOL, acceleration="none", damping=DAMPING))),
     Method("plain", "fixed point, plain (damping 1)",

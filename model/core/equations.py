@@ -166,13 +166,17 @@ def expenditure(pi1, p, income_exog) -> np.ndarray:
     return np.linalg.solve(np.eye(size) - A, base.ravel()).reshape(nr, ns)
 
 
-def evaluate(x, p) -> dict:
-    """Steps 1-5 at the state ``x`` (twin of ``kernels.evaluate``)."""
+def evaluate(x, p, weights=None) -> dict:
+    """Steps 1-5 at the state ``x`` (twin of ``kernels.evaluate``); with ``weights`` (from
+    :func:`price_weights`, once per solve) the price step uses the prepared formulation."""
     s = p.structure
     _, lP, lr, e = split(x, *s.beta.shape)
     lw, L, lpva = factor_prices(x, p)
     lc = unit_costs(lpva, lP, s.beta, s.gamma)
-    lPs, lPe, pi1 = prices_and_shares(lc, p)
+    if weights is None:
+        lPs, lPe, pi1 = prices_and_shares(lc, p)
+    else:
+        lPs, lPe, pi1 = prices_and_shares_prepared(lc, p, weights)
     income = (np.exp(lw) * L * s.vaL + p.shock.D1
               + np.where(s.vaK > 0, np.exp(lr) * s.vaK, 0.0).sum(1))
     if p.direct:
@@ -185,13 +189,13 @@ def evaluate(x, p) -> dict:
             "LD": (s.theta * s.beta * Y1).sum(axis=1), "KD": (1.0 - s.theta) * s.beta * Y1}
 
 
-def fixed_point_map(x, p, damping):
-    """The map ``G`` of the joint fixed point (twin of ``fixed_point.fixed_point_map``);
-    returns
+def fixed_point_map(x, p, damping, weights=None):
+    """The map ``G`` of the joint fixed point (twin of ``fixed_point.fixed_point_map``;
+    ``weights`` as in :func:`evaluate`); returns
     ``(G(x), factor residual, price residual, absorption residual)``."""
     s = p.structure
     a, lP, lr, e = split(x, *s.beta.shape)
-    out = evaluate(x, p)
+    out = evaluate(x, p, weights)
     world = s.va.sum()
     frw = s.frw.astype(bool)
     w = np.exp(out["lw"])

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from model.core.kernels import evaluate, prepare_weights, workspace
+from model.core.kernels import SUMS, evaluate_lean, prepare_weights, store_shares, workspace
 from model.core.layout import split
 
 #: Status codes of a solve.
@@ -37,13 +37,16 @@ def fixed_point_map(x, p, damping, g, ws):
     factor incomes as weights) is unchanged: the numeraire, equal to world value added under
     full employment.  All updates are damped.
 
+    ``ws`` holds every quantity evaluated at ``x`` except, after a fused evaluation, the import
+    shares (:func:`model.core.kernels.store_shares` stores them).
+
     Returns ``(factor residual, price residual, absorption residual)``: max |excess demand for
     a factor| / world value added, max |change of log P|, max |change of E| / world value
     added.
     """
     s = p.structure
     nr, ns = s.beta.shape
-    evaluate(x, p, ws)
+    evaluate_lean(x, p, ws)
     a, lP, lr, e = split(x, nr, ns)
     ga, gP, gr, ge = split(g, nr, ns)
     world = 0.0
@@ -91,7 +94,7 @@ def fixed_point_map(x, p, damping, g, ws):
     return res_f, res_p, res_e
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=SUMS)
 def _mixing_weights(dF, stored, f):
     r"""Least-squares weights ``argmin |f - dF[:stored].T gamma|`` from the normal equations,
     with a small ridge (1e-12 of the trace) and Gaussian elimination with partial pivoting:
@@ -254,4 +257,5 @@ def solve_in(x0, x_init, p, st, x_out, ws):
         damping *= 0.5
         status, iters, rf, rp, re = _solve_fixed_point(x_init, p, st, damping, x_out, ws)
         total += iters
+    store_shares(ws)
     return status, total, rf, rp, re, damping

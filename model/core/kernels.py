@@ -44,6 +44,13 @@ class Workspace(NamedTuple):
     shifted: np.ndarray  # [n, j] 1 where a preference shift acts
     ec: np.ndarray      # [i, j] c_i^(1 - sigma_M), per evaluation
     ready: np.ndarray   # [1] 1 once the weights are prepared for this workspace's parameters
+    # the fused evaluation (_evaluate_fused): import shares are pi1[n, i, j] = scale[n, j]
+    # wM[n, i, j] ec[i, j], formed where they are summed and stored only by store_shares
+    scale: np.ndarray   # [n, j] per evaluation
+    flags: np.ndarray   # [3] fused path usable (no preference shift); export taxes present;
+                        # import shares in pi1 not yet stored
+    wMt: np.ndarray     # [n, i, j] wM / (1 + t), what reaches the exporter (per solve)
+    smr: np.ndarray     # [n, j] sum_i wM t / (1 + t) ec: tariff revenue per unit of scale E
 
 
 @njit(cache=True)
@@ -55,7 +62,14 @@ def workspace(nr, ns, direct):
                      np.empty(nr), np.empty(nr), np.empty((size, size)), np.empty(size),
                      np.empty((nr, ns)), np.empty((nr, nr, ns)), np.empty((nr, ns)),
                      np.zeros((nr, ns), dtype=np.int8), np.empty((nr, ns)),
-                     np.zeros(1, dtype=np.int8))
+                     np.zeros(1, dtype=np.int8), np.empty((nr, ns)), np.zeros(3, dtype=np.int8),
+                     np.empty((nr, nr, ns)), np.empty((nr, ns)))
+
+FUSED, TAXED, STALE = 0, 1, 2  # the entries of Workspace.flags
+
+#: LLVM may reorder sums and fuse multiply-adds in the loops over flows (so that they run on
+#: vector units); no other fast-math assumption: infinities and NaN keep their meaning
+SUMS = {"reassoc", "contract"}
 
 
 @njit(cache=True)
@@ -95,7 +109,21 @@ def prepare_weights(p, ws):
                                                      + lpref[n, i, j])
                     else:
                         ws.wM[n, i, j] = 0.0
+                    ws.wMt[n, i, j] = ws.wM[n, i, j] * p.shock.inv1pt[n, i, j]
     ws.ready[0] = 1
+    fused = 1
+    for n in range(nr):
+        for j in range(ns):
+            if ws.shifted[n, j]:
+                fused = 0
+    taxed = 0
+    for v in p.shock.inv1pe.ravel():
+        if v != 1.0:
+            taxed = 1
+            break
+    ws.flags[FUSED] = fused
+    ws.flags[TAXED] = taxed
+    ws.flags[STALE] = 0
 
 
 @njit(cache=True)
@@ -128,7 +156,7 @@ def _factor_prices(x, p, lw, L, lpva):
                 lpva[n, j] += (1.0 - th) * lr[n, j]
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=SUMS)
 def _unit_costs(lpva, lP, beta, gamma, out):
     r"""``lc[n, j] = beta[n, j] lpva[n, j] + sum_k gamma[n, k, j] lP[n, k]`` (docs/model.md,
     step 1)."""
@@ -215,58 +243,169 @@ def _prices_and_shares_prepared(lc, p, ws):
     loops over flows run in memory order (sector innermost); each sum over sources keeps the
     order of the sources, so the results equal the plain step's bit for bit."""
     pi0 = p.structure.pi0
-    sigma, sigma_m = p.elasticities.sigma, p.elasticities.sigma_m
     nr, _, ns = pi0.shape
-    wD, wM, ec, pi1 = ws.wD, ws.wM, ws.ec, ws.pi1
+    wM, ec, pi1 = ws.wM, ws.ec, ws.pi1
     sm = np.empty(ns)
     scale = np.empty(ns)
     live = np.empty(ns, dtype=np.bool_)  # markets with a finite price index
-    for i in range(nr):
-        for j in range(ns):
-            ec[i, j] = np.exp((1.0 - sigma_m[j]) * lc[i, j])
+    _cost_factors(lc, p, ec)
     for n in range(nr):
-        sm[:] = 0.0
+        _markets(n, lc, p, ws, sm, scale, live)
         for i in range(nr):
             if i != n:
                 for j in range(ns):
-                    sm[j] += wM[n, i, j] * ec[i, j]
-        for j in range(ns):
-            eD = 1.0 - sigma[j]
-            eM = 1.0 - sigma_m[j]
-            d = pi0[n, n, j]
-            m0 = ws.m0[n, j]
-            lPM = np.inf
-            if m0 > 0.0 and sm[j] > 0.0:
-                lPM = np.log(sm[j]) / eM
-            s = 0.0
-            if d > 0.0:
-                s += wD[n, j] * np.exp(eD * lc[n, j])
-            if m0 > 0.0 and lPM < np.inf:
-                s += m0 * np.exp(eD * lPM)
-            if s <= 0.0:
-                ws.lPs[n, j] = 0.0
-                ws.lP[n, j] = 0.0
-                pi1[n, n, j] = 0.0
-                scale[j] = 0.0
-                live[j] = False
-                continue
-            live[j] = True
-            lp = np.log(s) / eD
-            ws.lPs[n, j] = lp
-            ws.lP[n, j] = lp
-            pi1[n, n, j] = wD[n, j] * np.exp(eD * (lc[n, j] - lp)) if d > 0.0 else 0.0
-            scale[j] = 0.0
-            if m0 > 0.0 and lPM < np.inf:
-                scale[j] = m0 * np.exp(eD * (lPM - lp) - eM * lPM)
-        for i in range(nr):
-            if i != n:
-                for j in range(ns):
-                    pi1[n, i, j] = scale[j] * wM[n, i, j] * ec[i, j]
+                    pi1[n, i, j] = wM[n, i, j] * ec[i, j] * scale[j]
         for j in range(ns):
             if ws.shifted[n, j] and live[j]:
                 uD = p.shock.ltau[n, n, j] + lc[n, j]
                 ws.lP[n, j] = _effective_price(n, j, lc, p, pi1, pi0[n, n, j], ws.m0[n, j],
                                                uD)
+
+
+@njit(cache=True)
+def _cost_factors(lc, p, ec):
+    r"""``ec[i, j]`` = :math:`\hat c_{ij}^{1-\sigma^M_j}`."""
+    sigma_m = p.elasticities.sigma_m
+    nr, ns = lc.shape
+    for i in range(nr):
+        for j in range(ns):
+            ec[i, j] = np.exp((1.0 - sigma_m[j]) * lc[i, j])
+
+
+@njit(cache=True, fastmath=SUMS)
+def _markets(n, lc, p, ws, sm, scale, live):
+    """The price indices of importer ``n``'s markets (``ws.lPs``, ``ws.lP``), its domestic
+    shares ``ws.pi1[n, n, :]``, and ``scale[j]``, the factor that turns ``wM[n, i, j] ec[i, j]``
+    into the import share ``pi1[n, i, j]``; ``live[j]`` is False where the price index is not
+    finite.  ``sm[j]`` is left at the CES sum over import sources; ``ws.ec`` must hold the
+    cost factors."""
+    pi0 = p.structure.pi0
+    sigma, sigma_m = p.elasticities.sigma, p.elasticities.sigma_m
+    nr, _, ns = pi0.shape
+    wD, wM, ec, pi1 = ws.wD, ws.wM, ws.ec, ws.pi1
+    sm[:] = 0.0
+    for i in range(nr):
+        if i != n:
+            for j in range(ns):
+                sm[j] += wM[n, i, j] * ec[i, j]
+    for j in range(ns):
+        eD = 1.0 - sigma[j]
+        one_level = sigma_m[j] == sigma[j]  # then c^(1 - sigma) = ec and PM^(1 - sigma) = sm
+        m0 = ws.m0[n, j]
+        imp = 0.0  # import composite's CES term, m0 PM^(1 - sigma)
+        if m0 > 0.0 and sm[j] > 0.0:
+            imp = m0 * (sm[j] if one_level else np.exp(eD / (1.0 - sigma_m[j]) * np.log(sm[j])))
+        dom = 0.0
+        if pi0[n, n, j] > 0.0:
+            dom = wD[n, j] * (ec[n, j] if one_level else np.exp(eD * lc[n, j]))
+        s = dom + imp
+        if s <= 0.0:
+            ws.lPs[n, j] = 0.0
+            ws.lP[n, j] = 0.0
+            pi1[n, n, j] = 0.0
+            scale[j] = 0.0
+            live[j] = False
+            continue
+        live[j] = True
+        lp = np.log(s) / eD
+        ws.lPs[n, j] = lp
+        ws.lP[n, j] = lp
+        # shares as ratios of the CES terms: pi_nn = dom / s, pi_ni = imp / s * wM ec / sm
+        pi1[n, n, j] = dom / s
+        scale[j] = imp / s / sm[j] if imp > 0.0 else 0.0
+
+
+@njit(cache=True, fastmath=SUMS)
+def _sales_fused(n, p, ws, E, Y, rents, revenue):
+    """:func:`_sales` over importer ``n``'s flows, with the import shares formed from
+    ``ws.scale`` as they are summed; adds to ``Y`` and ``rents``, sets ``revenue[n]``."""
+    inv1pt, inv1pe = p.shock.inv1pt, p.shock.inv1pe
+    wM, ec, pi1 = ws.wM, ws.ec, ws.pi1
+    nr, _, ns = wM.shape
+    taxed = ws.flags[TAXED] != 0
+    f = np.empty(ns)  # spending on imports per unit of wM ec
+    for j in range(ns):
+        f[j] = ws.scale[n, j] * E[n, j]
+    rev = 0.0
+    for i in range(nr):
+        if i == n:
+            for j in range(ns):
+                v = pi1[n, n, j] * E[n, j]
+                x = v * inv1pt[n, n, j]
+                y = x * inv1pe[n, n, j]
+                Y[n, j] += y
+                rents[n] += x - y
+                rev += v - x
+        elif taxed:
+            acc = 0.0
+            for j in range(ns):
+                v = wM[n, i, j] * ec[i, j] * f[j]
+                x = v * inv1pt[n, i, j]
+                y = x * inv1pe[n, i, j]
+                Y[i, j] += y
+                acc += x - y
+                rev += v - x
+            rents[i] += acc
+        else:  # no export tax: y = x, no rents
+            for j in range(ns):
+                v = wM[n, i, j] * ec[i, j] * f[j]
+                x = v * inv1pt[n, i, j]
+                Y[i, j] += x
+                rev += v - x
+    revenue[n] = rev
+
+
+@njit(cache=True, fastmath=SUMS)
+def _sales_untaxed(n, p, ws, E, Y, Ym, revenue, sm):
+    """:func:`_sales_fused` without export taxes: importer ``n``'s domestic purchases go to
+    ``Y``, its imports, before the exporter's cost factor ``ec``, to ``Ym`` (``Y = Y + ec Ym``
+    once every importer is added), its tariff revenue to ``revenue[n]``.  With ``sm`` (the
+    CES sums of :func:`_markets`), the first pass of an evaluation: the revenue per unit of
+    spending, ``ws.smr[n]``, is found as ``sm`` less what reaches the exporters, from the
+    same reads."""
+    inv1pt, wMt, ec, pi1 = p.shock.inv1pt, ws.wMt, ws.ec, ws.pi1
+    nr, _, ns = wMt.shape
+    f = np.empty(ns)  # spending on imports per unit of wM ec
+    for j in range(ns):
+        f[j] = ws.scale[n, j] * E[n, j]
+    if sm is not None:
+        smt = np.zeros(ns)
+        for i in range(nr):
+            if i != n:
+                for j in range(ns):
+                    Ym[i, j] += f[j] * wMt[n, i, j]
+                    smt[j] += wMt[n, i, j] * ec[i, j]
+        for j in range(ns):
+            ws.smr[n, j] = sm[j] - smt[j]
+    else:
+        for i in range(nr):
+            if i != n:
+                for j in range(ns):
+                    Ym[i, j] += f[j] * wMt[n, i, j]
+    rev = 0.0
+    for j in range(ns):
+        rev += f[j] * ws.smr[n, j]
+        v = pi1[n, n, j] * E[n, j]
+        x = v * inv1pt[n, n, j]
+        Y[n, j] += x
+        rev += v - x
+    revenue[n] = rev
+
+
+@njit(cache=True)
+def store_shares(ws):
+    """Store the import shares ``pi1[n, i, j]`` of the last fused evaluation (no-op when they
+    are stored already)."""
+    if ws.flags[STALE] == 0:
+        return
+    wM, ec, pi1 = ws.wM, ws.ec, ws.pi1
+    nr, _, ns = wM.shape
+    for n in range(nr):
+        for i in range(nr):
+            if i != n:
+                for j in range(ns):
+                    pi1[n, i, j] = wM[n, i, j] * ec[i, j] * ws.scale[n, j]
+    ws.flags[STALE] = 0
 
 
 @njit(cache=True)
@@ -368,12 +507,20 @@ def _expenditure(pi1, p, income_exog, mat, rhs, out):
 def _expenditure_step(pi1, p, income_exog, E, out):
     r"""One Jacobi step of the expenditure system: the right-hand side of
     :func:`_expenditure` at ``E``."""
-    alpha, gamma = p.structure.alpha, p.structure.gamma
     nr, _, ns = pi1.shape
     Y = np.empty((nr, ns))
     rents = np.empty(nr)
     revenue = np.empty(nr)
     _sales(pi1, p, E, Y, rents, revenue)
+    _absorption(p, income_exog, Y, rents, revenue, out)
+
+
+@njit(cache=True, fastmath=SUMS)
+def _absorption(p, income_exog, Y, rents, revenue, out):
+    r"""The right-hand side of the expenditure system from the sales at the current absorption:
+    :math:`\alpha(\text{income} + R + \text{rents}) + \gamma Y`."""
+    alpha, gamma = p.structure.alpha, p.structure.gamma
+    nr, ns = alpha.shape
     for n in range(nr):
         for j in range(ns):
             acc = alpha[n, j] * (income_exog[n] + revenue[n] + rents[n])
@@ -386,11 +533,23 @@ def _expenditure_step(pi1, p, income_exog, E, out):
 def evaluate(x, p, ws):
     """Steps 1-5 at the state ``x``: fills ``ws`` with factor prices, costs, the new price
     indices, shares, absorption, gross output, rents and factor demands."""
+    evaluate_lean(x, p, ws)
+    store_shares(ws)
+
+
+@njit(cache=True)
+def evaluate_lean(x, p, ws):
+    """:func:`evaluate`, except that after a fused evaluation (:func:`_evaluate_fused`) the
+    import shares are not stored in ``ws.pi1`` until :func:`store_shares` (the fixed point
+    needs only their sums)."""
     s = p.structure
     nr, ns = s.beta.shape
     _, lP, lr, e = split(x, nr, ns)
     _factor_prices(x, p, ws.lw, ws.L, ws.lpva)
     _unit_costs(ws.lpva, lP, s.beta, s.gamma, ws.lc)
+    if ws.ready[0] and ws.flags[FUSED] and not p.direct:
+        _evaluate_fused(x, p, ws)
+        return
     if ws.ready[0]:
         _prices_and_shares_prepared(ws.lc, p, ws)
     else:
@@ -410,9 +569,77 @@ def evaluate(x, p, ws):
                 E_old[n, j] = e[n, j] * s.E0[n, j]
         _expenditure_step(ws.pi1, p, ws.income, E_old, ws.E)
     _sales(ws.pi1, p, ws.E, ws.Y, ws.rents, np.empty(nr))
+    _factor_demand(s, ws)
+
+
+@njit(cache=True)
+def _factor_demand(s, ws):
+    """Wage bill and capital income demanded at gross output ``ws.Y``."""
+    nr, ns = s.beta.shape
     for n in range(nr):
         acc = 0.0
         for j in range(ns):
             acc += s.theta[n, j] * s.beta[n, j] * ws.Y[n, j]
             ws.KD[n, j] = (1.0 - s.theta[n, j]) * s.beta[n, j] * ws.Y[n, j]
         ws.LD[n] = acc
+
+
+@njit(cache=True)
+def _evaluate_fused(x, p, ws):
+    """Steps 2-5 of :func:`evaluate` for iterative absorption, with the sales at the current
+    absorption formed importer by importer right after that importer's prices (its flows are
+    then still in cache) and the import shares formed where they are summed: three passes over
+    the flows instead of five, reading one array each.  The same equations; the sums in another
+    order."""
+    s = p.structure
+    nr, ns = s.beta.shape
+    _, lP, lr, e = split(x, nr, ns)
+    taxed = ws.flags[TAXED] != 0
+    sm = np.empty(ns)
+    scale = np.empty(ns)
+    live = np.empty(ns, dtype=np.bool_)
+    E_old = np.empty((nr, ns))
+    for n in range(nr):
+        for j in range(ns):
+            E_old[n, j] = e[n, j] * s.E0[n, j]
+    Y = np.zeros((nr, ns))
+    Ym = np.zeros((nr, ns))
+    rents = np.zeros(nr)
+    revenue = np.empty(nr)
+    _cost_factors(ws.lc, p, ws.ec)
+    for n in range(nr):
+        _markets(n, ws.lc, p, ws, sm, scale, live)
+        ws.scale[n, :] = scale
+        if taxed:
+            _sales_fused(n, p, ws, E_old, Y, rents, revenue)
+        else:
+            _sales_untaxed(n, p, ws, E_old, Y, Ym, revenue, sm)
+    if not taxed:
+        _add_imports(ws.ec, Ym, Y)
+    ws.flags[STALE] = 1
+    for n in range(nr):
+        acc = np.exp(ws.lw[n]) * ws.L[n] * s.vaL[n] + p.shock.D1[n]
+        for j in range(ns):
+            if s.vaK[n, j] > 0.0:
+                acc += np.exp(lr[n, j]) * s.vaK[n, j]
+        ws.income[n] = acc
+    _absorption(p, ws.income, Y, rents, revenue, ws.E)
+    ws.Y[:, :] = 0.0
+    ws.rents[:] = 0.0
+    Ym[:, :] = 0.0
+    for n in range(nr):
+        if taxed:
+            _sales_fused(n, p, ws, ws.E, ws.Y, ws.rents, revenue)
+        else:
+            _sales_untaxed(n, p, ws, ws.E, ws.Y, Ym, revenue, None)
+    if not taxed:
+        _add_imports(ws.ec, Ym, ws.Y)
+    _factor_demand(s, ws)
+
+
+@njit(cache=True, fastmath=SUMS)
+def _add_imports(ec, Ym, Y):
+    nr, ns = Y.shape
+    for i in range(nr):
+        for j in range(ns):
+            Y[i, j] += ec[i, j] * Ym[i, j]
