@@ -72,12 +72,25 @@ def make_state(size, option):
 
 @pytest.mark.parametrize("option", list(OPTIONS))
 @pytest.mark.parametrize("direct", [True, False], ids=["direct", "iterative"])
-def test_evaluate_and_map_agree_with_numpy(size, option, direct):
+@pytest.mark.parametrize("prepared", [False, True], ids=["full", "prepared"])
+def test_evaluate_and_map_agree_with_numpy(size, option, direct, prepared):
+    """Every path of the compiled evaluation (the full price step; the prepared one; the fused
+    evaluation of the fixed point, taken when the weights are prepared, absorption is
+    iterative and no preference shifts act) against the NumPy twin."""
     bm, p, x = make_state(size, option)
     p = p._replace(direct=direct)
     nr, ns = bm.shape
     ws = k.workspace(nr, ns, direct)
-    k.evaluate(x, p, ws)
+    if prepared:
+        k.prepare_weights(p, ws)
+        fused = not direct and not np.any(p.shock.lpref)
+        assert bool(ws.flags[k.FUSED]) == (not np.any(p.shock.lpref))
+        assert bool(ws.flags[k.TAXED]) == np.any(p.shock.inv1pe != 1.0)
+        k.evaluate_lean(x, p, ws)
+        assert bool(ws.flags[k.STALE]) == fused  # the import shares are not stored yet
+        k.store_shares(ws)
+    else:
+        k.evaluate(x, p, ws)
     twin = eq.evaluate(x, p)
     pairs = {"lw": ws.lw, "L": ws.L, "lpva": ws.lpva, "lc": ws.lc, "lPs": ws.lPs, "lP": ws.lP,
              "pi1": ws.pi1, "E1": ws.E, "Y1": ws.Y, "rents": ws.rents, "LD": ws.LD,
@@ -85,7 +98,10 @@ def test_evaluate_and_map_agree_with_numpy(size, option, direct):
     for name, got in pairs.items():
         np.testing.assert_allclose(got, twin[name], rtol=1e-10, atol=1e-12, err_msg=name)
     g = np.empty_like(x)
-    res = fp.fixed_point_map(x, p, 0.7, g, k.workspace(nr, ns, direct))
+    ws = k.workspace(nr, ns, direct)
+    if prepared:
+        k.prepare_weights(p, ws)
+    res = fp.fixed_point_map(x, p, 0.7, g, ws)
     g_twin, *res_twin = eq.fixed_point_map(x, p, 0.7)
     np.testing.assert_allclose(g, g_twin, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(res, res_twin, rtol=1e-9)
@@ -194,3 +210,15 @@ def test_prepared_price_step_agrees_with_the_full_one_and_its_twin(case):
         assert (full.pi1 == 0).any() and (ws.pi1[full.pi1 == 0] == 0).all()
     if case == "prohibitive":
         assert (ws.pi1[0, 1, :] == 0).all()
+    # the fused evaluation of the fixed point (one-level and nested markets) against the twin
+    for nested in (True, False):
+        p = kernel_params(bm, make_policy(bm, t1=t1, pref=pref, nested=nested))
+        x = layout.join(rng.uniform(0.8, 1.2, 4), *(rng.normal(0, 0.1, (4, 5)) for _ in "PKE"))
+        x[-20:] = np.exp(x[-20:])  # absorption relative to the benchmark
+        ws = workspace(4, 5, False)
+        prepare_weights(p, ws)
+        k.evaluate(x, p, ws)
+        twin = eq.evaluate(x, p)
+        for name, got in {"lP": ws.lP, "pi1": ws.pi1, "E1": ws.E, "Y1": ws.Y, "LD": ws.LD,
+                          "rents": ws.rents}.items():
+            np.testing.assert_allclose(got, twin[name], rtol=1e-10, atol=1e-12, err_msg=name)
