@@ -16,8 +16,9 @@ from calibration.synthetic import gravity_dataset, random_dataset
 from model.core.policy import Policy, deficit_rule, make_policy
 
 #: (regions, sectors): the US-Japan model, US-Japan-rest of world, a mid-size model, the
-#: Caliendo-Parro (2015) NAFTA scale, the GTAP scale.  All with input-output links.
-SIZES = ((2, 13), (3, 13), (10, 20), (31, 40), (60, 65))
+#: Caliendo-Parro (2015) NAFTA scale, the GTAP scale, every trading partner of the US (the
+#: scale of the April 2025 tariff schedule).  All with input-output links.
+SIZES = ((2, 13), (3, 13), (10, 20), (31, 40), (60, 65), (194, 65))
 
 #: The tariff increase of the shock (25 points).
 TARIFF_SHOCK = 0.25

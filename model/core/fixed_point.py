@@ -179,14 +179,14 @@ def _solve_fixed_point(x0, p, st, damping, x_out, ws):
                 finite = False
         if not finite:
             if stored > 0:  # an extrapolated step went too far: back to the last plain step
-                x[:] = g_old
+                _copy(g_old, x)
                 stored = 0
                 head = 0
                 continue
-            x_out[:] = x
+            _copy(x, x_out)
             return NOT_FINITE, it, res_w, res_p, res_e
         if res_w < tol and res_p < tol and res_e < tol:
-            x_out[:] = x
+            _copy(x, x_out)
             return CONVERGED, it, res_w, res_p, res_e
         if it == max_iter:
             break
@@ -198,16 +198,24 @@ def _solve_fixed_point(x0, p, st, damping, x_out, ws):
                 dG[head, a] = g[a] - g_old[a]
             head = (head + 1) % memory
             stored = min(stored + 1, memory)
-        f_old[:] = f
-        g_old[:] = g
+        _copy(f, f_old)
+        _copy(g, g_old)
         if anderson and stored > 0:
             if _anderson_step(x, g, f, dF, dG, stored, nr, ns):
                 continue
             stored = 0  # a failed extrapolation: the plain step, and the history cleared
             head = 0
-        x[:] = g
-    x_out[:] = x
+        _copy(g, x)
+    _copy(x, x_out)
     return MAX_ITER, max_iter, res_w, res_p, res_e
+
+
+@njit(cache=True)
+def _copy(src, dst):
+    """``dst[:] = src`` for equal shapes (a loop: the slice assignment would compile a
+    shape check with its error message, seconds of a first run)."""
+    for a in range(src.shape[0]):
+        dst[a] = src[a]
 
 
 @njit(cache=True)
@@ -228,7 +236,7 @@ def _anderson_step(x, g, f, dF, dG, stored, nr, ns):
     for n in range(nr):
         if wages[n] <= 0.0:
             return False
-    x[:] = x_new
+    _copy(x_new, x)
     return True
 
 
@@ -236,17 +244,13 @@ def _anderson_step(x, g, f, dF, dG, stored, nr, ns):
 def solve_with_retries(x0, x_init, p, st, x_out):
     """Solve from ``x0``; if that fails, from the benchmark state ``x_init`` with half the
     damping, twice.  Returns ``(status, iterations in all, factor residual, price residual,
-    absorption residual, damping of the last attempt)`` of the last attempt; ``x_out`` holds
-    its last iterate."""
+    absorption residual, damping of the last attempt, quantities)`` of the last attempt;
+    ``x_out`` holds its last iterate and ``quantities`` the equilibrium at it that a solution
+    reports, read from the solve's workspace: ``(log wage, employment, log price index, log
+    unit cost, shares, absorption, gross output, rents)`` (only these arrays reach Python, not
+    the whole workspace)."""
     nr, ns = p.structure.beta.shape
     ws = workspace(nr, ns, p.direct)
-    return solve_in(x0, x_init, p, st, x_out, ws)
-
-
-@njit(cache=True, nogil=True)
-def solve_in(x0, x_init, p, st, x_out, ws):
-    """:func:`solve_with_retries` in the workspace ``ws`` (prepared here for ``p``): after a
-    converged solve it holds every quantity at the solution ``x_out``."""
     prepare_weights(p, ws)
     damping = st.damping
     status, iters, rf, rp, re = _solve_fixed_point(x0, p, st, damping, x_out, ws)
@@ -258,4 +262,5 @@ def solve_in(x0, x_init, p, st, x_out, ws):
         status, iters, rf, rp, re = _solve_fixed_point(x_init, p, st, damping, x_out, ws)
         total += iters
     store_shares(ws)
-    return status, total, rf, rp, re, damping
+    return (status, total, rf, rp, re, damping,
+            (ws.lw, ws.L, ws.lP, ws.lc, ws.pi1, ws.E, ws.Y, ws.rents))

@@ -44,7 +44,7 @@ class Workspace(NamedTuple):
     shifted: np.ndarray  # [n, j] 1 where a preference shift acts
     ec: np.ndarray      # [i, j] c_i^(1 - sigma_M), per evaluation
     ready: np.ndarray   # [1] 1 once the weights are prepared for this workspace's parameters
-    # the fused evaluation (_evaluate_fused): import shares are pi1[n, i, j] = scale[n, j]
+    # the fused evaluation (evaluate_lean): import shares are pi1[n, i, j] = scale[n, j]
     # wM[n, i, j] ec[i, j], formed where they are summed and stored only by store_shares
     scale: np.ndarray   # [n, j] per evaluation
     flags: np.ndarray   # [3] fused path usable (no preference shift); export taxes present;
@@ -241,16 +241,18 @@ def _prices_and_shares_prepared(lc, p, ws):
     """:func:`_prices_and_shares` with the constant factors of :func:`prepare_weights`: the
     same equations, one exponential per cell ``(i, j)`` and one per market ``(n, j)``.  The
     loops over flows run in memory order (sector innermost); each sum over sources keeps the
-    order of the sources, so the results equal the plain step's bit for bit."""
+    order of the sources; the shares are ratios of the CES terms."""
     pi0 = p.structure.pi0
+    sigma, sigma_m = p.elasticities.sigma, p.elasticities.sigma_m
     nr, _, ns = pi0.shape
     wM, ec, pi1 = ws.wM, ws.ec, ws.pi1
     sm = np.empty(ns)
     scale = np.empty(ns)
     live = np.empty(ns, dtype=np.bool_)  # markets with a finite price index
-    _cost_factors(lc, p, ec)
+    _cost_factors(lc, sigma_m, ec)
     for n in range(nr):
-        _markets(n, lc, p, ws, sm, scale, live)
+        _markets(n, lc, pi0, sigma, sigma_m, ws.wD, wM, ws.m0, ec, ws.lPs, ws.lP, pi1, sm,
+                 scale, live)
         for i in range(nr):
             if i != n:
                 for j in range(ns):
@@ -263,26 +265,25 @@ def _prices_and_shares_prepared(lc, p, ws):
 
 
 @njit(cache=True)
-def _cost_factors(lc, p, ec):
+def _cost_factors(lc, sigma_m, ec):
     r"""``ec[i, j]`` = :math:`\hat c_{ij}^{1-\sigma^M_j}`."""
-    sigma_m = p.elasticities.sigma_m
     nr, ns = lc.shape
     for i in range(nr):
         for j in range(ns):
             ec[i, j] = np.exp((1.0 - sigma_m[j]) * lc[i, j])
 
 
+# The helpers of the fused evaluation below take plain arrays, not the parameter and workspace
+# tuples: each call would otherwise pass (and count references to) some fifty arrays, which
+# costs time in every call and seconds of compilation.
+
 @njit(cache=True, fastmath=SUMS)
-def _markets(n, lc, p, ws, sm, scale, live):
-    """The price indices of importer ``n``'s markets (``ws.lPs``, ``ws.lP``), its domestic
-    shares ``ws.pi1[n, n, :]``, and ``scale[j]``, the factor that turns ``wM[n, i, j] ec[i, j]``
-    into the import share ``pi1[n, i, j]``; ``live[j]`` is False where the price index is not
-    finite.  ``sm[j]`` is left at the CES sum over import sources; ``ws.ec`` must hold the
-    cost factors."""
-    pi0 = p.structure.pi0
-    sigma, sigma_m = p.elasticities.sigma, p.elasticities.sigma_m
+def _markets(n, lc, pi0, sigma, sigma_m, wD, wM, m0, ec, lPs, lP, pi1, sm, scale, live):
+    """The price indices of importer ``n``'s markets (``lPs``, ``lP``), its domestic shares
+    ``pi1[n, n, :]``, and ``scale[j]``, the factor that turns ``wM[n, i, j] ec[i, j]`` into the
+    import share ``pi1[n, i, j]``; ``live[j]`` is False where the price index is not finite.
+    ``sm[j]`` is left at the CES sum over import sources; ``ec`` holds the cost factors."""
     nr, _, ns = pi0.shape
-    wD, wM, ec, pi1 = ws.wD, ws.wM, ws.ec, ws.pi1
     sm[:] = 0.0
     for i in range(nr):
         if i != n:
@@ -291,53 +292,51 @@ def _markets(n, lc, p, ws, sm, scale, live):
     for j in range(ns):
         eD = 1.0 - sigma[j]
         one_level = sigma_m[j] == sigma[j]  # then c^(1 - sigma) = ec and PM^(1 - sigma) = sm
-        m0 = ws.m0[n, j]
+        m = m0[n, j]
         imp = 0.0  # import composite's CES term, m0 PM^(1 - sigma)
-        if m0 > 0.0 and sm[j] > 0.0:
-            imp = m0 * (sm[j] if one_level else np.exp(eD / (1.0 - sigma_m[j]) * np.log(sm[j])))
+        if m > 0.0 and sm[j] > 0.0:
+            imp = m * (sm[j] if one_level else np.exp(eD / (1.0 - sigma_m[j]) * np.log(sm[j])))
         dom = 0.0
         if pi0[n, n, j] > 0.0:
             dom = wD[n, j] * (ec[n, j] if one_level else np.exp(eD * lc[n, j]))
         s = dom + imp
         if s <= 0.0:
-            ws.lPs[n, j] = 0.0
-            ws.lP[n, j] = 0.0
+            lPs[n, j] = 0.0
+            lP[n, j] = 0.0
             pi1[n, n, j] = 0.0
             scale[j] = 0.0
             live[j] = False
             continue
         live[j] = True
         lp = np.log(s) / eD
-        ws.lPs[n, j] = lp
-        ws.lP[n, j] = lp
+        lPs[n, j] = lp
+        lP[n, j] = lp
         # shares as ratios of the CES terms: pi_nn = dom / s, pi_ni = imp / s * wM ec / sm
         pi1[n, n, j] = dom / s
         scale[j] = imp / s / sm[j] if imp > 0.0 else 0.0
 
 
 @njit(cache=True, fastmath=SUMS)
-def _sales_fused(n, p, ws, E, Y, rents, revenue):
-    """:func:`_sales` over importer ``n``'s flows, with the import shares formed from
-    ``ws.scale`` as they are summed; adds to ``Y`` and ``rents``, sets ``revenue[n]``."""
-    inv1pt, inv1pe = p.shock.inv1pt, p.shock.inv1pe
-    wM, ec, pi1 = ws.wM, ws.ec, ws.pi1
+def _sales_taxed(n, inv1pt, inv1pe, wM, ec, pi1, scale, E, Y, rents, revenue):
+    """:func:`_sales` over importer ``n``'s flows, with the import shares
+    ``pi1[n, i, j] = scale[n, j] wM[n, i, j] ec[i, j]`` formed as they are summed; adds to
+    ``Y`` and ``rents``, sets ``revenue[n]``."""
     nr, _, ns = wM.shape
-    taxed = ws.flags[TAXED] != 0
     f = np.empty(ns)  # spending on imports per unit of wM ec
     for j in range(ns):
-        f[j] = ws.scale[n, j] * E[n, j]
+        f[j] = scale[n, j] * E[n, j]
     rev = 0.0
     for i in range(nr):
+        acc = 0.0
         if i == n:
             for j in range(ns):
                 v = pi1[n, n, j] * E[n, j]
                 x = v * inv1pt[n, n, j]
                 y = x * inv1pe[n, n, j]
                 Y[n, j] += y
-                rents[n] += x - y
+                acc += x - y
                 rev += v - x
-        elif taxed:
-            acc = 0.0
+        else:
             for j in range(ns):
                 v = wM[n, i, j] * ec[i, j] * f[j]
                 x = v * inv1pt[n, i, j]
@@ -345,30 +344,23 @@ def _sales_fused(n, p, ws, E, Y, rents, revenue):
                 Y[i, j] += y
                 acc += x - y
                 rev += v - x
-            rents[i] += acc
-        else:  # no export tax: y = x, no rents
-            for j in range(ns):
-                v = wM[n, i, j] * ec[i, j] * f[j]
-                x = v * inv1pt[n, i, j]
-                Y[i, j] += x
-                rev += v - x
+        rents[i] += acc
     revenue[n] = rev
 
 
 @njit(cache=True, fastmath=SUMS)
-def _sales_untaxed(n, p, ws, E, Y, Ym, revenue, sm):
-    """:func:`_sales_fused` without export taxes: importer ``n``'s domestic purchases go to
-    ``Y``, its imports, before the exporter's cost factor ``ec``, to ``Ym`` (``Y = Y + ec Ym``
-    once every importer is added), its tariff revenue to ``revenue[n]``.  With ``sm`` (the
-    CES sums of :func:`_markets`), the first pass of an evaluation: the revenue per unit of
-    spending, ``ws.smr[n]``, is found as ``sm`` less what reaches the exporters, from the
-    same reads."""
-    inv1pt, wMt, ec, pi1 = p.shock.inv1pt, ws.wMt, ws.ec, ws.pi1
+def _sales_untaxed(n, inv1pt, wMt, ec, pi1, scale, smr, E, Y, Ym, revenue, sm, first):
+    """Importer ``n``'s sales without export taxes: its domestic purchases go to ``Y``, its
+    imports, before the exporter's cost factor ``ec``, to ``Ym`` (``Y = Y + ec Ym`` once every
+    importer is added), its tariff revenue to ``revenue[n]``; ``wMt = wM / (1 + t)``.  In the
+    ``first`` pass of an evaluation, the revenue per unit of spending, ``smr[n]``, is found
+    from the same reads as ``sm`` (the CES sums of :func:`_markets`) less what reaches the
+    exporters."""
     nr, _, ns = wMt.shape
     f = np.empty(ns)  # spending on imports per unit of wM ec
     for j in range(ns):
-        f[j] = ws.scale[n, j] * E[n, j]
-    if sm is not None:
+        f[j] = scale[n, j] * E[n, j]
+    if first:
         smt = np.zeros(ns)
         for i in range(nr):
             if i != n:
@@ -376,7 +368,7 @@ def _sales_untaxed(n, p, ws, E, Y, Ym, revenue, sm):
                     Ym[i, j] += f[j] * wMt[n, i, j]
                     smt[j] += wMt[n, i, j] * ec[i, j]
         for j in range(ns):
-            ws.smr[n, j] = sm[j] - smt[j]
+            smr[n, j] = sm[j] - smt[j]
     else:
         for i in range(nr):
             if i != n:
@@ -384,7 +376,7 @@ def _sales_untaxed(n, p, ws, E, Y, Ym, revenue, sm):
                     Ym[i, j] += f[j] * wMt[n, i, j]
     rev = 0.0
     for j in range(ns):
-        rev += f[j] * ws.smr[n, j]
+        rev += f[j] * smr[n, j]
         v = pi1[n, n, j] * E[n, j]
         x = v * inv1pt[n, n, j]
         Y[n, j] += x
@@ -512,15 +504,20 @@ def _expenditure_step(pi1, p, income_exog, E, out):
     rents = np.empty(nr)
     revenue = np.empty(nr)
     _sales(pi1, p, E, Y, rents, revenue)
-    _absorption(p, income_exog, Y, rents, revenue, out)
+    zero = np.zeros((nr, ns))
+    _absorption(p.structure.alpha, p.structure.gamma, income_exog, Y, rents, revenue, out,
+                zero, zero)
 
 
 @njit(cache=True, fastmath=SUMS)
-def _absorption(p, income_exog, Y, rents, revenue, out):
+def _absorption(alpha, gamma, income_exog, Y, rents, revenue, out, ec, Ym):
     r"""The right-hand side of the expenditure system from the sales at the current absorption:
-    :math:`\alpha(\text{income} + R + \text{rents}) + \gamma Y`."""
-    alpha, gamma = p.structure.alpha, p.structure.gamma
+    :math:`\alpha(\text{income} + R + \text{rents}) + \gamma Y`; first ``Y += ec Ym`` (the
+    imports of a fused evaluation, before the exporter's cost factor)."""
     nr, ns = alpha.shape
+    for i in range(nr):
+        for j in range(ns):
+            Y[i, j] += ec[i, j] * Ym[i, j]
     for n in range(nr):
         for j in range(ns):
             acc = alpha[n, j] * (income_exog[n] + revenue[n] + rents[n])
@@ -539,107 +536,80 @@ def evaluate(x, p, ws):
 
 @njit(cache=True)
 def evaluate_lean(x, p, ws):
-    """:func:`evaluate`, except that after a fused evaluation (:func:`_evaluate_fused`) the
-    import shares are not stored in ``ws.pi1`` until :func:`store_shares` (the fixed point
-    needs only their sums)."""
+    """:func:`evaluate`, except that after a fused evaluation the import shares are not stored
+    in ``ws.pi1`` until :func:`store_shares` (the fixed point needs only their sums).
+
+    The fused evaluation, taken for iterative absorption with prepared weights and no
+    preference shift, forms each importer's sales at the current absorption right after that
+    importer's prices (its flows are then still in cache), and the import shares where they are
+    summed: three passes over the flows instead of five, reading one array each.  The same
+    equations as the other path; the sums in another order."""
     s = p.structure
     nr, ns = s.beta.shape
     _, lP, lr, e = split(x, nr, ns)
     _factor_prices(x, p, ws.lw, ws.L, ws.lpva)
     _unit_costs(ws.lpva, lP, s.beta, s.gamma, ws.lc)
-    if ws.ready[0] and ws.flags[FUSED] and not p.direct:
-        _evaluate_fused(x, p, ws)
-        return
-    if ws.ready[0]:
-        _prices_and_shares_prepared(ws.lc, p, ws)
-    else:
-        _prices_and_shares(ws.lc, p, ws.lPs, ws.lP, ws.pi1)
     for n in range(nr):
         acc = np.exp(ws.lw[n]) * ws.L[n] * s.vaL[n] + p.shock.D1[n]
         for j in range(ns):
             if s.vaK[n, j] > 0.0:
                 acc += np.exp(lr[n, j]) * s.vaK[n, j]
         ws.income[n] = acc
-    if p.direct:
-        _expenditure(ws.pi1, p, ws.income, ws.mat, ws.rhs, ws.E)
-    else:
-        E_old = np.empty((nr, ns))
-        for n in range(nr):
-            for j in range(ns):
-                E_old[n, j] = e[n, j] * s.E0[n, j]
-        _expenditure_step(ws.pi1, p, ws.income, E_old, ws.E)
-    _sales(ws.pi1, p, ws.E, ws.Y, ws.rents, np.empty(nr))
-    _factor_demand(s, ws)
-
-
-@njit(cache=True)
-def _factor_demand(s, ws):
-    """Wage bill and capital income demanded at gross output ``ws.Y``."""
-    nr, ns = s.beta.shape
+    E_old = np.empty((nr, ns))
     for n in range(nr):
+        for j in range(ns):
+            E_old[n, j] = e[n, j] * s.E0[n, j]
+    revenue = np.empty(nr)
+    if ws.ready[0] and ws.flags[FUSED] and not p.direct:
+        taxed = ws.flags[TAXED] != 0
+        pi0, inv1pt, inv1pe = s.pi0, p.shock.inv1pt, p.shock.inv1pe
+        sigma, sigma_m = p.elasticities.sigma, p.elasticities.sigma_m
+        wM, wMt, ec, pi1, scale, smr = ws.wM, ws.wMt, ws.ec, ws.pi1, ws.scale, ws.smr
+        sm = np.empty(ns)
+        sc = np.empty(ns)
+        live = np.empty(ns, dtype=np.bool_)
+        Y = np.zeros((nr, ns))
+        Ym = np.zeros((nr, ns))  # imports before the exporter's cost factor
+        rents = np.zeros(nr)
+        _cost_factors(ws.lc, sigma_m, ec)
+        for n in range(nr):
+            _markets(n, ws.lc, pi0, sigma, sigma_m, ws.wD, wM, ws.m0, ec, ws.lPs, ws.lP, pi1,
+                     sm, sc, live)
+            for j in range(ns):
+                scale[n, j] = sc[j]
+            if taxed:
+                _sales_taxed(n, inv1pt, inv1pe, wM, ec, pi1, scale, E_old, Y, rents, revenue)
+            else:
+                _sales_untaxed(n, inv1pt, wMt, ec, pi1, scale, smr, E_old, Y, Ym, revenue, sm,
+                               True)
+        ws.flags[STALE] = 1
+        _absorption(s.alpha, s.gamma, ws.income, Y, rents, revenue, ws.E, ec, Ym)
+        ws.Y[:, :] = 0.0
+        ws.rents[:] = 0.0
+        Ym[:, :] = 0.0
+        for n in range(nr):
+            if taxed:
+                _sales_taxed(n, inv1pt, inv1pe, wM, ec, pi1, scale, ws.E, ws.Y, ws.rents,
+                             revenue)
+            else:
+                _sales_untaxed(n, inv1pt, wMt, ec, pi1, scale, smr, ws.E, ws.Y, Ym, revenue, sm,
+                               False)
+        for i in range(nr):
+            for j in range(ns):
+                ws.Y[i, j] += ec[i, j] * Ym[i, j]
+    else:
+        if ws.ready[0]:
+            _prices_and_shares_prepared(ws.lc, p, ws)
+        else:
+            _prices_and_shares(ws.lc, p, ws.lPs, ws.lP, ws.pi1)
+        if p.direct:
+            _expenditure(ws.pi1, p, ws.income, ws.mat, ws.rhs, ws.E)
+        else:
+            _expenditure_step(ws.pi1, p, ws.income, E_old, ws.E)
+        _sales(ws.pi1, p, ws.E, ws.Y, ws.rents, revenue)
+    for n in range(nr):  # factor demand at gross output
         acc = 0.0
         for j in range(ns):
             acc += s.theta[n, j] * s.beta[n, j] * ws.Y[n, j]
             ws.KD[n, j] = (1.0 - s.theta[n, j]) * s.beta[n, j] * ws.Y[n, j]
         ws.LD[n] = acc
-
-
-@njit(cache=True)
-def _evaluate_fused(x, p, ws):
-    """Steps 2-5 of :func:`evaluate` for iterative absorption, with the sales at the current
-    absorption formed importer by importer right after that importer's prices (its flows are
-    then still in cache) and the import shares formed where they are summed: three passes over
-    the flows instead of five, reading one array each.  The same equations; the sums in another
-    order."""
-    s = p.structure
-    nr, ns = s.beta.shape
-    _, lP, lr, e = split(x, nr, ns)
-    taxed = ws.flags[TAXED] != 0
-    sm = np.empty(ns)
-    scale = np.empty(ns)
-    live = np.empty(ns, dtype=np.bool_)
-    E_old = np.empty((nr, ns))
-    for n in range(nr):
-        for j in range(ns):
-            E_old[n, j] = e[n, j] * s.E0[n, j]
-    Y = np.zeros((nr, ns))
-    Ym = np.zeros((nr, ns))
-    rents = np.zeros(nr)
-    revenue = np.empty(nr)
-    _cost_factors(ws.lc, p, ws.ec)
-    for n in range(nr):
-        _markets(n, ws.lc, p, ws, sm, scale, live)
-        ws.scale[n, :] = scale
-        if taxed:
-            _sales_fused(n, p, ws, E_old, Y, rents, revenue)
-        else:
-            _sales_untaxed(n, p, ws, E_old, Y, Ym, revenue, sm)
-    if not taxed:
-        _add_imports(ws.ec, Ym, Y)
-    ws.flags[STALE] = 1
-    for n in range(nr):
-        acc = np.exp(ws.lw[n]) * ws.L[n] * s.vaL[n] + p.shock.D1[n]
-        for j in range(ns):
-            if s.vaK[n, j] > 0.0:
-                acc += np.exp(lr[n, j]) * s.vaK[n, j]
-        ws.income[n] = acc
-    _absorption(p, ws.income, Y, rents, revenue, ws.E)
-    ws.Y[:, :] = 0.0
-    ws.rents[:] = 0.0
-    Ym[:, :] = 0.0
-    for n in range(nr):
-        if taxed:
-            _sales_fused(n, p, ws, ws.E, ws.Y, ws.rents, revenue)
-        else:
-            _sales_untaxed(n, p, ws, ws.E, ws.Y, Ym, revenue, None)
-    if not taxed:
-        _add_imports(ws.ec, Ym, ws.Y)
-    _factor_demand(s, ws)
-
-
-@njit(cache=True, fastmath=SUMS)
-def _add_imports(ec, Ym, Y):
-    nr, ns = Y.shape
-    for i in range(nr):
-        for j in range(ns):
-            Y[i, j] += ec[i, j] * Ym[i, j]

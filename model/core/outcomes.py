@@ -25,6 +25,7 @@ from calibration.accounts import off_diagonal
 from calibration.calibrate import Benchmark
 from model.core.kernels import evaluate, workspace
 from model.core.layout import split
+from model.core.params import benchmark_array
 from model.core.policy import Policy
 from model.core.variables import Variable
 
@@ -138,9 +139,9 @@ class OutcomeArrays(NamedTuple):
 def outcome_inputs(bm: Benchmark, policy: Policy) -> OutcomeInputs:
     X0f = off_diagonal(bm.X0)
     log_fob = np.log1p(policy.e1)
-    return OutcomeInputs(
-        I0=np.asarray(bm.I0, dtype=float), Y0=np.asarray(bm.Y0, dtype=float),
-        X0=np.ascontiguousarray(bm.X0, dtype=float),
+    return OutcomeInputs(  # writable arrays: one compiled version (params.benchmark_array)
+        I0=benchmark_array(bm, "I0"), Y0=benchmark_array(bm, "Y0"),
+        X0=benchmark_array(bm, "X0"),
         gdp0=bm.F0.sum(axis=1) + X0f.sum(axis=(1, 2)) - X0f.sum(axis=(0, 2)),
         log_cif=np.log(policy.d_hat) + log_fob, log_fob=log_fob)
 

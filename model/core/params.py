@@ -10,6 +10,7 @@ elasticities of a sweep draw, the shock of a grid point) without rebuilding the 
 
 from __future__ import annotations
 
+import weakref
 from typing import NamedTuple
 
 import numpy as np
@@ -82,16 +83,37 @@ class SolverTuple(NamedTuple):
     anderson: bool
 
 
+_COPIES: dict[int, dict[str, np.ndarray]] = {}
+
+
+def benchmark_array(bm: Benchmark, name: str) -> np.ndarray:
+    """A writable C-ordered copy of the benchmark's array ``name``, made once per benchmark.
+
+    The benchmark's own arrays are read-only, and numba compiles every kernel again for each
+    mix of read-only and writable arguments; parameters built in compiled code (sweep draws)
+    or unpickled on a Dask worker are writable.  Giving the kernels writable arrays everywhere
+    lets single solves and sweeps share one compiled version (half the compilation of a first
+    run).  The kernels never write to these arrays."""
+    key = id(bm)
+    copies = _COPIES.get(key)
+    if copies is None:
+        copies = _COPIES[key] = {}
+        weakref.finalize(bm, _COPIES.pop, key, None)
+    if name not in copies:
+        copies[name] = np.array(getattr(bm, name), dtype=float, order="C")
+    return copies[name]
+
+
 def structure(bm: Benchmark, policy: Policy) -> Structure:
     """The benchmark shares and the closure's split of value added into labour and capital."""
     return Structure(
-        beta=np.ascontiguousarray(bm.beta),
-        gamma=np.ascontiguousarray(bm.gamma),
-        pi0=np.ascontiguousarray(bm.pi0),
-        alpha=np.ascontiguousarray(bm.alpha),
+        beta=benchmark_array(bm, "beta"),
+        gamma=benchmark_array(bm, "gamma"),
+        pi0=benchmark_array(bm, "pi0"),
+        alpha=benchmark_array(bm, "alpha"),
         va=bm.VA0.sum(axis=1),
         E0=np.where(bm.E0 > 0, bm.E0, 1.0),
-        theta=np.ascontiguousarray(policy.theta),
+        theta=np.array(policy.theta, dtype=float, order="C"),
         vaL=(policy.theta * bm.VA0).sum(axis=1),
         vaK=(1.0 - policy.theta) * bm.VA0,
         frw=policy.fixed_real_wage.astype(np.int8),
@@ -107,7 +129,7 @@ def shock(bm: Benchmark, policy: Policy) -> Shock:
         np.ascontiguousarray(bm.t0, dtype=float), np.ascontiguousarray(policy.e1, dtype=float),
         np.ascontiguousarray(policy.pref, dtype=float))
     return Shock(ltau=ltau, inv1pt=inv1pt, inv1pe=inv1pe, lpref=lpref,
-                 D1=np.ascontiguousarray(policy.D1))
+                 D1=np.array(policy.D1, dtype=float))
 
 
 @njit(cache=True)
@@ -140,8 +162,7 @@ def elasticities(bm: Benchmark, policy: Policy, sigma=None) -> Elasticities:
     under the nested form, for sensitivity analysis)."""
     sig = bm.sigma if sigma is None else np.asarray(sigma, dtype=float)
     sig_m = bm.sigma_m * (sig / bm.sigma) if policy.nested else sig
-    return Elasticities(sigma=np.ascontiguousarray(sig, dtype=float),
-                        sigma_m=np.ascontiguousarray(sig_m, dtype=float))
+    return Elasticities(sigma=np.array(sig, dtype=float), sigma_m=np.array(sig_m, dtype=float))
 
 
 def kernel_params(bm: Benchmark, policy: Policy, settings: SolverSettings = SolverSettings(),

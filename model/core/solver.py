@@ -142,13 +142,11 @@ def _solve_fixed(bm: Benchmark, policy: Policy, settings: SolverSettings,
     x_init = initial_state(bm)
     x = x_init if x0 is None else np.array(x0, dtype=float)
     out = np.empty_like(x)
-    nr, ns = bm.shape
-    ws = workspace(nr, ns, p.direct)
-    status, total_iter, res_w, res_p, res_e, damping = fixed_point.solve_in(
-        x, x_init, p, solver_tuple(settings), out, ws)
+    status, total_iter, res_w, res_p, res_e, damping, fields = fixed_point.solve_with_retries(
+        x, x_init, p, solver_tuple(settings), out)
     converged = status == fixed_point.CONVERGED
     solution = _solution(out, p, converged, total_iter, (res_w, res_p, res_e), settings,
-                         policy, ws if converged else None)
+                         policy, fields if converged else None)
     if not solution.converged:
         reason = "values stopped being finite" if status == fixed_point.NOT_FINITE else (
             f"the iteration limit {settings.max_iter} was reached")
@@ -173,15 +171,18 @@ def _solve_fixed(bm: Benchmark, policy: Policy, settings: SolverSettings,
 
 def _solution(x, p: KernelParams, converged, iterations, residuals, settings,
               policy: Policy | None = None, evaluated=None) -> Solution:
-    """Every equilibrium quantity at ``x``: read from ``evaluated``, a workspace that holds
-    them (the solve's, after convergence), or recomputed with the kernels."""
+    """Every equilibrium quantity at ``x``: ``evaluated`` holds them (the arrays of
+    :func:`~model.core.fixed_point.solve_with_retries`, after convergence), or they are recomputed
+    with the kernels.  The arrays are the solution's own (a workspace made for it)."""
     nr, ns = p.structure.beta.shape
-    ws = evaluated if evaluated is not None else workspace(nr, ns, p.direct)
-    if np.all(np.isfinite(x)):
-        if evaluated is None:
-            prepare_weights(p, ws)
-            evaluate(x, p, ws)
-        fields = (np.exp(ws.lw), ws.L.copy(), ws.lP, ws.lc, ws.pi1, ws.E, ws.Y, ws.rents)
+    if evaluated is not None:
+        lw, L, lP, lc, pi1, E1, Y1, rents = evaluated
+        fields = (np.exp(lw), L, lP, lc, pi1, E1, Y1, rents)
+    elif np.all(np.isfinite(x)):
+        ws = workspace(nr, ns, p.direct)
+        prepare_weights(p, ws)
+        evaluate(x, p, ws)
+        fields = (np.exp(ws.lw), ws.L, ws.lP, ws.lc, ws.pi1, ws.E, ws.Y, ws.rents)
     else:
         nan2 = np.full((nr, ns), np.nan)
         fields = (np.full(nr, np.nan), np.full(nr, np.nan), nan2, nan2,
@@ -198,12 +199,12 @@ def _solution(x, p: KernelParams, converged, iterations, residuals, settings,
         w_hat=w,
         L_hat=L,
         r_hat=np.where(p.structure.vaK > 0, np.exp(lr), 1.0),
-        rents=rents.copy(),
+        rents=rents,
         P_hat=np.exp(lP),
         c_hat=np.exp(lc),
-        pi1=pi1.copy(),
-        E1=E1.copy(),
-        Y1=Y1.copy(),
+        pi1=pi1,
+        E1=E1,
+        Y1=Y1,
         settings=settings,
         params=p,
         policy=policy,

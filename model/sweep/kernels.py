@@ -74,7 +74,7 @@ def _solve_draw(d, q, oi, st, x0, x_init, rows_region, rows_sector, status, iter
             residuals[d, :] = np.nan
             return
     x = np.empty(x_init.shape[0])
-    code, it, rw, rp, re, _ = solve_with_retries(x0, x_init, q, st, x)
+    code, it, rw, rp, re, _, _ = solve_with_retries(x0, x_init, q, st, x)
     status[d] = code
     iterations[d] = it
     residuals[d, 0] = rw
