@@ -52,8 +52,9 @@ def solve_draws(structure, elasticities, direct, oi, shocks, st, point, x0s, x_i
     ``rows_region[k]``) and ``out_sector[d, k, n, j]``; a draw that did not converge gets NaN
     outcomes.
     """
-    for d in prange(point.shape[0]):
-        g = point[d]
+    for k in prange(point.shape[0]):
+        d = np.int64(k)  # one integer type: the loop index may be typed unsigned, and each
+        g = point[d]     # type of it would compile the whole draw again
         q = KernelParams(structure, shock_at(shocks, g),
                          scale_elasticities(elasticities, scales[d]), direct)
         _solve_draw(d, q, oi, st, x0s[g], x_init, rows_region, rows_sector, status, iterations,
@@ -84,6 +85,9 @@ def _solve_draw(d, q, oi, st, x0, x_init, rows_region, rows_sector, status, iter
         out = allocate(nr, ns)
         compute_outcomes(x, q, oi, workspace(nr, ns, q.direct), out)
         for k in range(rows_region.shape[0]):
-            out_region[d, k, :] = out.region[rows_region[k], :]
+            for n in range(nr):  # loops, not slice copies: no shape check to compile
+                out_region[d, k, n] = out.region[rows_region[k], n]
         for k in range(rows_sector.shape[0]):
-            out_sector[d, k, :, :] = out.sector[rows_sector[k], :, :]
+            for n in range(nr):
+                for j in range(ns):
+                    out_sector[d, k, n, j] = out.sector[rows_sector[k], n, j]
