@@ -2,10 +2,11 @@
 
 For each problem size (``benchmarks.problems.SIZES``, all with input-output links, a 25-point
 unilateral tariff), every method of ``benchmarks.methods`` solves the same equations; the table
-gives the median time per solve after JIT warm-up, the evaluations of the fixed-point map,
-the final equilibrium residual (one measure for all methods), the largest wage difference from
-the default solver and the speed relative to ``scipy.optimize.root`` (``hybr``) on the NumPy
-twin of the map, measured in the same run.  Methods too slow for the time limit are stopped
+gives the min/median/max time per solve after JIT warm-up, the evaluations of the fixed-point
+map, the final equilibrium residual (one measure for all methods), the largest wage difference
+from the default solver and the speed relative to ``scipy.optimize.root`` (``hybr``) on the
+NumPy twin of the map and to the vectorised NumPy fixed point, each as min/median/max of the
+ratios of solves made in the same round.  Methods too slow for the time limit are stopped
 (or, for ``hybr``, not started when one finite-difference Jacobian alone would exceed it) and
 shown as lower bounds.  Then: the cold start, the peak memory of the largest size, the wall
 time of the example run, the peer comparison with ``gegravity``, the endogenous instruments
