@@ -86,6 +86,15 @@ def test_evaluate_and_map_agree_with_numpy(size, option, direct, prepared):
         fused = not direct and not np.any(p.shock.lpref)
         assert bool(ws.flags[k.FUSED]) == (not np.any(p.shock.lpref))
         assert bool(ws.flags[k.TAXED]) == np.any(p.shock.inv1pe != 1.0)
+        if fused:  # a fused evaluation elsewhere first, then the other path here
+            k.evaluate_lean(x * 1.01, p, ws)
+            ws.flags[k.FUSED] = 0
+            k.evaluate_lean(x, p, ws)
+            assert not ws.flags[k.STALE]
+            k.store_shares(ws)  # must leave the shares of the last evaluation
+            np.testing.assert_allclose(ws.pi1, eq.evaluate(x, p)["pi1"], rtol=1e-10,
+                                       atol=1e-12)
+            ws.flags[k.FUSED] = 1
         k.evaluate_lean(x, p, ws)
         assert bool(ws.flags[k.STALE]) == fused  # the import shares are not stored yet
         k.store_shares(ws)

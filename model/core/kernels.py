@@ -598,6 +598,7 @@ def evaluate_lean(x, p, ws):
             for j in range(ns):
                 ws.Y[i, j] += ec[i, j] * Ym[i, j]
     else:
+        ws.flags[STALE] = 0  # pi1 is written whole here
         if ws.ready[0]:
             _prices_and_shares_prepared(ws.lc, p, ws)
         else:
