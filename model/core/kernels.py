@@ -317,38 +317,6 @@ def _markets(n, lc, pi0, sigma, sigma_m, wD, wM, m0, ec, lPs, lP, pi1, sm, scale
 
 
 @njit(cache=True, fastmath=SUMS)
-def _sales_taxed(n, inv1pt, inv1pe, wM, ec, pi1, scale, E, Y, rents, revenue):
-    """:func:`_sales` over importer ``n``'s flows, with the import shares
-    ``pi1[n, i, j] = scale[n, j] wM[n, i, j] ec[i, j]`` formed as they are summed; adds to
-    ``Y`` and ``rents``, sets ``revenue[n]``."""
-    nr, _, ns = wM.shape
-    f = np.empty(ns)  # spending on imports per unit of wM ec
-    for j in range(ns):
-        f[j] = scale[n, j] * E[n, j]
-    rev = 0.0
-    for i in range(nr):
-        acc = 0.0
-        if i == n:
-            for j in range(ns):
-                v = pi1[n, n, j] * E[n, j]
-                x = v * inv1pt[n, n, j]
-                y = x * inv1pe[n, n, j]
-                Y[n, j] += y
-                acc += x - y
-                rev += v - x
-        else:
-            for j in range(ns):
-                v = wM[n, i, j] * ec[i, j] * f[j]
-                x = v * inv1pt[n, i, j]
-                y = x * inv1pe[n, i, j]
-                Y[i, j] += y
-                acc += x - y
-                rev += v - x
-        rents[i] += acc
-    revenue[n] = rev
-
-
-@njit(cache=True, fastmath=SUMS)
 def _sales_untaxed(n, inv1pt, wMt, ec, pi1, scale, smr, E, Y, Ym, revenue, sm, first):
     """Importer ``n``'s sales without export taxes: its domestic purchases go to ``Y``, its
     imports, before the exporter's cost factor ``ec``, to ``Ym`` (``Y = Y + ec Ym`` once every
@@ -385,18 +353,23 @@ def _sales_untaxed(n, inv1pt, wMt, ec, pi1, scale, smr, E, Y, Ym, revenue, sm, f
 
 
 @njit(cache=True)
+def _import_shares(n, wM, ec, scale, pi1):
+    """Importer ``n``'s import shares ``pi1[n, i, j] = wM[n, i, j] ec[i, j] scale[n, j]``."""
+    nr, _, ns = wM.shape
+    for i in range(nr):
+        if i != n:
+            for j in range(ns):
+                pi1[n, i, j] = wM[n, i, j] * ec[i, j] * scale[n, j]
+
+
+@njit(cache=True)
 def store_shares(ws):
     """Store the import shares ``pi1[n, i, j]`` of the last fused evaluation (no-op when they
     are stored already)."""
     if ws.flags[STALE] == 0:
         return
-    wM, ec, pi1 = ws.wM, ws.ec, ws.pi1
-    nr, _, ns = wM.shape
-    for n in range(nr):
-        for i in range(nr):
-            if i != n:
-                for j in range(ns):
-                    pi1[n, i, j] = wM[n, i, j] * ec[i, j] * ws.scale[n, j]
+    for n in range(ws.wM.shape[0]):
+        _import_shares(n, ws.wM, ws.ec, ws.scale, ws.pi1)
     ws.flags[STALE] = 0
 
 
@@ -430,23 +403,29 @@ def _sales(pi1, p, E, Y, rents, revenue):
     ``Y[i, j] = sum_n pi1 E / ((1 + t1) (1 + e1))``, export-tax rents of each exporter
     ``rents[i] = sum_{n, j} X e1 / (1 + e1)`` and tariff revenue of each importer
     ``revenue[n] = sum_{i, j} pi1 E t1 / (1 + t1)`` (loops in memory order)."""
-    inv1pt, inv1pe = p.shock.inv1pt, p.shock.inv1pe
-    nr, _, ns = pi1.shape
     Y[:, :] = 0.0
     rents[:] = 0.0
-    for n in range(nr):
-        rev = 0.0
-        for i in range(nr):
-            acc = 0.0
-            for j in range(ns):
-                v = pi1[n, i, j] * E[n, j]
-                x = v * inv1pt[n, i, j]
-                y = x * inv1pe[n, i, j]
-                Y[i, j] += y
-                acc += x - y
-                rev += v - x
-            rents[i] += acc
-        revenue[n] = rev
+    for n in range(pi1.shape[0]):
+        _sales_of(n, pi1, p.shock.inv1pt, p.shock.inv1pe, E, Y, rents, revenue)
+
+
+@njit(cache=True)
+def _sales_of(n, pi1, inv1pt, inv1pe, E, Y, rents, revenue):
+    """Importer ``n``'s part of :func:`_sales`: adds to ``Y`` and ``rents``, sets
+    ``revenue[n]``."""
+    nr, _, ns = pi1.shape
+    rev = 0.0
+    for i in range(nr):
+        acc = 0.0
+        for j in range(ns):
+            v = pi1[n, i, j] * E[n, j]
+            x = v * inv1pt[n, i, j]
+            y = x * inv1pe[n, i, j]
+            Y[i, j] += y
+            acc += x - y
+            rev += v - x
+        rents[i] += acc
+    revenue[n] = rev
 
 
 @njit(cache=True)
@@ -504,20 +483,24 @@ def _expenditure_step(pi1, p, income_exog, E, out):
     rents = np.empty(nr)
     revenue = np.empty(nr)
     _sales(pi1, p, E, Y, rents, revenue)
-    zero = np.zeros((nr, ns))
-    _absorption(p.structure.alpha, p.structure.gamma, income_exog, Y, rents, revenue, out,
-                zero, zero)
+    _absorption(p.structure.alpha, p.structure.gamma, income_exog, Y, rents, revenue, out)
 
 
 @njit(cache=True, fastmath=SUMS)
-def _absorption(alpha, gamma, income_exog, Y, rents, revenue, out, ec, Ym):
-    r"""The right-hand side of the expenditure system from the sales at the current absorption:
-    :math:`\alpha(\text{income} + R + \text{rents}) + \gamma Y`; first ``Y += ec Ym`` (the
-    imports of a fused evaluation, before the exporter's cost factor)."""
-    nr, ns = alpha.shape
+def _add_imports(ec, Ym, Y):
+    """``Y += ec Ym``: the imports of a fused evaluation, summed before the exporter's cost
+    factor, added to gross output."""
+    nr, ns = Y.shape
     for i in range(nr):
         for j in range(ns):
             Y[i, j] += ec[i, j] * Ym[i, j]
+
+
+@njit(cache=True, fastmath=SUMS)
+def _absorption(alpha, gamma, income_exog, Y, rents, revenue, out):
+    r"""The right-hand side of the expenditure system from the sales at the current absorption:
+    :math:`\alpha(\text{income} + R + \text{rents}) + \gamma Y`."""
+    nr, ns = alpha.shape
     for n in range(nr):
         for j in range(ns):
             acc = alpha[n, j] * (income_exog[n] + revenue[n] + rents[n])
@@ -577,26 +560,25 @@ def evaluate_lean(x, p, ws):
                      sm, sc, live)
             for j in range(ns):
                 scale[n, j] = sc[j]
-            if taxed:
-                _sales_taxed(n, inv1pt, inv1pe, wM, ec, pi1, scale, E_old, Y, rents, revenue)
+            if taxed:  # export taxes (rare): the shares are stored and summed as elsewhere
+                _import_shares(n, wM, ec, scale, pi1)
+                _sales_of(n, pi1, inv1pt, inv1pe, E_old, Y, rents, revenue)
             else:
                 _sales_untaxed(n, inv1pt, wMt, ec, pi1, scale, smr, E_old, Y, Ym, revenue, sm,
                                True)
-        ws.flags[STALE] = 1
-        _absorption(s.alpha, s.gamma, ws.income, Y, rents, revenue, ws.E, ec, Ym)
+        ws.flags[STALE] = not taxed
+        _add_imports(ec, Ym, Y)
+        _absorption(s.alpha, s.gamma, ws.income, Y, rents, revenue, ws.E)
         ws.Y[:, :] = 0.0
         ws.rents[:] = 0.0
         Ym[:, :] = 0.0
         for n in range(nr):
             if taxed:
-                _sales_taxed(n, inv1pt, inv1pe, wM, ec, pi1, scale, ws.E, ws.Y, ws.rents,
-                             revenue)
+                _sales_of(n, pi1, inv1pt, inv1pe, ws.E, ws.Y, ws.rents, revenue)
             else:
                 _sales_untaxed(n, inv1pt, wMt, ec, pi1, scale, smr, ws.E, ws.Y, Ym, revenue, sm,
                                False)
-        for i in range(nr):
-            for j in range(ns):
-                ws.Y[i, j] += ec[i, j] * Ym[i, j]
+        _add_imports(ec, Ym, ws.Y)
     else:
         ws.flags[STALE] = 0  # pi1 is written whole here
         if ws.ready[0]:
