@@ -273,3 +273,45 @@ def test_a_target_bound_without_equilibrium_moves_towards_the_middle(world):
                       absorb=absorb / absorb.sum())
     sol, final, value = solve_target(bm, make_policy(bm), spec)
     assert abs(balance(final, sol, 0, 1)) < 1e-8 * bm.VA0.sum()
+
+
+@pytest.mark.parametrize("name, bounds, off", [("export_quota", (0.05, 1.5), 1.3),
+                                               ("export_tax", (-0.5, 10.0), 0.6),
+                                               ("preference", (0.02, 50.0), 2.0)])
+def test_a_guess_reaches_the_value_the_bracketing_search_finds(world, name, bounds, off):
+    """Secant steps from a guess (a sweep draw starts from the central value) end where the
+    bracketing search ends, with fewer solves; a guess from which the steps fail (a bound in
+    the way) falls back to the bracketing search."""
+    import model.core.targets as targets
+    from calibration.accounts import bilateral_balance
+
+    bm = world
+    mask = np.zeros(bm.t0.shape, dtype=bool)
+    mask[0, 1, :] = True
+    b0 = bilateral_balance(bm.X0)[1, 0]
+    # restraints lower the exporter's balance; the importer's preference shift raises it
+    target = b0 + (0.5 if name == "preference" else -0.5) * abs(b0)
+    spec = TargetSpec(1, 0, target, INSTRUMENTS[name], mask, bounds)
+    calls = {"n": 0}
+    original = targets.solve
+
+    def counted(*args, **kwargs):
+        calls["n"] += 1
+        return original(*args, **kwargs)
+
+    targets.solve = counted
+    try:
+        sol_b, final_b, v_b = solve_target(bm, make_policy(bm), spec)
+        bracketing, calls["n"] = calls["n"], 0
+        sol_s, final_s, v_s = solve_target(bm, make_policy(bm), spec, guess=v_b * off)
+        secant, calls["n"] = calls["n"], 0
+        # a guess at the upper bound: the first step leaves the interval
+        sol_f, _, v_f = solve_target(bm, make_policy(bm), spec, guess=bounds[1])
+    finally:
+        targets.solve = original
+    scale = bm.VA0.sum()
+    assert abs(balance(final_s, sol_s, spec.region, spec.partner) - spec.value) < 1e-13 * scale
+    np.testing.assert_allclose(v_s, v_b, rtol=1e-9)
+    np.testing.assert_allclose(v_f, v_b, rtol=1e-9)
+    np.testing.assert_allclose(sol_s.w_hat, sol_b.w_hat, rtol=0, atol=1e-9)
+    assert secant < bracketing, (secant, bracketing)

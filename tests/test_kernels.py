@@ -232,3 +232,20 @@ def test_prepared_price_step_agrees_with_the_full_one_and_its_twin(case):
         for name, got in {"lP": ws.lP, "pi1": ws.pi1, "E1": ws.E, "Y1": ws.Y, "LD": ws.LD,
                           "rents": ws.rents}.items():
             np.testing.assert_allclose(got, twin[name], rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+def test_the_direct_absorption_solve_agrees_with_lapack():
+    """The elimination of the direct option against numpy.linalg.solve, on matrices that need
+    row exchanges (a zero on the diagonal) and on a singular one (reported, not solved)."""
+    rng = np.random.default_rng(3)
+    for size in (1, 2, 7, 40):
+        mat = rng.normal(size=(size, size)) + size * np.eye(size)
+        if size > 1:
+            mat[0, 0] = 0.0
+        rhs = rng.normal(size=size)
+        want = np.linalg.solve(mat, rhs)
+        a, b = mat.copy(), rhs.copy()
+        assert k._gauss_solve(a, b)
+        np.testing.assert_allclose(b, want, rtol=1e-12, atol=1e-12)
+    singular = np.ones((3, 3))
+    assert not k._gauss_solve(singular, np.ones(3))

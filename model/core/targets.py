@@ -191,6 +191,44 @@ def solvable(gap, bound: float, other: float, tries: int = 10) -> tuple[float, f
     return bound, gap(bound)
 
 
+#: the secant steps from a guess stop where the balance misses the target by at most this
+#: fraction of world value added, or where a step moves the instrument by less than 1e-13
+SECANT_FTOL = 1e-14
+
+
+def _secant(gap, guess: float, spec: TargetSpec, ftol: float, steps: int = 12):
+    """Secant steps on the instrument (on its logarithm for a geometric one) from ``guess`` and
+    a point a thousandth away: the value at which ``|gap|`` is at most ``ftol`` or the next
+    step would move less than 1e-13 (``gap`` was last evaluated there), or None where a step leaves the bounds, the gap is flat or the
+    model does not solve, or after ``steps`` steps (the bracketing search then takes over)."""
+    geometric = spec.instrument.geometric
+    to_z, to_v = (np.log, np.exp) if geometric else (float, float)
+    lo, hi = (to_z(b) for b in spec.bounds)
+    z0 = to_z(guess)
+    h = 1e-3 * (1.0 if geometric else max(1.0, abs(z0)))
+    z1 = z0 + h if z0 + h <= hi else z0 - h
+    try:
+        f0 = gap(to_v(z0))
+        if abs(f0) <= ftol:
+            return float(to_v(z0))
+        f1 = gap(to_v(z1))
+        for _ in range(steps):
+            if abs(f1) <= ftol:
+                return float(to_v(z1))
+            if f1 == f0:
+                return None
+            step = f1 * (z1 - z0) / (f1 - f0)
+            if abs(step) <= 1e-13 * max(1.0, abs(z1)):
+                return float(to_v(z1))
+            z0, f0, z1 = z1, f1, z1 - step
+            if not lo <= z1 <= hi:
+                return None
+            f1 = gap(to_v(z1))
+    except ConvergenceError:
+        return None
+    return None
+
+
 def solve_target(bm: Benchmark, policy: Policy, spec: TargetSpec,
                  settings: SolverSettings = SolverSettings(), x0=None,
                  guess: float | None = None) -> tuple[Solution, Policy, float]:
@@ -199,8 +237,9 @@ def solve_target(bm: Benchmark, policy: Policy, spec: TargetSpec,
     Returns the solution, the policy with the instrument applied, and the instrument value.
     The solves run with a tolerance of at most 1e-13, so the balance is met to about 1e-13 x
     world value added (its gap is bounded by the factor-market residual).  ``x0`` is a warm
-    start and ``guess`` a likely value (a nearby problem's): the search first tries an interval
-    of a twentieth of the bounds around it.
+    start and ``guess`` a likely value (a nearby problem's): the search first takes secant
+    steps from it until the balance is met to 1e-14 x world value added, then (should they
+    fail) tries an interval of a twentieth of the bounds around it.
 
     A bound at which the model does not solve is moved halfway towards the middle of the
     interval (up to ten times).
@@ -230,6 +269,9 @@ def solve_target(bm: Benchmark, policy: Policy, spec: TargetSpec,
                            dataclasses.replace(last, converged=False))
 
     if guess is not None and np.isfinite(guess):
+        v = _secant(gap, guess, spec, SECANT_FTOL * max(float(bm.VA0.sum()), 1.0))
+        if v is not None:  # the last solve was at v
+            return state["sol"], with_instrument(policy, spec, v), v
         width = (spec.bounds[1] - spec.bounds[0]) / 40
         a, b = max(guess - width, spec.bounds[0]), min(guess + width, spec.bounds[1])
         try:
