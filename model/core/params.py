@@ -83,7 +83,7 @@ class SolverTuple(NamedTuple):
     anderson: bool
 
 
-_COPIES: dict[int, dict[str, np.ndarray]] = {}
+_COPIES: dict[int, dict] = {}
 
 
 def benchmark_array(bm: Benchmark, name: str) -> np.ndarray:
@@ -94,18 +94,36 @@ def benchmark_array(bm: Benchmark, name: str) -> np.ndarray:
     or unpickled on a Dask worker are writable.  Giving the kernels writable arrays everywhere
     lets single solves and sweeps share one compiled version (half the compilation of a first
     run).  The kernels never write to these arrays."""
-    key = id(bm)
-    copies = _COPIES.get(key)
-    if copies is None:
-        copies = _COPIES[key] = {}
-        weakref.finalize(bm, _COPIES.pop, key, None)
+    copies = _copies(bm)
     if name not in copies:
         copies[name] = np.array(getattr(bm, name), dtype=float, order="C")
     return copies[name]
 
 
+def _copies(bm: Benchmark) -> dict:
+    """What is derived once per benchmark (dropped with it)."""
+    key = id(bm)
+    copies = _COPIES.get(key)
+    if copies is None:
+        copies = _COPIES[key] = {}
+        weakref.finalize(bm, _COPIES.pop, key, None)
+    return copies
+
+
 def structure(bm: Benchmark, policy: Policy) -> Structure:
-    """The benchmark shares and the closure's split of value added into labour and capital."""
+    """The benchmark shares and the closure's split of value added into labour and capital;
+    made once per benchmark and closure (a search solves thousands of policies that share
+    them; the kernels never write to them)."""
+    theta = np.asarray(policy.theta, dtype=float)
+    frw = np.asarray(policy.fixed_real_wage, dtype=bool)
+    key = ("structure", theta.shape, theta.tobytes(), frw.tobytes())
+    copies = _copies(bm)
+    if key not in copies:
+        copies[key] = _structure(bm, policy)
+    return copies[key]
+
+
+def _structure(bm: Benchmark, policy: Policy) -> Structure:
     return Structure(
         beta=benchmark_array(bm, "beta"),
         gamma=benchmark_array(bm, "gamma"),

@@ -229,6 +229,34 @@ def _secant(gap, guess: float, spec: TargetSpec, ftol: float, steps: int = 12):
     return None
 
 
+def _coordinate(spec: TargetSpec, v: float) -> float:
+    """The instrument on the scale its searches step on (logarithm for a geometric one)."""
+    return float(np.log(v)) if spec.instrument.geometric else float(v)
+
+
+def _extrapolated(solved: list, z: float, x, quota):
+    """A start for the solve at instrument coordinate ``z``: the line through the last two
+    solves' states (and quota wedges and transfers) evaluated at ``z``, where ``z`` lies
+    within twice their distance; otherwise the last solve's (``x``, ``quota``)."""
+    if len(solved) < 2:
+        return x, quota
+    (z1, x1, q1), (z2, x2, q2) = solved
+    if z2 == z1 or not np.isfinite(z) or abs(z - z2) > 2.0 * abs(z2 - z1):
+        return x, quota
+    w = (z - z2) / (z2 - z1)
+    x = x2 + w * (x2 - x1)
+    if not np.isfinite(x).all():
+        return x2, q2
+    if q1 is not None and q2 is not None and len(q1.transfers) == len(q2.transfers) and len(
+            q1.tariff_equivalent) == len(q2.tariff_equivalent):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            u1, u2 = np.log1p(q1.tariff_equivalent), np.log1p(q2.tariff_equivalent)
+            u = np.where(np.isfinite(u1) & np.isfinite(u2), u2 + w * (u2 - u1), u2)
+        quota = dataclasses.replace(q2, tariff_equivalent=np.expm1(u),
+                                    transfers=q2.transfers + w * (q2.transfers - q1.transfers))
+    return x, quota
+
+
 def solve_target(bm: Benchmark, policy: Policy, spec: TargetSpec,
                  settings: SolverSettings = SolverSettings(), x0=None,
                  guess: float | None = None) -> tuple[Solution, Policy, float]:
@@ -252,15 +280,18 @@ def solve_target(bm: Benchmark, policy: Policy, spec: TargetSpec,
     """
     state = {"x": x0, "sol": None, "quota": None}
     settings = dataclasses.replace(settings, tol=min(settings.tol, 1e-13))
+    solved = []  # (instrument coordinate, state, quota outcome) of the last two solves
 
     def gap(v: float) -> float:
         pol = with_instrument(policy, spec, v)
+        x, quota = _extrapolated(solved, _coordinate(spec, v), state["x"], state["quota"])
         try:
-            sol = solve(bm, pol, settings, x0=state["x"], quota_start=state["quota"])
+            sol = solve(bm, pol, settings, x0=x, quota_start=quota)
         except ConvergenceError as exc:
             state["sol"] = exc.solution
             raise
         state["x"], state["sol"], state["quota"] = sol.x, sol, sol.quota
+        solved[:] = solved[-1:] + [(_coordinate(spec, v), sol.x, sol.quota)]
         return balance(pol, sol, spec.region, spec.partner) - spec.value
 
     def failed(message: str) -> TargetError:
