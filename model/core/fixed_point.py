@@ -12,8 +12,24 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from typing import NamedTuple
+
 from model.core.kernels import SUMS, evaluate_lean, prepare_weights, store_shares, workspace
 from model.core.layout import split
+
+class Equilibrium(NamedTuple):
+    """The quantities at a solution that a :class:`~model.core.solver.Solution` reports and
+    :func:`~model.core.outcomes.compute_outcomes` reads (names as in the workspace)."""
+
+    lw: np.ndarray     # [n] log wage (or employment, under a fixed real wage: see L)
+    L: np.ndarray      # [n] employment change
+    lP: np.ndarray     # [n, j] log price index
+    lc: np.ndarray     # [n, j] log unit cost
+    pi1: np.ndarray    # [n, i, j] expenditure shares
+    E: np.ndarray      # [n, j] absorption
+    Y: np.ndarray      # [n, j] gross output
+    rents: np.ndarray  # [n] export-tax rents received
+
 
 #: Status codes of a solve.
 CONVERGED = 0
@@ -248,7 +264,7 @@ def solve_with_retries(x0, x_init, p, st, x_out):
     ``x_out`` holds its last iterate and ``quantities`` the equilibrium at it that a solution
     reports, read from the solve's workspace: ``(log wage, employment, log price index, log
     unit cost, shares, absorption, gross output, rents)`` (only these arrays reach Python, not
-    the whole workspace)."""
+    the whole workspace; an :class:`Equilibrium`)."""
     nr, ns = p.structure.beta.shape
     ws = workspace(nr, ns, p.direct)
     prepare_weights(p, ws)
@@ -263,4 +279,4 @@ def solve_with_retries(x0, x_init, p, st, x_out):
         total += iters
     store_shares(ws)
     return (status, total, rf, rp, re, damping,
-            (ws.lw, ws.L, ws.lP, ws.lc, ws.pi1, ws.E, ws.Y, ws.rents))
+            Equilibrium(ws.lw, ws.L, ws.lP, ws.lc, ws.pi1, ws.E, ws.Y, ws.rents))

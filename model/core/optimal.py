@@ -21,7 +21,6 @@ from scipy.optimize import brentq
 
 from calibration.calibrate import Benchmark
 from model.core import fixed_point
-from model.core.kernels import workspace
 from model.core.outcomes import WELFARE, allocate, compute_outcomes, outcome_inputs
 from model.core.outcomes_numpy import consumer_price_index, income
 from model.core.params import kernel_params, shock, solver_tuple
@@ -130,8 +129,6 @@ class _Searcher:
         self.oi = outcome_inputs(bm, base)
         self.st = solver_tuple(self.settings)
         self.x_init = initial_state(bm)
-        nr, ns = bm.shape
-        self.ws = workspace(nr, ns, self.params.direct)
 
     def solve(self, policy: Policy) -> Solution:
         """The full solution of ``policy``."""
@@ -150,13 +147,13 @@ class _Searcher:
         p = self.params._replace(shock=shock(self.bm, pol))
         x0 = self.x_init if self.x is None else self.x
         x = np.empty_like(self.x_init)
-        status = fixed_point.solve_with_retries(x0, self.x_init, p, self.st, x)[0]
+        status, *_, ev = fixed_point.solve_with_retries(x0, self.x_init, p, self.st, x)
         if status != fixed_point.CONVERGED:
             self.solve(pol)  # raises with the solver's message
         self.x = x
         nr, ns = self.bm.shape
         out = allocate(nr, ns)
-        compute_outcomes(x, p, self.oi, self.ws, out)
+        compute_outcomes(x, p, self.oi, ev, out)
         return float(out.region[WELFARE, region]) / 100.0
 
     def slope(self, policy: Policy, mask, region: int, rate: float) -> float:

@@ -23,7 +23,7 @@ from numba import njit
 
 from calibration.accounts import off_diagonal
 from calibration.calibrate import Benchmark
-from model.core.kernels import evaluate, workspace
+from model.core.fixed_point import Equilibrium
 from model.core.layout import split
 from model.core.params import benchmark_array
 from model.core.policy import Policy
@@ -161,13 +161,19 @@ def outcomes(bm: Benchmark, policy: Policy, sol) -> dict[str, np.ndarray]:
     out = allocate(nr, ns)
     policy = sol.policy if sol.policy is not None else policy  # quotas: the effective one
     if np.isfinite(sol.x).all():
-        compute_outcomes(sol.x, sol.params, outcome_inputs(bm, policy),
-                  workspace(nr, ns, sol.params.direct), out)
+        ev = sol.equilibrium if sol.equilibrium is not None else equilibrium(sol)
+        compute_outcomes(sol.x, sol.params, outcome_inputs(bm, policy), ev, out)
     result = {name: out.region[k].copy() for k, name in enumerate(REGION)}
     result.update({name: out.sector[k].copy() for k, name in enumerate(SECTOR)})
     result["trade"] = out.trade
     result["bilateral_balance"] = out.bilateral
     return result
+
+
+def equilibrium(sol) -> Equilibrium:
+    """The :class:`~model.core.fixed_point.Equilibrium` of a solution."""
+    return Equilibrium(np.log(sol.w_hat), sol.L_hat, np.log(sol.P_hat), np.log(sol.c_hat),
+                       sol.pi1, sol.E1, sol.Y1, sol.rents)
 
 
 @njit(cache=True)
@@ -185,10 +191,11 @@ def _tornqvist_log(lp, v0, v1, t0, t1):
 @njit(cache=True, nogil=True)
 def compute_outcomes(x, p, oi, ws, out):
     """Every outcome at the solution ``x`` of parameters ``p`` into ``out`` (an
-    :class:`OutcomeArrays`); ``ws`` is workspace."""
+    :class:`OutcomeArrays`); ``ws`` holds the quantities at ``x`` (an
+    :class:`~model.core.fixed_point.Equilibrium`, as the solve returns them: the model is not
+    evaluated again, nor compiled into this function)."""
     s = p.structure
     nr, ns = s.beta.shape
-    evaluate(x, p, ws)
     lr = split(x, nr, ns)[2]
     X1 = out.trade  # shipments [i, n, j]
     for n in range(nr):

@@ -81,6 +81,8 @@ class Solution:
     params: KernelParams
     policy: Policy | None = None
     quota: object = None
+    #: the same quantities in the kernels' units (logs), read by the outcomes
+    equilibrium: object = None
 
 
 def initial_state(bm: Benchmark) -> np.ndarray:
@@ -180,14 +182,14 @@ def _solution(x, p: KernelParams, converged, iterations, residuals, settings,
     :func:`~model.core.fixed_point.solve_with_retries`, after convergence), or they are recomputed
     with the kernels.  The arrays are the solution's own (a workspace made for it)."""
     nr, ns = p.structure.beta.shape
-    if evaluated is not None:
-        lw, L, lP, lc, pi1, E1, Y1, rents = evaluated
-        fields = (np.exp(lw), L, lP, lc, pi1, E1, Y1, rents)
-    elif np.all(np.isfinite(x)):
+    if evaluated is None and np.all(np.isfinite(x)):
         ws = workspace(nr, ns, p.direct)
         prepare_weights(p, ws)
         evaluate(x, p, ws)
-        fields = (np.exp(ws.lw), ws.L, ws.lP, ws.lc, ws.pi1, ws.E, ws.Y, ws.rents)
+        evaluated = fixed_point.Equilibrium(ws.lw, ws.L, ws.lP, ws.lc, ws.pi1, ws.E, ws.Y, ws.rents)
+    if evaluated is not None:
+        lw, L, lP, lc, pi1, E1, Y1, rents = evaluated
+        fields = (np.exp(lw), L, lP, lc, pi1, E1, Y1, rents)
     else:
         nan2 = np.full((nr, ns), np.nan)
         fields = (np.full(nr, np.nan), np.full(nr, np.nan), nan2, nan2,
@@ -213,4 +215,5 @@ def _solution(x, p: KernelParams, converged, iterations, residuals, settings,
         settings=settings,
         params=p,
         policy=policy,
+        equilibrium=evaluated,
     )

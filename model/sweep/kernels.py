@@ -15,7 +15,6 @@ import numpy as np
 from numba import njit, prange
 
 from model.core.fixed_point import CONVERGED, MAX_ITER, NOT_FINITE, solve_with_retries
-from model.core.kernels import workspace
 from model.core.outcomes import allocate, compute_outcomes
 from model.core.params import KernelParams, Shock, scale_elasticities
 
@@ -75,7 +74,7 @@ def _solve_draw(d, q, oi, st, x0, x_init, rows_region, rows_sector, status, iter
             residuals[d, :] = np.nan
             return
     x = np.empty(x_init.shape[0])
-    code, it, rw, rp, re, _, _ = solve_with_retries(x0, x_init, q, st, x)
+    code, it, rw, rp, re, _, ev = solve_with_retries(x0, x_init, q, st, x)
     status[d] = code
     iterations[d] = it
     residuals[d, 0] = rw
@@ -83,7 +82,7 @@ def _solve_draw(d, q, oi, st, x0, x_init, rows_region, rows_sector, status, iter
     residuals[d, 2] = re
     if code == CONVERGED:
         out = allocate(nr, ns)
-        compute_outcomes(x, q, oi, workspace(nr, ns, q.direct), out)
+        compute_outcomes(x, q, oi, ev, out)
         for k in range(rows_region.shape[0]):
             for n in range(nr):  # loops, not slice copies: no shape check to compile
                 out_region[d, k, n] = out.region[rows_region[k], n]
