@@ -102,13 +102,20 @@ def test_output_figure_reads(kiuchi):
     check_figure(fig)
     (bar,) = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
     assert "percent change" in bar.get_ylabel()
-    # light text on dark cells, dark text on light ones
-    ax = fig.axes[0]
+    # every finite cell labelled with its value; light text on dark cells, dark on light ones
+    from matplotlib.colors import to_rgba
+
     limit = float(bar.get_ylim()[1])
-    for text in ax.texts:
-        value = float(text.get_text())
-        dark = abs(value) > 0.55 * limit
-        assert text.get_color() == ("white" if dark else "black")
+    for k, ax in enumerate(ax for ax in fig.axes if ax.get_label() != "<colorbar>"):
+        (labels,) = [c for c in ax.collections if hasattr(c, "labels")]
+        data = kiuchi.output.values[:, k, :]
+        assert len(labels.labels) == np.isfinite(data).sum()
+        colours = labels.get_facecolors()
+        for (s, j), text, colour in zip(labels.get_offsets(), labels.labels, colours):
+            value = data[int(s), int(j)]
+            assert text == f"{value:.1f}".replace("-0.0", "0.0")
+            dark = abs(value) > 0.55 * limit
+            assert tuple(colour) == to_rgba("white" if dark else "black")
 
 
 def test_optimal_tariff_figure_reads(kiuchi):
