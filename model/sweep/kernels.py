@@ -1,4 +1,4 @@
-r"""Compiled solves of a sensitivity sweep: many solves of one scenario, in parallel over draws.
+r"""Compiled solves of a sensitivity sweep: many solves of one scenario, on threads over draws.
 
 Each draw is the scenario's equilibrium with its own Armington elasticities (a per-sector
 multiplier of the benchmark's) and, for tariff grids, the shock of its own grid point; it is
@@ -12,7 +12,7 @@ sector outcomes (chosen from the catalogue by the caller).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from model.core.fixed_point import CONVERGED, MAX_ITER, NOT_FINITE, solve_with_retries
 from model.core.outcomes import allocate, compute_outcomes
@@ -34,26 +34,29 @@ def shock_at(shocks, g):
                  shocks.D1[g])
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def solve_draws(structure, elasticities, direct, oi, shocks, st, point, x0s, x_init, scales,
                 rows_region, rows_sector, status, iterations, residuals, out_region,
                 out_sector):
-    r"""Solve draws ``d = 0 .. len(point) - 1`` in parallel (``prange``).
+    r"""Solve draws ``d = 0 .. len(point) - 1``, one after the other, without the interpreter
+    lock (:func:`model.sweep.runner.solve_chunk` runs parts of a chunk on threads side by
+    side: numba's parallel loop would compile the whole solver a second time, ~16 s of a
+    first run).
 
     Draw ``d`` solves the model of ``structure`` (a :class:`~model.core.params.Structure`) with
     the shock of grid point ``g = point[d]`` (``shocks`` stacked over grid points), the
     ``elasticities`` times ``scales[d]``, the warm start ``x0s[g]`` and the solver settings
     ``st``; ``direct`` solves absorption by LU.  (The parts of the kernel parameters are passed
-    one by one: a parallel loop takes named tuples of arrays, not nested ones.)  A draw with an
+    one by one, as the draws' parameters are built from them.)  A draw with an
     elasticity (either level of a nested form) at or below 1 is not solved (status
     :data:`INVALID`).  Writes ``status[d]``, ``iterations[d]``,
     ``residuals[d, :]`` (labour, price, absorption), ``out_region[d, k, n]`` (region outcome
     ``rows_region[k]``) and ``out_sector[d, k, n, j]``; a draw that did not converge gets NaN
     outcomes.
     """
-    for k in prange(point.shape[0]):
-        d = np.int64(k)  # one integer type: the loop index may be typed unsigned, and each
-        g = point[d]     # type of it would compile the whole draw again
+    for k in range(point.shape[0]):
+        d = np.int64(k)  # one integer type for the draw index
+        g = point[d]
         q = KernelParams(structure, shock_at(shocks, g),
                          scale_elasticities(elasticities, scales[d]), direct)
         _solve_draw(d, q, oi, st, x0s[g], x_init, rows_region, rows_sector, status, iterations,

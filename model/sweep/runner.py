@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+import numba
 import numpy as np
 
 from calibration.calibrate import Benchmark
@@ -162,13 +163,15 @@ def prepare_scenario(spec: SweepSpec, bm: Benchmark, policy: Policy, settings: S
     return static, failed
 
 
-_KERNEL_LOCK = threading.Lock()  # one parallel kernel at a time per process
+_KERNEL_LOCK = threading.Lock()  # one chunk on the cores at a time per process
 
 
 def solve_chunk(static: Static, point: np.ndarray, scales: np.ndarray) -> dict:
-    """Solve one chunk of draws in compiled code (all cores); the unit of work of a sweep, on
-    this machine or a Dask worker.  ``point[d]`` is the grid point of draw ``d`` and
-    ``scales[d]`` its elasticity multipliers (grid times sampled)."""
+    """Solve one chunk of draws in compiled code, on ``numba.get_num_threads()`` threads (the
+    compiled draws release the interpreter lock); the unit of work of a sweep, on this machine
+    or a Dask worker.  ``point[d]`` is the grid point of draw ``d`` and ``scales[d]`` its
+    elasticity multipliers (grid times sampled).  The results do not depend on the number of
+    threads."""
     nr, ns = static.p.structure.beta.shape
     n = len(point)
     out = {
@@ -183,14 +186,39 @@ def solve_chunk(static: Static, point: np.ndarray, scales: np.ndarray) -> dict:
     if static.search is not None:
         _solve_searches(static, point, scales, out)
         return out
-    with _KERNEL_LOCK:
+    point = np.ascontiguousarray(point, dtype=np.int64)
+    scales = np.ascontiguousarray(scales)
+
+    def part(a: int, b: int) -> None:
         solve_draws(static.p.structure, static.p.elasticities, static.p.direct, static.oi,
-                    static.shocks, static.st,
-                    np.ascontiguousarray(point, dtype=np.int64), static.x0s, static.x_init,
-                    np.ascontiguousarray(scales), static.rows_region, static.rows_sector,
-                    out["status"], out["iterations"], out["residuals"], out["region"],
-                    out["sector"])
+                    static.shocks, static.st, point[a:b], static.x0s, static.x_init,
+                    scales[a:b], static.rows_region, static.rows_sector,
+                    *(out[k][a:b] for k in ("status", "iterations", "residuals", "region",
+                                            "sector")))
+
+    threads = max(1, min(numba.get_num_threads(), n))
+    with _KERNEL_LOCK:
+        if threads == 1:
+            part(0, n)
+        else:
+            step = -(-n // (4 * threads))  # parts of about a quarter of a thread's share
+            _on_threads(part, [(a, min(a + step, n)) for a in range(0, n, step)], threads)
     return out
+
+
+def _on_threads(work, parts: list, threads: int) -> None:
+    """``work(*args)`` for every ``args`` of ``parts`` on a pool of ``threads`` threads; on
+    Ctrl-C the parts not started are dropped and those running are waited for."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(threads)
+    try:
+        for future in [pool.submit(work, *args) for args in parts]:
+            future.result()
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown()
 
 
 #: threads solving the draws of a scenario with an endogenous instrument (the compiled solves
@@ -201,19 +229,14 @@ SEARCH_THREADS = max(1, min(4, os.cpu_count() or 1))
 def _solve_searches(static: Static, point, scales, out) -> None:
     """The draws of a scenario with an endogenous instrument, each solved on its own, on
     :data:`SEARCH_THREADS` threads (the results do not depend on their number)."""
-    from concurrent.futures import ThreadPoolExecutor
-
     region_names = [REGION[k] for k in static.rows_region]
     sector_names = [SECTOR[k] for k in static.rows_sector]
-    pool = ThreadPoolExecutor(SEARCH_THREADS)
-    try:
-        futures = [pool.submit(static.search.solve, int(point[d]), scales[d])
-                   for d in range(len(point))]
-        solved = [f.result() for f in futures]
-    except BaseException:  # Ctrl-C: drop the draws not started, wait for those running
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown()
+    solved = [None] * len(point)
+
+    def draw(d: int) -> None:
+        solved[d] = static.search.solve(int(point[d]), scales[d])
+
+    _on_threads(draw, [(d,) for d in range(len(point))], SEARCH_THREADS)
     for d, (status, iterations, residuals, res, value, tariffs) in enumerate(solved):
         out["status"][d], out["iterations"][d], out["residuals"][d] = status, iterations, residuals
         out["instrument"][d], out["instrument_tariff"][d] = value, tariffs
