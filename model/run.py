@@ -16,8 +16,24 @@ EXIT_INTERRUPTED = 130
 
 #: modules a run imports sooner or later, loaded up front with Ctrl-C held: an interrupt that
 #: lands inside Python's import machinery cannot be caught (Python prints it and goes on)
-PRELOAD = ("model.cli", "model.sweep.runner", "model.sweep.report", "matplotlib.figure",
-           "matplotlib.backends.backend_agg", "tqdm")
+PRELOAD = ("model.cli", "matplotlib.figure", "matplotlib.backends.backend_agg", "tqdm")
+#: and those of a file with a ``[sweep]`` table (they load scipy.stats: most of a second)
+PRELOAD_SWEEP = ("model.sweep.runner", "model.sweep.report")
+
+
+def preloaded(argv: list[str]) -> tuple[str, ...]:
+    """The modules to load up front for the command line ``argv``: the sweep's only if the
+    scenario file has a ``[sweep]`` table or cannot be read here (its errors are reported
+    later, by the parser)."""
+    import tomllib
+
+    files = [a for a in argv if not a.startswith("-")]
+    try:
+        with open(files[0], "rb") as f:
+            has_sweep = "sweep" in tomllib.load(f)
+    except Exception:  # anything unreadable: load everything, let the parser say why
+        has_sweep = True
+    return PRELOAD + (PRELOAD_SWEEP if has_sweep else ())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         from model.interrupts import deferred_interrupt
 
         with deferred_interrupt():  # raises KeyboardInterrupt at its end if one came
-            for name in PRELOAD:
+            for name in preloaded(sys.argv[1:] if argv is None else argv):
                 importlib.import_module(name)
         from model.cli import main as run
 

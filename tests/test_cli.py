@@ -297,3 +297,20 @@ def test_version():
     result = subprocess.run([sys.executable, "-m", "model.run", "--version"],
                             capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0 and result.stdout.startswith("armington-cge ")
+
+
+def test_the_sweep_modules_load_up_front_only_for_a_sweep(tmp_path):
+    """Runs load up front (Ctrl-C held) what they will import; a file without a [sweep] table
+    does not pay for the sweep's modules, one with it or one that cannot be read does."""
+    from model.run import PRELOAD_SWEEP, preloaded
+
+    plain = tmp_path / "plain.toml"
+    plain.write_text('data = "x"\n[scenarios.a]\n', encoding="utf-8")
+    swept = tmp_path / "swept.toml"
+    swept.write_text('data = "x"\n[sweep]\ndraws = 2\n', encoding="utf-8")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("data = \n", encoding="utf-8")
+    assert not set(PRELOAD_SWEEP) & set(preloaded([str(plain), "--quiet"]))
+    assert set(PRELOAD_SWEEP) <= set(preloaded(["--quiet", str(swept)]))
+    assert set(PRELOAD_SWEEP) <= set(preloaded([str(broken)]))
+    assert set(PRELOAD_SWEEP) <= set(preloaded([str(tmp_path / "missing.toml")]))
