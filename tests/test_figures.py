@@ -173,3 +173,30 @@ def test_a_legend_over_a_panel_fails_the_check():
     ax.set_ylabel("y")
     with pytest.raises(AssertionError, match="legend covers"):
         check_figure(fig)
+
+
+def test_figures_are_saved_whatever_layout_the_rc_settings_ask(kiuchi, tmp_path):
+    """save() lays a figure out once and then drops its engine; a matplotlibrc asking for
+    tight or constrained layout by default must not make it fail (a colour bar made under
+    constrained layout refuses a switch to tight layout)."""
+    import matplotlib
+
+    from model.output.figures import save
+
+    few = kiuchi.isel(scenario=[0, 1])
+    for rc in ({"figure.autolayout": True}, {"figure.constrained_layout.use": True}):
+        with matplotlib.rc_context(rc):
+            fig = output_figure(few)
+            save(fig, tmp_path / "output.png")
+            assert fig.get_layout_engine() is None
+            assert (tmp_path / "output.png").stat().st_size > 0
+
+
+def test_an_infinite_value_does_not_collapse_its_panel(kiuchi):
+    """A bar that is not finite is drawn at zero; the panel's scale stays that of the others."""
+    few = kiuchi.isel(scenario=[0, 1]).copy(deep=True)
+    few["welfare"][0, 0] = np.inf
+    panel = headline_figure(few).axes[0]
+    low, high = panel.get_xlim()
+    finite = few.welfare.values[np.isfinite(few.welfare.values)]
+    assert low <= finite.min() and high >= finite.max() and high - low < 100

@@ -4,8 +4,10 @@ A bilateral trade balance is made exogenous and one policy instrument endogenous
 tax or voluntary export restraint of the exporter (rents kept by the exporter), a preference
 shift of the importer towards a partner's goods (purchase commitments), a uniform tariff
 change, or a region's overall trade balance (spending more or less than it earns, the
-counterpart absorbed as the trade-balance closure says).  The instrument value is found by Brent's method on the balance, each step a full
-equilibrium solve warm-started from the previous one.
+counterpart absorbed as the trade-balance closure says).  The instrument value is found by
+Brent's method on the balance, each step a full equilibrium solve started from the line
+through the previous two; given a likely value (a sweep draw starts from the central one),
+secant steps from it come first.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from calibration.accounts import bilateral_balance
 from calibration.calibrate import Benchmark
 from model.core.outcomes_numpy import shipments
 from model.core.policy import Policy
-from model.core.quotas import make_quotas, merged
+from model.core.quotas import QuotaError, make_quotas, merged
 from model.core.settings import SolverSettings
 from model.core.solver import ConvergenceError, Solution, solve
 
@@ -199,14 +201,17 @@ SECANT_FTOL = 1e-14
 def _secant(gap, guess: float, spec: TargetSpec, ftol: float, steps: int = 12):
     """Secant steps on the instrument (on its logarithm for a geometric one) from ``guess`` and
     a point a thousandth away: the value at which ``|gap|`` is at most ``ftol`` or the next
-    step would move less than 1e-13 (``gap`` was last evaluated there), or None where a step leaves the bounds, the gap is flat or the
-    model does not solve, or after ``steps`` steps (the bracketing search then takes over)."""
+    step would move less than 1e-13 (``gap`` was last evaluated there), or None where a step
+    leaves the bounds, the gap is flat, the model does not solve or the quotas do not settle,
+    or after ``steps`` steps (the bracketing search then takes over)."""
     geometric = spec.instrument.geometric
     to_z, to_v = (np.log, np.exp) if geometric else (float, float)
     lo, hi = (to_z(b) for b in spec.bounds)
     z0 = to_z(guess)
     h = 1e-3 * (1.0 if geometric else max(1.0, abs(z0)))
     z1 = z0 + h if z0 + h <= hi else z0 - h
+    if not (np.isfinite(z0) and lo <= z1 <= hi):
+        return None
     try:
         f0 = gap(to_v(z0))
         if abs(f0) <= ftol:
@@ -221,10 +226,10 @@ def _secant(gap, guess: float, spec: TargetSpec, ftol: float, steps: int = 12):
             if abs(step) <= 1e-13 * max(1.0, abs(z1)):
                 return float(to_v(z1))
             z0, f0, z1 = z1, f1, z1 - step
-            if not lo <= z1 <= hi:
+            if not (np.isfinite(z1) and lo <= z1 <= hi):
                 return None
             f1 = gap(to_v(z1))
-    except ConvergenceError:
+    except (ConvergenceError, QuotaError):
         return None
     return None
 
@@ -234,10 +239,12 @@ def _coordinate(spec: TargetSpec, v: float) -> float:
     return float(np.log(v)) if spec.instrument.geometric else float(v)
 
 
-def _extrapolated(solved: list, z: float, x, quota):
+def _extrapolated(solved: list, z: float, x, quota, nr: int):
     """A start for the solve at instrument coordinate ``z``: the line through the last two
     solves' states (and quota wedges and transfers) evaluated at ``z``, where ``z`` lies
-    within twice their distance; otherwise the last solve's (``x``, ``quota``)."""
+    within twice their distance; otherwise, or where the line would take a wage (or
+    employment, the first ``nr`` entries, levels) below half its last value, the last
+    solve's (``x``, ``quota``)."""
     if len(solved) < 2:
         return x, quota
     (z1, x1, q1), (z2, x2, q2) = solved
@@ -245,7 +252,7 @@ def _extrapolated(solved: list, z: float, x, quota):
         return x, quota
     w = (z - z2) / (z2 - z1)
     x = x2 + w * (x2 - x1)
-    if not np.isfinite(x).all():
+    if not np.isfinite(x).all() or (x[:nr] < 0.5 * x2[:nr]).any():
         return x2, q2
     if q1 is not None and q2 is not None and len(q1.transfers) == len(q2.transfers) and len(
             q1.tariff_equivalent) == len(q2.tariff_equivalent):
@@ -284,7 +291,8 @@ def solve_target(bm: Benchmark, policy: Policy, spec: TargetSpec,
 
     def gap(v: float) -> float:
         pol = with_instrument(policy, spec, v)
-        x, quota = _extrapolated(solved, _coordinate(spec, v), state["x"], state["quota"])
+        x, quota = _extrapolated(solved, _coordinate(spec, v), state["x"], state["quota"],
+                                 len(bm.regions))
         try:
             sol = solve(bm, pol, settings, x0=x, quota_start=quota)
         except ConvergenceError as exc:

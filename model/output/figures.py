@@ -120,7 +120,7 @@ def bars(ax, pos: np.ndarray, values: np.ndarray, height: float, colour: str, la
     as ``barh`` draws them, costs a millisecond each to build and lay out)."""
     from matplotlib.collections import PolyCollection
 
-    values = np.nan_to_num(values)
+    values = np.where(np.isfinite(values), values, 0.0)
     lo, hi = pos - height / 2, pos + height / 2
     verts = np.stack([np.stack([np.zeros_like(values), lo], 1), np.stack([values, lo], 1),
                       np.stack([values, hi], 1), np.stack([np.zeros_like(values), hi], 1)], 1)
@@ -224,12 +224,18 @@ def save(fig, path: Path, dpi: int = 100) -> Path:
     without rendering and lay it out again while drawing it)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    engine = fig.get_layout_engine()
-    if engine is not None:
-        FigureCanvasAgg(fig)
-        fig.set_dpi(dpi)
-        engine.execute(fig)
-        fig.set_layout_engine(None)  # laid out: savefig then draws once
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, format="png")
+    import matplotlib
+
+    # no layout engine chosen by the rc settings when one is set to None (here and in savefig)
+    with matplotlib.rc_context({"figure.autolayout": False,
+                                "figure.constrained_layout.use": False}):
+        engine = fig.get_layout_engine()
+        if engine is not None:
+            FigureCanvasAgg(fig)
+            fig.set_dpi(dpi)
+            engine.execute(fig)
+            # laid out: no engine (not "none", which savefig takes as one), so one drawing
+            fig.set_layout_engine(None)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=dpi, format="png")
     return path

@@ -197,12 +197,9 @@ def solve_chunk(static: Static, point: np.ndarray, scales: np.ndarray) -> dict:
                                             "sector")))
 
     threads = max(1, min(numba.get_num_threads(), n))
-    with _KERNEL_LOCK:
-        if threads == 1:
-            part(0, n)
-        else:
-            step = -(-n // (4 * threads))  # parts of about a quarter of a thread's share
-            _on_threads(part, [(a, min(a + step, n)) for a in range(0, n, step)], threads)
+    step = max(1, -(-n // (4 * threads)))  # parts of about a quarter of a thread's share
+    with _KERNEL_LOCK:  # on threads even alone: Ctrl-C then waits for one part, not all
+        _on_threads(part, [(a, min(a + step, n)) for a in range(0, n, step)], threads)
     return out
 
 
