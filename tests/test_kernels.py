@@ -10,6 +10,7 @@ from model.core import equations as eq
 from model.core import fixed_point as fp
 from model.core import kernels as k
 from model.core import layout
+from model.core.linalg import gauss_solve
 from model.core.settings import SolverSettings
 from model.core.policy import make_policy
 from model.core.solver import initial_state, solve
@@ -235,8 +236,9 @@ def test_prepared_price_step_agrees_with_the_full_one_and_its_twin(case):
 
 
 def test_the_direct_absorption_solve_agrees_with_lapack():
-    """The elimination of the direct option against numpy.linalg.solve, on matrices that need
-    row exchanges (a zero on the diagonal) and on a singular one (reported, not solved)."""
+    """The elimination of the direct option and the Anderson weights against
+    numpy.linalg.solve, on matrices that need row exchanges (a zero on the diagonal) and on a
+    singular one (reported, not solved)."""
     rng = np.random.default_rng(3)
     for size in (1, 2, 7, 40):
         mat = rng.normal(size=(size, size)) + size * np.eye(size)
@@ -245,7 +247,7 @@ def test_the_direct_absorption_solve_agrees_with_lapack():
         rhs = rng.normal(size=size)
         want = np.linalg.solve(mat, rhs)
         a, b = mat.copy(), rhs.copy()
-        assert k._gauss_solve(a, b)
+        assert gauss_solve(a, b)
         np.testing.assert_allclose(b, want, rtol=1e-12, atol=1e-12)
     singular = np.ones((3, 3))
-    assert not k._gauss_solve(singular, np.ones(3))
+    assert not gauss_solve(singular, np.ones(3))

@@ -14,8 +14,9 @@ from numba import njit
 
 from typing import NamedTuple
 
-from model.core.kernels import SUMS, evaluate_lean, prepare_weights, store_shares, workspace
+from model.core.kernels import evaluate_lean, prepare_weights, store_shares, workspace
 from model.core.layout import split
+from model.core.linalg import SUMS, gauss_solve
 
 class Equilibrium(NamedTuple):
     """The quantities at a solution that a :class:`~model.core.solver.Solution` reports and
@@ -113,7 +114,7 @@ def fixed_point_map(x, p, damping, g, ws):
 @njit(cache=True, fastmath=SUMS)
 def _mixing_weights(dF, stored, f):
     r"""Least-squares weights ``argmin |f - dF[:stored].T gamma|`` from the normal equations,
-    with a small ridge (1e-12 of the trace) and Gaussian elimination with partial pivoting:
+    with a small ridge (1e-12 of the trace), solved by :func:`~model.core.linalg.gauss_solve`:
     ``stored`` is at most the Anderson memory, so the system is tiny."""
     m = stored
     A = np.zeros((m, m))
@@ -135,27 +136,10 @@ def _mixing_weights(dF, stored, f):
         trace += A[p, p]
     for p in range(m):
         A[p, p] += 1e-12 * trace + 1e-300
-    for col in range(m):
-        piv = col
-        for r in range(col + 1, m):
-            if abs(A[r, col]) > abs(A[piv, col]):
-                piv = r
-        if piv != col:
-            for c in range(m):
-                A[col, c], A[piv, c] = A[piv, c], A[col, c]
-            b[col], b[piv] = b[piv], b[col]
-        for r in range(col + 1, m):
-            factor = A[r, col] / A[col, col]
-            for c in range(col, m):
-                A[r, c] -= factor * A[col, c]
-            b[r] -= factor * b[col]
-    coef = np.zeros(m)
-    for r in range(m - 1, -1, -1):
-        acc = b[r]
-        for c in range(r + 1, m):
-            acc -= A[r, c] * coef[c]
-        coef[r] = acc / A[r, r]
-    return coef
+    if not gauss_solve(A, b):  # no weights: the step is rejected as not finite
+        for p in range(m):
+            b[p] = np.nan
+    return b
 
 
 @njit(cache=True)

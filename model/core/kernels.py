@@ -18,6 +18,7 @@ import numpy as np
 from numba import njit
 
 from model.core.layout import split
+from model.core.linalg import SUMS, gauss_solve
 
 class Workspace(NamedTuple):
     """Scratch arrays of one evaluation of the equations (see :func:`workspace`)."""
@@ -67,9 +68,6 @@ def workspace(nr, ns, direct):
 
 FUSED, TAXED, STALE = 0, 1, 2  # the entries of Workspace.flags
 
-#: LLVM may reorder sums and fuse multiply-adds in the loops over flows (so that they run on
-#: vector units); no other fast-math assumption: infinities and NaN keep their meaning
-SUMS = {"reassoc", "contract"}
 
 
 @njit(cache=True)
@@ -468,46 +466,12 @@ def _expenditure(pi1, p, income_exog, mat, rhs, out):
         if not ok:  # prices overflowed: report NaN and let the caller step back
             out[:, :] = np.nan
             return
-    if not _gauss_solve(mat, rhs):  # singular: as above
+    if not gauss_solve(mat, rhs):  # singular: as above
         out[:, :] = np.nan
         return
     for n in range(nr):
         for j in range(ns):
             out[n, j] = rhs[n * ns + j]
-
-
-@njit(cache=True, fastmath=SUMS)
-def _gauss_solve(mat, rhs):
-    """Solve ``mat z = rhs`` in place (``rhs`` becomes ``z``, ``mat`` is overwritten) by
-    Gaussian elimination with partial pivoting; False if a pivot is zero.  Loops rather than
-    ``numpy.linalg.solve``, whose LAPACK wrappers take seconds to compile on every first run
-    for an option few solves use (a dense elimination: the direct option suits the small
-    systems it is meant for, N x S up to a few hundred)."""
-    size = rhs.shape[0]
-    for col in range(size):
-        piv = col
-        for r in range(col + 1, size):
-            if abs(mat[r, col]) > abs(mat[piv, col]):
-                piv = r
-        if mat[piv, col] == 0.0:
-            return False
-        if piv != col:
-            for c in range(size):
-                mat[col, c], mat[piv, c] = mat[piv, c], mat[col, c]
-            rhs[col], rhs[piv] = rhs[piv], rhs[col]
-        inv = 1.0 / mat[col, col]
-        for r in range(col + 1, size):
-            factor = mat[r, col] * inv
-            if factor != 0.0:
-                for c in range(col + 1, size):
-                    mat[r, c] -= factor * mat[col, c]
-                rhs[r] -= factor * rhs[col]
-    for r in range(size - 1, -1, -1):
-        acc = rhs[r]
-        for c in range(r + 1, size):
-            acc -= mat[r, c] * rhs[c]
-        rhs[r] = acc / mat[r, r]
-    return True
 
 
 @njit(cache=True)

@@ -1,0 +1,42 @@
+"""Small dense linear algebra in compiled loops, shared by the kernels: the direct absorption
+option and the Anderson mixing weights.  Loops rather than ``numpy.linalg``, whose LAPACK
+wrappers take seconds to compile on every first run."""
+
+from __future__ import annotations
+
+from numba import njit
+
+#: LLVM may reorder sums and fuse multiply-adds in the loops over flows (so that they run on
+#: vector units); no other fast-math assumption: infinities and NaN keep their meaning
+SUMS = {"reassoc", "contract"}
+
+
+@njit(cache=True, fastmath=SUMS)
+def gauss_solve(mat, rhs):
+    """Solve ``mat z = rhs`` in place (``rhs`` becomes ``z``, ``mat`` is overwritten) by
+    Gaussian elimination with partial pivoting; False if a pivot is zero.  A dense
+    elimination: it suits the small systems it serves (the Anderson weights, and the direct
+    absorption option up to N x S of a few hundred)."""
+    size = rhs.shape[0]
+    for col in range(size):
+        piv = col
+        for r in range(col + 1, size):
+            if abs(mat[r, col]) > abs(mat[piv, col]):
+                piv = r
+        if mat[piv, col] == 0.0:
+            return False
+        if piv != col:
+            for c in range(size):
+                mat[col, c], mat[piv, c] = mat[piv, c], mat[col, c]
+            rhs[col], rhs[piv] = rhs[piv], rhs[col]
+        for r in range(col + 1, size):
+            factor = mat[r, col] / mat[col, col]
+            for c in range(col, size):
+                mat[r, c] -= factor * mat[col, c]
+            rhs[r] -= factor * rhs[col]
+    for r in range(size - 1, -1, -1):
+        acc = rhs[r]
+        for c in range(r + 1, size):
+            acc -= mat[r, c] * rhs[c]
+        rhs[r] = acc / mat[r, r]
+    return True
