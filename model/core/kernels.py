@@ -19,6 +19,8 @@ from numba import njit
 
 from model.core.layout import split
 from model.core.linalg import SUMS, gauss_solve
+from model.core.markets import (add_imports, cost_factors, import_shares, market_prices,
+                                sales_untaxed)
 
 class Workspace(NamedTuple):
     """Scratch arrays of one evaluation of the equations (see :func:`workspace`)."""
@@ -67,7 +69,6 @@ def workspace(nr, ns, direct):
                      np.empty((nr, nr, ns)), np.empty((nr, ns)))
 
 FUSED, TAXED, STALE = 0, 1, 2  # the entries of Workspace.flags
-
 
 
 @njit(cache=True)
@@ -247,10 +248,10 @@ def _prices_and_shares_prepared(lc, p, ws):
     sm = np.empty(ns)
     scale = np.empty(ns)
     live = np.empty(ns, dtype=np.bool_)  # markets with a finite price index
-    _cost_factors(lc, sigma_m, ec)
+    cost_factors(lc, sigma_m, ec)
     for n in range(nr):
-        _markets(n, lc, pi0, sigma, sigma_m, ws.wD, wM, ws.m0, ec, ws.lPs, ws.lP, pi1, sm,
-                 scale, live)
+        market_prices(n, lc, pi0, sigma, sigma_m, ws.wD, wM, ws.m0, ec, ws.lPs, ws.lP, pi1,
+                      sm, scale, live)
         for i in range(nr):
             if i != n:
                 for j in range(ns):
@@ -263,111 +264,13 @@ def _prices_and_shares_prepared(lc, p, ws):
 
 
 @njit(cache=True)
-def _cost_factors(lc, sigma_m, ec):
-    r"""``ec[i, j]`` = :math:`\hat c_{ij}^{1-\sigma^M_j}`."""
-    nr, ns = lc.shape
-    for i in range(nr):
-        for j in range(ns):
-            ec[i, j] = np.exp((1.0 - sigma_m[j]) * lc[i, j])
-
-
-# The helpers of the fused evaluation below take plain arrays, not the parameter and workspace
-# tuples: each call would otherwise pass (and count references to) some fifty arrays, which
-# costs time in every call and seconds of compilation.
-
-@njit(cache=True, fastmath=SUMS)
-def _markets(n, lc, pi0, sigma, sigma_m, wD, wM, m0, ec, lPs, lP, pi1, sm, scale, live):
-    """The price indices of importer ``n``'s markets (``lPs``, ``lP``), its domestic shares
-    ``pi1[n, n, :]``, and ``scale[j]``, the factor that turns ``wM[n, i, j] ec[i, j]`` into the
-    import share ``pi1[n, i, j]``; ``live[j]`` is False where the price index is not finite.
-    ``sm[j]`` is left at the CES sum over import sources; ``ec`` holds the cost factors."""
-    nr, _, ns = pi0.shape
-    sm[:] = 0.0
-    for i in range(nr):
-        if i != n:
-            for j in range(ns):
-                sm[j] += wM[n, i, j] * ec[i, j]
-    for j in range(ns):
-        eD = 1.0 - sigma[j]
-        one_level = sigma_m[j] == sigma[j]  # then c^(1 - sigma) = ec and PM^(1 - sigma) = sm
-        m = m0[n, j]
-        imp = 0.0  # import composite's CES term, m0 PM^(1 - sigma)
-        if m > 0.0 and sm[j] > 0.0:
-            imp = m * (sm[j] if one_level else np.exp(eD / (1.0 - sigma_m[j]) * np.log(sm[j])))
-        dom = 0.0
-        if pi0[n, n, j] > 0.0:
-            dom = wD[n, j] * (ec[n, j] if one_level else np.exp(eD * lc[n, j]))
-        s = dom + imp
-        if s <= 0.0:
-            lPs[n, j] = 0.0
-            lP[n, j] = 0.0
-            pi1[n, n, j] = 0.0
-            scale[j] = 0.0
-            live[j] = False
-            continue
-        live[j] = True
-        lp = np.log(s) / eD
-        lPs[n, j] = lp
-        lP[n, j] = lp
-        # shares as ratios of the CES terms: pi_nn = dom / s, pi_ni = imp / s * wM ec / sm
-        pi1[n, n, j] = dom / s
-        scale[j] = imp / s / sm[j] if imp > 0.0 else 0.0
-
-
-@njit(cache=True, fastmath=SUMS)
-def _sales_untaxed(n, inv1pt, wMt, ec, pi1, scale, smr, E, Y, Ym, revenue, sm, first):
-    """Importer ``n``'s sales without export taxes: its domestic purchases go to ``Y``, its
-    imports, before the exporter's cost factor ``ec``, to ``Ym`` (``Y = Y + ec Ym`` once every
-    importer is added), its tariff revenue to ``revenue[n]``; ``wMt = wM / (1 + t)``.  In the
-    ``first`` pass of an evaluation, the revenue per unit of spending, ``smr[n]``, is found
-    from the same reads as ``sm`` (the CES sums of :func:`_markets`) less what reaches the
-    exporters."""
-    nr, _, ns = wMt.shape
-    f = np.empty(ns)  # spending on imports per unit of wM ec
-    for j in range(ns):
-        f[j] = scale[n, j] * E[n, j]
-    if first:
-        smt = np.zeros(ns)
-        for i in range(nr):
-            if i != n:
-                for j in range(ns):
-                    Ym[i, j] += f[j] * wMt[n, i, j]
-                    smt[j] += wMt[n, i, j] * ec[i, j]
-        for j in range(ns):
-            smr[n, j] = sm[j] - smt[j]
-    else:
-        for i in range(nr):
-            if i != n:
-                for j in range(ns):
-                    Ym[i, j] += f[j] * wMt[n, i, j]
-    rev = 0.0
-    for j in range(ns):
-        rev += f[j] * smr[n, j]
-        v = pi1[n, n, j] * E[n, j]
-        x = v * inv1pt[n, n, j]
-        Y[n, j] += x
-        rev += v - x
-    revenue[n] = rev
-
-
-@njit(cache=True)
-def _import_shares(n, wM, ec, scale, pi1):
-    """Importer ``n``'s import shares ``pi1[n, i, j] = wM[n, i, j] ec[i, j] scale[n, j]``."""
-    nr, _, ns = wM.shape
-    for i in range(nr):
-        if i != n:
-            for j in range(ns):
-                pi1[n, i, j] = wM[n, i, j] * ec[i, j] * scale[n, j]
-
-
-@njit(cache=True)
 def store_shares(ws):
     """Store the import shares ``pi1[n, i, j]`` of the last fused evaluation (no-op when they
     are stored already)."""
     if ws.flags[STALE] == 0:
         return
     for n in range(ws.wM.shape[0]):
-        _import_shares(n, ws.wM, ws.ec, ws.scale, ws.pi1)
+        import_shares(n, ws.wM, ws.ec, ws.scale, ws.pi1)
     ws.flags[STALE] = 0
 
 
@@ -487,16 +390,6 @@ def _expenditure_step(pi1, p, income_exog, E, out):
 
 
 @njit(cache=True, fastmath=SUMS)
-def _add_imports(ec, Ym, Y):
-    """``Y += ec Ym``: the imports of a fused evaluation, summed before the exporter's cost
-    factor, added to gross output."""
-    nr, ns = Y.shape
-    for i in range(nr):
-        for j in range(ns):
-            Y[i, j] += ec[i, j] * Ym[i, j]
-
-
-@njit(cache=True, fastmath=SUMS)
 def _absorption(alpha, gamma, income_exog, Y, rents, revenue, out):
     r"""The right-hand side of the expenditure system from the sales at the current absorption:
     :math:`\alpha(\text{income} + R + \text{rents}) + \gamma Y`."""
@@ -554,20 +447,20 @@ def evaluate_lean(x, p, ws):
         Y = np.zeros((nr, ns))
         Ym = np.zeros((nr, ns))  # imports before the exporter's cost factor
         rents = np.zeros(nr)
-        _cost_factors(ws.lc, sigma_m, ec)
+        cost_factors(ws.lc, sigma_m, ec)
         for n in range(nr):
-            _markets(n, ws.lc, pi0, sigma, sigma_m, ws.wD, wM, ws.m0, ec, ws.lPs, ws.lP, pi1,
-                     sm, sc, live)
+            market_prices(n, ws.lc, pi0, sigma, sigma_m, ws.wD, wM, ws.m0, ec, ws.lPs, ws.lP,
+                          pi1, sm, sc, live)
             for j in range(ns):
                 scale[n, j] = sc[j]
             if taxed:  # export taxes (rare): the shares are stored and summed as elsewhere
-                _import_shares(n, wM, ec, scale, pi1)
+                import_shares(n, wM, ec, scale, pi1)
                 _sales_of(n, pi1, inv1pt, inv1pe, E_old, Y, rents, revenue)
             else:
-                _sales_untaxed(n, inv1pt, wMt, ec, pi1, scale, smr, E_old, Y, Ym, revenue, sm,
-                               True)
+                sales_untaxed(n, inv1pt, wMt, ec, pi1, scale, smr, E_old, Y, Ym, revenue, sm,
+                              True)
         ws.flags[STALE] = not taxed
-        _add_imports(ec, Ym, Y)
+        add_imports(ec, Ym, Y)
         _absorption(s.alpha, s.gamma, ws.income, Y, rents, revenue, ws.E)
         ws.Y[:, :] = 0.0
         ws.rents[:] = 0.0
@@ -576,9 +469,9 @@ def evaluate_lean(x, p, ws):
             if taxed:
                 _sales_of(n, pi1, inv1pt, inv1pe, ws.E, ws.Y, ws.rents, revenue)
             else:
-                _sales_untaxed(n, inv1pt, wMt, ec, pi1, scale, smr, ws.E, ws.Y, Ym, revenue, sm,
-                               False)
-        _add_imports(ec, Ym, ws.Y)
+                sales_untaxed(n, inv1pt, wMt, ec, pi1, scale, smr, ws.E, ws.Y, Ym, revenue, sm,
+                              False)
+        add_imports(ec, Ym, ws.Y)
     else:
         ws.flags[STALE] = 0  # pi1 is written whole here
         if ws.ready[0]:

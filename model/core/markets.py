@@ -1,0 +1,115 @@
+r"""The steps of the fused evaluation (:func:`model.core.kernels.evaluate_lean`) for one
+importer at a time: its markets' price indices and CES sums, its sales and imports, its import
+shares.  They take plain arrays, not the parameter and workspace tuples (a call with those costs
+about half a microsecond and seconds of compilation)."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from model.core.linalg import SUMS
+
+
+@njit(cache=True)
+def cost_factors(lc, sigma_m, ec):
+    r"""``ec[i, j]`` = :math:`\hat c_{ij}^{1-\sigma^M_j}`."""
+    nr, ns = lc.shape
+    for i in range(nr):
+        for j in range(ns):
+            ec[i, j] = np.exp((1.0 - sigma_m[j]) * lc[i, j])
+
+
+@njit(cache=True, fastmath=SUMS)
+def market_prices(n, lc, pi0, sigma, sigma_m, wD, wM, m0, ec, lPs, lP, pi1, sm, scale, live):
+    """The price indices of importer ``n``'s markets (``lPs``, ``lP``), its domestic shares
+    ``pi1[n, n, :]``, and ``scale[j]``, the factor that turns ``wM[n, i, j] ec[i, j]`` into the
+    import share ``pi1[n, i, j]``; ``live[j]`` is False where the price index is not finite.
+    ``sm[j]`` is left at the CES sum over import sources; ``ec`` holds the cost factors."""
+    nr, _, ns = pi0.shape
+    sm[:] = 0.0
+    for i in range(nr):
+        if i != n:
+            for j in range(ns):
+                sm[j] += wM[n, i, j] * ec[i, j]
+    for j in range(ns):
+        eD = 1.0 - sigma[j]
+        one_level = sigma_m[j] == sigma[j]  # then c^(1 - sigma) = ec and PM^(1 - sigma) = sm
+        m = m0[n, j]
+        imp = 0.0  # import composite's CES term, m0 PM^(1 - sigma)
+        if m > 0.0 and sm[j] > 0.0:
+            imp = m * (sm[j] if one_level else np.exp(eD / (1.0 - sigma_m[j]) * np.log(sm[j])))
+        dom = 0.0
+        if pi0[n, n, j] > 0.0:
+            dom = wD[n, j] * (ec[n, j] if one_level else np.exp(eD * lc[n, j]))
+        s = dom + imp
+        if s <= 0.0:
+            lPs[n, j] = 0.0
+            lP[n, j] = 0.0
+            pi1[n, n, j] = 0.0
+            scale[j] = 0.0
+            live[j] = False
+            continue
+        live[j] = True
+        lp = np.log(s) / eD
+        lPs[n, j] = lp
+        lP[n, j] = lp
+        # shares as ratios of the CES terms: pi_nn = dom / s, pi_ni = imp / s * wM ec / sm
+        pi1[n, n, j] = dom / s
+        scale[j] = imp / s / sm[j] if imp > 0.0 else 0.0
+
+
+@njit(cache=True, fastmath=SUMS)
+def sales_untaxed(n, inv1pt, wMt, ec, pi1, scale, smr, E, Y, Ym, revenue, sm, first):
+    """Importer ``n``'s sales without export taxes: its domestic purchases go to ``Y``, its
+    imports, before the exporter's cost factor ``ec``, to ``Ym`` (``Y = Y + ec Ym`` once every
+    importer is added), its tariff revenue to ``revenue[n]``; ``wMt = wM / (1 + t)``.  In the
+    ``first`` pass of an evaluation, the revenue per unit of spending, ``smr[n]``, is found
+    from the same reads as ``sm`` (the CES sums of :func:`market_prices`) less what reaches the
+    exporters."""
+    nr, _, ns = wMt.shape
+    f = np.empty(ns)  # spending on imports per unit of wM ec
+    for j in range(ns):
+        f[j] = scale[n, j] * E[n, j]
+    if first:
+        smt = np.zeros(ns)
+        for i in range(nr):
+            if i != n:
+                for j in range(ns):
+                    Ym[i, j] += f[j] * wMt[n, i, j]
+                    smt[j] += wMt[n, i, j] * ec[i, j]
+        for j in range(ns):
+            smr[n, j] = sm[j] - smt[j]
+    else:
+        for i in range(nr):
+            if i != n:
+                for j in range(ns):
+                    Ym[i, j] += f[j] * wMt[n, i, j]
+    rev = 0.0
+    for j in range(ns):
+        rev += f[j] * smr[n, j]
+        v = pi1[n, n, j] * E[n, j]
+        x = v * inv1pt[n, n, j]
+        Y[n, j] += x
+        rev += v - x
+    revenue[n] = rev
+
+
+@njit(cache=True)
+def import_shares(n, wM, ec, scale, pi1):
+    """Importer ``n``'s import shares ``pi1[n, i, j] = wM[n, i, j] ec[i, j] scale[n, j]``."""
+    nr, _, ns = wM.shape
+    for i in range(nr):
+        if i != n:
+            for j in range(ns):
+                pi1[n, i, j] = wM[n, i, j] * ec[i, j] * scale[n, j]
+
+
+@njit(cache=True, fastmath=SUMS)
+def add_imports(ec, Ym, Y):
+    """``Y += ec Ym``: the imports of a fused evaluation, summed before the exporter's cost
+    factor, added to gross output."""
+    nr, ns = Y.shape
+    for i in range(nr):
+        for j in range(ns):
+            Y[i, j] += ec[i, j] * Ym[i, j]
