@@ -2,9 +2,8 @@ r"""The compiled fixed point of the equilibrium in changes (docs/model.md, steps
 
 :func:`fixed_point_map` is the map ``G`` of the state (:mod:`model.core.layout`):
 factor prices move to clear factor markets, price indices to their CES value, absorption along its
-linear system; :func:`_solve_fixed_point` iterates it with Anderson mixing;
-:func:`solve_with_retries` is the one retry policy, used by :func:`model.core.solver.solve`
-and by the sweep kernels alike.
+linear system; :func:`solve_with_retries` iterates it with Anderson mixing and is the one retry policy, used
+by :func:`model.core.solver.solve` and by the sweep kernels alike.
 """
 
 from __future__ import annotations
@@ -61,9 +60,17 @@ def fixed_point_map(x, p, damping, g, ws):
     a factor| / world value added, max |change of log P|, max |change of E| / world value
     added.
     """
+    evaluate_lean(x, p, ws)
+    return _map_update(x, p, damping, g, ws)
+
+
+@njit(cache=True)
+def _map_update(x, p, damping, g, ws):
+    """:func:`fixed_point_map` after the evaluation: ``g`` from the quantities in ``ws``
+    (a function of its own so that the solver calls the evaluation directly, one call level
+    fewer for the compiler to optimise it again)."""
     s = p.structure
     nr, ns = s.beta.shape
-    evaluate_lean(x, p, ws)
     a, lP, lr, e = split(x, nr, ns)
     ga, gP, gr, ge = split(g, nr, ns)
     world = 0.0
@@ -143,74 +150,6 @@ def _mixing_weights(dF, stored, f):
 
 
 @njit(cache=True)
-def _solve_fixed_point(x0, p, st, damping, x_out, ws):
-    r"""Iterate ``x <- G(x)`` from ``x0``, with Anderson mixing (Walker & Ni 2011) if asked.
-
-    Anderson type II: with ``f_k = G(x_k) - x_k``, choose ``gamma`` to minimise
-    ``|f_k - dF gamma|`` over the last ``memory`` differences, then
-    ``x_{k+1} = G(x_k) - dG gamma``.  A step that leaves positive wages or finite values is
-    replaced by the plain step and the history is cleared.
-
-    ``st`` is a :class:`~model.core.params.SolverTuple` (its damping is replaced by
-    ``damping``).  Returns ``(status, iterations, factor residual, price residual, absorption
-    residual)``; ``x_out`` holds the last iterate (the solution when status is ``CONVERGED``,
-    and then the workspace ``ws``, prepared for ``p``, holds every quantity evaluated at it).
-    """
-    nr, ns = p.structure.beta.shape
-    tol, max_iter, memory, anderson = st.tol, st.max_iter, st.memory, st.anderson
-    dim = x0.shape[0]
-    x = x0.copy()
-    g = np.empty(dim)
-    f = np.empty(dim)
-    f_old = np.empty(dim)
-    g_old = np.empty(dim)
-    dF = np.zeros((memory, dim))  # rows: past differences of f and of G(x)
-    dG = np.zeros((memory, dim))
-    stored = 0
-    head = 0
-    res_w = np.inf
-    res_p = np.inf
-    res_e = np.inf
-    for it in range(max_iter + 1):
-        res_w, res_p, res_e = fixed_point_map(x, p, damping, g, ws)
-        finite = np.isfinite(res_w) and np.isfinite(res_p) and np.isfinite(res_e)
-        for a in range(dim):
-            if not np.isfinite(g[a]):
-                finite = False
-        if not finite:
-            if stored > 0:  # an extrapolated step went too far: back to the last plain step
-                _copy(g_old, x)
-                stored = 0
-                head = 0
-                continue
-            _copy(x, x_out)
-            return NOT_FINITE, it, res_w, res_p, res_e
-        if res_w < tol and res_p < tol and res_e < tol:
-            _copy(x, x_out)
-            return CONVERGED, it, res_w, res_p, res_e
-        if it == max_iter:
-            break
-        for a in range(dim):
-            f[a] = g[a] - x[a]
-        if anderson and it > 0:
-            for a in range(dim):
-                dF[head, a] = f[a] - f_old[a]
-                dG[head, a] = g[a] - g_old[a]
-            head = (head + 1) % memory
-            stored = min(stored + 1, memory)
-        _copy(f, f_old)
-        _copy(g, g_old)
-        if anderson and stored > 0:
-            if _anderson_step(x, g, f, dF, dG, stored, nr, ns):
-                continue
-            stored = 0  # a failed extrapolation: the plain step, and the history cleared
-            head = 0
-        _copy(g, x)
-    _copy(x, x_out)
-    return MAX_ITER, max_iter, res_w, res_p, res_e
-
-
-@njit(cache=True)
 def _copy(src, dst):
     """``dst[:] = src`` for equal shapes (a loop: the slice assignment would compile a
     shape check with its error message, seconds of a first run)."""
@@ -242,25 +181,96 @@ def _anderson_step(x, g, f, dF, dG, stored, nr, ns):
 
 @njit(cache=True, nogil=True)
 def solve_with_retries(x0, x_init, p, st, x_out):
-    """Solve from ``x0``; if that fails, from the benchmark state ``x_init`` with half the
-    damping, twice.  Returns ``(status, iterations in all, factor residual, price residual,
-    absorption residual, damping of the last attempt, quantities)`` of the last attempt;
-    ``x_out`` holds its last iterate and ``quantities`` the equilibrium at it that a solution
-    reports, read from the solve's workspace: ``(log wage, employment, log price index, log
-    unit cost, shares, absorption, gross output, rents)`` (only these arrays reach Python, not
-    the whole workspace; an :class:`Equilibrium`)."""
+    r"""Iterate ``x <- G(x)`` from ``x0``, with Anderson mixing (Walker & Ni 2011) if asked;
+    if that fails, again from the benchmark state ``x_init`` with half the damping, twice.
+
+    Anderson type II: with ``f_k = G(x_k) - x_k``, choose ``gamma`` to minimise
+    ``|f_k - dF gamma|`` over the last ``memory`` differences, then
+    ``x_{k+1} = G(x_k) - dG gamma``.  A step that leaves positive wages or finite values is
+    replaced by the plain step and the history is cleared.
+
+    ``st`` is a :class:`~model.core.params.SolverTuple`.  Returns ``(status, iterations in
+    all, factor residual, price residual, absorption residual, damping of the last attempt,
+    quantities)`` of the last attempt; ``x_out`` holds its last iterate (the solution when
+    status is ``CONVERGED``) and ``quantities`` the equilibrium at it that a solution reports,
+    read from the solve's workspace: ``(log wage, employment, log price index, log unit cost,
+    shares, absorption, gross output, rents)`` (only these arrays reach Python, not the whole
+    workspace; an :class:`Equilibrium`).
+
+    The attempts and the iteration are one function, which calls the evaluation
+    (:func:`~model.core.kernels.evaluate_lean`) directly: each call level above the evaluation
+    makes the compiler optimise and generate its code again, seconds of a first run each.
+    """
     nr, ns = p.structure.beta.shape
     ws = workspace(nr, ns, p.direct)
     prepare_weights(p, ws)
+    tol, max_iter, memory, anderson = st.tol, st.max_iter, st.memory, st.anderson
+    dim = x0.shape[0]
+    x = np.empty(dim)
+    g = np.empty(dim)
+    f = np.empty(dim)
+    f_old = np.empty(dim)
+    g_old = np.empty(dim)
+    dF = np.zeros((memory, dim))  # rows: past differences of f and of G(x)
+    dG = np.zeros((memory, dim))
     damping = st.damping
-    status, iters, rf, rp, re = _solve_fixed_point(x0, p, st, damping, x_out, ws)
-    total = iters
-    for _ in range(ATTEMPTS - 1):
+    status = MAX_ITER
+    total = 0
+    res_w = np.inf
+    res_p = np.inf
+    res_e = np.inf
+    for attempt in range(ATTEMPTS):
+        if attempt == 0:
+            _copy(x0, x)
+        else:
+            damping *= 0.5
+            _copy(x_init, x)
+        stored = 0
+        head = 0
+        status = MAX_ITER
+        iters = max_iter
+        for it in range(max_iter + 1):
+            evaluate_lean(x, p, ws)
+            res_w, res_p, res_e = _map_update(x, p, damping, g, ws)
+            finite = np.isfinite(res_w) and np.isfinite(res_p) and np.isfinite(res_e)
+            for a in range(dim):
+                if not np.isfinite(g[a]):
+                    finite = False
+            if not finite:
+                if stored > 0:  # an extrapolated step went too far: back to the last plain step
+                    _copy(g_old, x)
+                    stored = 0
+                    head = 0
+                    continue
+                status = NOT_FINITE
+                iters = it
+                break
+            if res_w < tol and res_p < tol and res_e < tol:
+                status = CONVERGED
+                iters = it
+                break
+            if it == max_iter:
+                break
+            for a in range(dim):
+                f[a] = g[a] - x[a]
+            if anderson and it > 0:
+                for a in range(dim):
+                    dF[head, a] = f[a] - f_old[a]
+                    dG[head, a] = g[a] - g_old[a]
+                head = (head + 1) % memory
+                stored = min(stored + 1, memory)
+            _copy(f, f_old)
+            _copy(g, g_old)
+            if anderson and stored > 0:
+                if _anderson_step(x, g, f, dF, dG, stored, nr, ns):
+                    continue
+                stored = 0  # a failed extrapolation: the plain step, and the history cleared
+                head = 0
+            _copy(g, x)
+        total += iters
+        _copy(x, x_out)
         if status == CONVERGED:
             break
-        damping *= 0.5
-        status, iters, rf, rp, re = _solve_fixed_point(x_init, p, st, damping, x_out, ws)
-        total += iters
     store_shares(ws)
-    return (status, total, rf, rp, re, damping,
+    return (status, total, res_w, res_p, res_e, damping,
             Equilibrium(ws.lw, ws.L, ws.lP, ws.lc, ws.pi1, ws.E, ws.Y, ws.rents))

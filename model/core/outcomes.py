@@ -176,7 +176,7 @@ def equilibrium(sol) -> Equilibrium:
                        sol.pi1, sol.E1, sol.Y1, sol.rents)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _tornqvist_log(lp, v0, v1, t0, t1):
     r"""Log Törnqvist price change over flows: :math:`\sum \bar s\,\log\hat p`, with
     :math:`\bar s = (v_0/t_0 + v_1/t_1)/2` (the twin of ``outcomes_numpy.tornqvist``)."""
@@ -214,7 +214,7 @@ def compute_outcomes(x, p, oi, ws, out):
         _sector_outcomes(n, lr, p, oi, ws, out)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _region_outcomes(n, lr, p, oi, ws, X1, out):
     """Outcomes of region ``n`` (rows :data:`REGION` of ``out.region``)."""
     s = p.structure
@@ -263,7 +263,7 @@ def _region_outcomes(n, lr, p, oi, ws, X1, out):
     region[VALUE_ADDED, n] = factors
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _terms_of_trade(n, oi, ws, X1):
     """Percent change of the Törnqvist export (fob) over import (cif) price index of region
     ``n`` over its foreign flows; NaN when it trades nothing in either situation."""
@@ -290,7 +290,7 @@ def _terms_of_trade(n, oi, ws, X1):
                            - _tornqvist_log(lpm, vm0, vm1, tm0, tm1)) - 1.0)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _sector_outcomes(n, lr, p, oi, ws, out):
     """Outcomes of the sectors of region ``n`` (rows :data:`SECTOR` of ``out.sector``)."""
     s = p.structure

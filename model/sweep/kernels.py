@@ -54,42 +54,37 @@ def solve_draws(structure, elasticities, direct, oi, shocks, st, point, x0s, x_i
     ``rows_region[k]``) and ``out_sector[d, k, n, j]``; a draw that did not converge gets NaN
     outcomes.
     """
-    for k in range(point.shape[0]):
-        d = np.int64(k)  # one integer type for the draw index
+    nr, ns = structure.beta.shape
+    x = np.empty(x_init.shape[0])
+    for k in range(point.shape[0]):  # the draws in this function, not in one of their own:
+        d = np.int64(k)  # each call level above the solver is seconds more of a first run
         g = point[d]
         q = KernelParams(structure, shock_at(shocks, g),
                          scale_elasticities(elasticities, scales[d]), direct)
-        _solve_draw(d, q, oi, st, x0s[g], x_init, rows_region, rows_sector, status, iterations,
-                    residuals, out_region, out_sector)
-
-
-@njit(cache=True)
-def _solve_draw(d, q, oi, st, x0, x_init, rows_region, rows_sector, status, iterations,
-                residuals, out_region, out_sector):
-    """Draw ``d`` of :func:`solve_draws` with parameters ``q``, from ``x0``."""
-    nr, ns = q.structure.beta.shape
-    out_region[d, :, :] = np.nan
-    out_sector[d, :, :, :] = np.nan
-    for j in range(ns):
-        if not (q.elasticities.sigma[j] > 1.0 and q.elasticities.sigma_m[j] > 1.0):
+        out_region[d, :, :] = np.nan
+        out_sector[d, :, :, :] = np.nan
+        valid = True
+        for j in range(ns):
+            if not (q.elasticities.sigma[j] > 1.0 and q.elasticities.sigma_m[j] > 1.0):
+                valid = False
+        if not valid:
             status[d] = INVALID
             iterations[d] = 0
             residuals[d, :] = np.nan
-            return
-    x = np.empty(x_init.shape[0])
-    code, it, rw, rp, re, _, ev = solve_with_retries(x0, x_init, q, st, x)
-    status[d] = code
-    iterations[d] = it
-    residuals[d, 0] = rw
-    residuals[d, 1] = rp
-    residuals[d, 2] = re
-    if code == CONVERGED:
-        out = allocate(nr, ns)
-        compute_outcomes(x, q, oi, ev, out)
-        for k in range(rows_region.shape[0]):
-            for n in range(nr):  # loops, not slice copies: no shape check to compile
-                out_region[d, k, n] = out.region[rows_region[k], n]
-        for k in range(rows_sector.shape[0]):
-            for n in range(nr):
-                for j in range(ns):
-                    out_sector[d, k, n, j] = out.sector[rows_sector[k], n, j]
+            continue
+        code, it, rw, rp, re, _, ev = solve_with_retries(x0s[g], x_init, q, st, x)
+        status[d] = code
+        iterations[d] = it
+        residuals[d, 0] = rw
+        residuals[d, 1] = rp
+        residuals[d, 2] = re
+        if code == CONVERGED:
+            out = allocate(nr, ns)
+            compute_outcomes(x, q, oi, ev, out)
+            for r in range(rows_region.shape[0]):
+                for n in range(nr):  # loops, not slice copies: no shape check to compile
+                    out_region[d, r, n] = out.region[rows_region[r], n]
+            for r in range(rows_sector.shape[0]):
+                for n in range(nr):
+                    for j in range(ns):
+                        out_sector[d, r, n, j] = out.sector[rows_sector[r], n, j]
