@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from model.output.figures import (fixed_by_closure, headline_figure, headline_panels,
+from model.output.figures import (boxes, fixed_by_closure, headline_figure, headline_panels,
                                   optimal_tariff_figure, output_figure)
 from model.sweep.report import sobol_figure, sweep_figure
 from tests.conftest import ROOT
@@ -131,6 +131,32 @@ def test_sweep_figure_reads_and_marks_the_central_solution(kiuchi, kiuchi_sweep)
     np.testing.assert_allclose(central[0].get_xdata(), want.values)
     assert [t.get_text() for t in panels[0].get_yticklabels()] == list(
         kiuchi_sweep.scenario.values)
+
+
+def test_boxes_draw_the_statistics_of_a_box_plot():
+    from matplotlib.cbook import boxplot_stats
+    from matplotlib.figure import Figure
+
+    rng = np.random.default_rng(3)
+    samples = [rng.normal(size=7), rng.normal(size=50), np.full(3, np.nan),
+               np.r_[rng.lognormal(size=201), np.nan, np.inf], np.ones(4)]
+    ax = Figure().subplots()
+    boxes(ax, np.arange(len(samples)), samples, 0.6)
+    polys, whiskers, medians = ax.collections
+    drawn_ = [0, 1, 3, 4]  # the sample with no finite value draws nothing
+    assert len(polys.get_paths()) == len(medians.get_segments()) == len(drawn_)
+    assert len(whiskers.get_segments()) == 4 * len(drawn_)
+    for k, s in enumerate(drawn_):
+        st = boxplot_stats(samples[s][np.isfinite(samples[s])], whis=(5, 95))[0]
+        box = polys.get_paths()[k].vertices
+        assert box[0, 0] == st["q1"] and box[1, 0] == st["q3"]
+        assert box[0, 1] == pytest.approx(s - 0.3) and box[2, 1] == pytest.approx(s + 0.3)
+        assert medians.get_segments()[k][0, 0] == st["med"]
+        low, high = whiskers.get_segments()[4 * k: 4 * k + 2]
+        assert low[0, 0] == st["whislo"] and low[1, 0] == st["q1"]
+        assert high[0, 0] == st["q3"] and high[1, 0] == st["whishi"]
+    ends = np.concatenate(whiskers.get_segments())[:, 0]  # the axis shows every whisker
+    assert ax.get_xlim()[0] <= ends.min() and ax.get_xlim()[1] >= ends.max()
 
 
 def test_sobol_figure_reads(kiuchi_sweep):

@@ -128,6 +128,37 @@ def bars(ax, pos: np.ndarray, values: np.ndarray, height: float, colour: str, la
                       autolim=True)
 
 
+def boxes(ax, pos: np.ndarray, samples: list, height: float, colour: str = "C0",
+          whis: tuple[float, float] = (5, 95)):
+    """Horizontal box plots of ``samples`` (one array per position in ``pos``; values that
+    are not finite left out) as three collections: boxes from the first to the third quartile,
+    medians, and whiskers to the furthest value within the ``whis`` percentiles with caps, the
+    statistics of ``Axes.boxplot`` (which builds a dozen artists per box, a millisecond each
+    to lay out and draw).  A sample with no finite value draws nothing."""
+    from matplotlib.collections import LineCollection, PolyCollection
+
+    polys, medians, whiskers = [], [], []
+    half, cap = height / 2, height / 4
+    for y, sample in zip(pos, samples):
+        x = np.asarray(sample, dtype=float)
+        x = x[np.isfinite(x)]
+        if not x.size:
+            continue
+        q1, med, q3 = np.percentile(x, [25, 50, 75])
+        lo_val, hi_val = np.percentile(x, whis)
+        lo = x[x >= lo_val].min(initial=q1)  # never inside the box
+        hi = x[x <= hi_val].max(initial=q3)
+        polys.append([(q1, y - half), (q3, y - half), (q3, y + half), (q1, y + half)])
+        medians.append([(med, y - half), (med, y + half)])
+        whiskers += [[(lo, y), (q1, y)], [(q3, y), (hi, y)],
+                     [(lo, y - cap), (lo, y + cap)], [(hi, y - cap), (hi, y + cap)]]
+    ax.add_collection(PolyCollection(polys, facecolors=colour, alpha=0.35, edgecolors="black",
+                                     linewidths=1.0), autolim=True)
+    ax.add_collection(LineCollection(whiskers, colors="black", linewidths=1.0), autolim=True)
+    ax.add_collection(LineCollection(medians, colors=colour, linewidths=1.0), autolim=True)
+    ax.autoscale_view()
+
+
 def cell_labels(ax, texts: list[str], x, y, colours, size: float = 6.0):
     """Labels centred on the data points ``(x, y)``, drawn as one collection of glyph outlines
     (a text artist per cell costs about a millisecond to lay out and render, and a heat map of

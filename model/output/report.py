@@ -34,17 +34,15 @@ def summary_table(result: xr.Dataset) -> pd.DataFrame:
     """One row per scenario and region with the headline indicators, whether the scenario
     converged and its residual."""
     names = [v.name for v in headline()]
-    columns = {name: values(result, name) for name in names}
-    rows = []
-    for sc in result.scenario.values:
-        for region in result.region.values:
-            row = {"scenario": sc, "region": region}
-            row.update({name: float(columns[name].sel(scenario=sc, region=region))
-                        for name in names})
-            row["converged"] = bool(result.converged.sel(scenario=sc))
-            row["residual"] = float(result.residual.sel(scenario=sc))
-            rows.append(row)
-    return pd.DataFrame(rows)
+    dims = ("scenario", "region")
+    scenarios, regions = result.scenario.values, result.region.values
+    frame = pd.DataFrame({"scenario": np.repeat(scenarios, len(regions)),
+                          "region": np.tile(regions, len(scenarios))})
+    for name in names:  # whole arrays, not one selection per cell
+        frame[name] = values(result, name).transpose(*dims).values.astype(float).ravel()
+    frame["converged"] = np.repeat(result.converged.values.astype(bool), len(regions))
+    frame["residual"] = np.repeat(result.residual.values.astype(float), len(regions))
+    return frame
 
 
 def study_tables(result: xr.Dataset, regions=None, sectors=None) -> str:
@@ -75,15 +73,17 @@ def comparison_tables(results: dict, regions, variables=COMPARED) -> str:
     across files; a blank where a file lacks the scenario or the region (a compared file may
     solve some scenarios only, on a dataset with other regions)."""
     common = comparison_scenarios(results)
+    tables = {(label, variable): r[variable].transpose("scenario", "region").to_pandas()
+              for label, r in results.items() for variable in variables}
     parts = []
     for region in regions:
         frame = pd.DataFrame(index=common)
         for variable in variables:
             for label, r in results.items():
-                frame[f"{variable} ({label})"] = [
-                    float(r[variable].sel(region=region, scenario=sc))
-                    if sc in r.scenario.values and region in r.region.values else np.nan
-                    for sc in common]
+                table = tables[label, variable]
+                frame[f"{variable} ({label})"] = (
+                    table[region].reindex(common).to_numpy(dtype=float)
+                    if region in table.columns else np.nan)
         parts += [f"### {region}", "", markdown_table(frame.reset_index(names="scenario"), 2), ""]
     return "\n".join(parts)
 
@@ -260,13 +260,12 @@ def _decomposition_section(result: xr.Dataset) -> list[str]:
              "welfare change (last column).", ""]
     columns = {v.short: v.name for v in DECOMPOSITION if v.name in PARTS}
     columns["welfare"] = "welfare"
-    rows = []
-    for sc in result.scenario.values:
-        for region in result.region.values:
-            r = result.sel(scenario=sc, region=region)
-            rows.append({"scenario": sc, "region": region,
-                         **{label: float(r[name]) for label, name in columns.items()}})
-    return parts + [markdown_table(pd.DataFrame(rows)), ""]
+    scenarios, regions = result.scenario.values, result.region.values
+    frame = pd.DataFrame({"scenario": np.repeat(scenarios, len(regions)),
+                          "region": np.tile(regions, len(scenarios))})
+    for label, name in columns.items():
+        frame[label] = result[name].transpose("scenario", "region").values.astype(float).ravel()
+    return parts + [markdown_table(frame), ""]
 
 
 def _output_section(result: xr.Dataset) -> list[str]:

@@ -9,7 +9,7 @@ import numpy as np
 import xarray as xr
 
 from model.core.catalogue import VARIABLES
-from model.output.figures import save
+from model.output.figures import boxes, save
 from model.sweep.designs import DESIGNS
 
 #: the indicators of the uncertainty tables, and of the figure
@@ -132,12 +132,7 @@ def sweep_figure(sw: xr.Dataset, central: xr.Dataset | None = None):
                 continue
             if design.histogram:
                 draws = [sw[name].sel(scenario=sc, region=region).values for sc in scenarios]
-                draws = [d[np.isfinite(d)] if np.isfinite(d).any() else np.array([np.nan])
-                         for d in draws]
-                ax.boxplot(draws, positions=y, orientation="horizontal", whis=(5, 95),
-                           showfliers=False, widths=0.6, patch_artist=True,
-                           boxprops={"facecolor": "C0", "alpha": 0.35},
-                           medianprops={"color": "C0"})
+                boxes(ax, y, draws, 0.6)
             else:
                 stats = [_stats(sw[f"{name}_summary"].sel(scenario=sc, region=region))
                          for sc in scenarios]
