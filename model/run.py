@@ -17,8 +17,10 @@ EXIT_INTERRUPTED = 130
 #: modules a run imports sooner or later, loaded up front with Ctrl-C held: an interrupt that
 #: lands inside Python's import machinery cannot be caught (Python prints it and goes on)
 PRELOAD = ("model.cli", "matplotlib.figure", "matplotlib.backends.backend_agg", "tqdm")
-#: and those of a file with a ``[sweep]`` table (they load scipy.stats: most of a second)
+#: and those of a file with a ``[sweep]`` table
 PRELOAD_SWEEP = ("model.sweep.runner", "model.sweep.report")
+#: and, for a Sobol' design, its sequence (scipy.stats: most of a second to import)
+PRELOAD_SOBOL = ("scipy.stats",)
 
 
 def preloaded(argv: list[str]) -> tuple[str, ...]:
@@ -30,10 +32,13 @@ def preloaded(argv: list[str]) -> tuple[str, ...]:
     files = [a for a in argv if not a.startswith("-")]
     try:
         with open(files[0], "rb") as f:
-            has_sweep = "sweep" in tomllib.load(f)
+            sweep = tomllib.load(f).get("sweep")
+        has_sweep = sweep is not None
+        sobol = not isinstance(sweep, dict) or sweep.get("method") == "sobol"
     except Exception:  # anything unreadable: load everything, let the parser say why
-        has_sweep = True
-    return PRELOAD + (PRELOAD_SWEEP if has_sweep else ())
+        has_sweep = sobol = True
+    return PRELOAD + (PRELOAD_SWEEP if has_sweep else ()) + (
+        PRELOAD_SOBOL if has_sweep and sobol else ())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -302,7 +302,7 @@ def test_version():
 def test_the_sweep_modules_load_up_front_only_for_a_sweep(tmp_path):
     """Runs load up front (Ctrl-C held) what they will import; a file without a [sweep] table
     does not pay for the sweep's modules, one with it or one that cannot be read does."""
-    from model.run import PRELOAD_SWEEP, preloaded
+    from model.run import PRELOAD_SOBOL, PRELOAD_SWEEP, preloaded
 
     plain = tmp_path / "plain.toml"
     plain.write_text('data = "x"\n[scenarios.a]\n', encoding="utf-8")
@@ -314,3 +314,10 @@ def test_the_sweep_modules_load_up_front_only_for_a_sweep(tmp_path):
     assert set(PRELOAD_SWEEP) <= set(preloaded(["--quiet", str(swept)]))
     assert set(PRELOAD_SWEEP) <= set(preloaded([str(broken)]))
     assert set(PRELOAD_SWEEP) <= set(preloaded([str(tmp_path / "missing.toml")]))
+    # scipy.stats only for a Sobol' design (or a file that cannot be read)
+    sobol = tmp_path / "sobol.toml"
+    sobol.write_text('data = "x"\n[sweep]\nmethod = "sobol"\ndraws = 2\n', encoding="utf-8")
+    assert set(PRELOAD_SWEEP + PRELOAD_SOBOL) <= set(preloaded([str(sobol)]))
+    assert not set(PRELOAD_SOBOL) & set(preloaded([str(swept)]))
+    assert not set(PRELOAD_SOBOL) & set(preloaded([str(plain)]))
+    assert set(PRELOAD_SOBOL) <= set(preloaded([str(broken)]))

@@ -281,3 +281,26 @@ def test_documented_sweep_table_is_valid_on_the_us_japan_data(tmp_path):
     with pytest.raises(ScenarioError, match="services"):
         prepared = prepare(bad)
         parse_sweep(prepared.file.sweep, prepared.file.path, prepared.benchmark)
+
+
+@pytest.mark.parametrize("distribution,args", [("triangular", (0.7, 1.0, 1.4)),
+                                               ("triangular", (0.5, 0.5, 2.0)),
+                                               ("normal", (1.0, 0.2)), ("lognormal", (1.0, 0.25))])
+def test_quantiles_are_scipy_stats_ones(distribution, args):
+    """The design's quantiles (written out so that a sweep need not import scipy.stats) are
+    bit for bit those of scipy.stats, at the interval's ends too."""
+    from types import SimpleNamespace
+
+    from scipy import stats
+
+    from model.sweep.designs import _quantile
+
+    u = np.r_[np.random.default_rng(5).uniform(size=500), 0.0, 1.0, 0.5]
+    got = _quantile(SimpleNamespace(distribution=distribution, args=args), u)
+    u = np.clip(u, 1e-12, 1.0 - 1e-12)
+    a = args
+    want = {"triangular": lambda: stats.triang.ppf(u, (a[1] - a[0]) / (a[2] - a[0]), loc=a[0],
+                                                    scale=a[2] - a[0]),
+            "normal": lambda: a[0] + a[1] * stats.norm.ppf(u),
+            "lognormal": lambda: a[0] * np.exp(a[1] * stats.norm.ppf(u))}[distribution]()
+    np.testing.assert_array_equal(got, want)

@@ -18,8 +18,7 @@ import math
 import warnings
 
 import numpy as np
-from scipy import stats as sps
-from scipy.stats import qmc
+from scipy.special import ndtri
 
 from model.output.report import fmt
 
@@ -178,6 +177,8 @@ def saltelli_uniform(seed: int, dims: int, start: int, stop: int) -> np.ndarray:
     ``r`` gives ``A = u[r, :D]`` and ``B = u[r, D:]``, and draws ``r (D+2) .. r (D+2) + D + 1``
     are ``A``, ``A`` with column ``k`` from ``B`` (``k = 0..D-1``), and ``B`` (SALib's order
     for first and total indices)."""
+    from scipy.stats import qmc  # only here: scipy.stats takes most of a second to import
+
     D = dims
     r0, r1 = int(start) // (D + 2), (int(stop) - 1) // (D + 2) + 1
     engine = qmc.Sobol(d=2 * D, scramble=True, seed=seed)
@@ -213,11 +214,13 @@ def _quantile(s, u: np.ndarray) -> np.ndarray:
     a = s.args
     if s.distribution == "uniform":
         return a[0] + (a[1] - a[0]) * u
-    if s.distribution == "triangular":
-        return sps.triang.ppf(u, (a[1] - a[0]) / (a[2] - a[0]), loc=a[0], scale=a[2] - a[0])
+    if s.distribution == "triangular":  # the inverse of its distribution function
+        c = (a[1] - a[0]) / (a[2] - a[0])
+        x = np.where(u < c, np.sqrt(c * u), 1.0 - np.sqrt((1.0 - c) * (1.0 - u)))
+        return x * (a[2] - a[0]) + a[0]
     if s.distribution == "normal":
-        return a[0] + a[1] * sps.norm.ppf(u)
-    return a[0] * np.exp(a[1] * sps.norm.ppf(u))
+        return a[0] + a[1] * ndtri(u)
+    return a[0] * np.exp(a[1] * ndtri(u))
 
 
 def from_standard(s, z: np.ndarray) -> np.ndarray:
