@@ -125,7 +125,7 @@ def prepare_weights(p, ws):
     ws.flags[STALE] = 0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _factor_prices(x, p, lw, L, lpva):
     r"""Wages, employment and the log price of value added from the state.
 
@@ -169,7 +169,7 @@ def _unit_costs(lpva, lP, beta, gamma, out):
                 out[n, j] += gamma[n, k, j] * lp
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _prices_and_shares(lc, p, lPs, lPe, pi1):
     r"""Armington price indices and expenditure shares (docs/model.md steps 2-3), nested form.
 
@@ -235,7 +235,7 @@ def _prices_and_shares(lc, p, lPs, lPe, pi1):
             lPe[n, j] = _effective_price(n, j, lc, p, pi1, d, m0, uD) if shifted else lp
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _prices_and_shares_prepared(lc, p, ws):
     """:func:`_prices_and_shares` with the constant factors of :func:`prepare_weights`: the
     same equations, one exponential per cell ``(i, j)`` and one per market ``(n, j)``.  The
@@ -274,7 +274,7 @@ def store_shares(ws):
     ws.flags[STALE] = 0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _effective_price(n, j, lc, p, pi1, d, m0, uD):
     """Minus the log of the CES quantity index, at benchmark preferences, of what one unit of
     spending buys in market ``(n, j)`` (the effective price index under preference shifts);
@@ -298,7 +298,7 @@ def _effective_price(n, j, lc, p, pi1, d, m0, uD):
     return -np.log(q) / rD
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _sales(pi1, p, E, Y, rents, revenue):
     r"""One pass over the flows at absorption ``E``: producer revenue
     ``Y[i, j] = sum_n pi1 E / ((1 + t1) (1 + e1))``, export-tax rents of each exporter
@@ -310,7 +310,7 @@ def _sales(pi1, p, E, Y, rents, revenue):
         _sales_of(n, pi1, p.shock.inv1pt, p.shock.inv1pe, E, Y, rents, revenue)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _sales_of(n, pi1, inv1pt, inv1pe, E, Y, rents, revenue):
     """Importer ``n``'s part of :func:`_sales`: adds to ``Y`` and ``rents``, sets
     ``revenue[n]``."""
@@ -329,7 +329,7 @@ def _sales_of(n, pi1, inv1pt, inv1pe, E, Y, rents, revenue):
     revenue[n] = rev
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _expenditure(pi1, p, income_exog, mat, rhs, out):
     r"""Solve the linear expenditure system of docs/model.md step 4 for ``E1[n, j]`` by LU.
 
@@ -377,7 +377,7 @@ def _expenditure(pi1, p, income_exog, mat, rhs, out):
             out[n, j] = rhs[n * ns + j]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _expenditure_step(pi1, p, income_exog, E, out):
     r"""One Jacobi step of the expenditure system: the right-hand side of
     :func:`_expenditure` at ``E``."""

@@ -11,7 +11,7 @@ from numba import njit
 from model.core.linalg import SUMS
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def cost_factors(lc, sigma_m, ec):
     r"""``ec[i, j]`` = :math:`\hat c_{ij}^{1-\sigma^M_j}`."""
     nr, ns = lc.shape
@@ -95,7 +95,7 @@ def sales_untaxed(n, inv1pt, wMt, ec, pi1, scale, smr, E, Y, Ym, revenue, sm, fi
     revenue[n] = rev
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def import_shares(n, wM, ec, scale, pi1):
     """Importer ``n``'s import shares ``pi1[n, i, j] = wM[n, i, j] ec[i, j] scale[n, j]``."""
     nr, _, ns = wM.shape
