@@ -32,6 +32,7 @@ from model.output.results import build_results
 from model.scenario import (PreparedScenario, Scenario, ScenarioError, ScenarioFile,
                             load_scenario_file, parse_scenario_text, prepare_scenarios)
 from model.scenario.records import Comparison
+from model.threads import on_threads
 
 
 @dataclass(frozen=True)
@@ -274,8 +275,8 @@ def solve_study(study: Study, settings: SolverSettings | None = None,
     ``decomposition = False`` skips the welfare decompositions (a compared file's report shows
     welfare and real GDP only)."""
     settings = settings or study.file.solver
-    records = tuple(solve_scenario(study, p, settings, decomposition)
-                    for p in study.scenarios)
+    records = tuple(on_threads(lambda p: solve_scenario(study, p, settings, decomposition),
+                               [(p,) for p in study.scenarios]))
     attrs = {
         "title": study.file.title,
         "scenario_file": display_path(study.file.path),

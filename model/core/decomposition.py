@@ -108,28 +108,28 @@ def _wedges(bm: Benchmark, pol: Policy, sol: Solution, q: np.ndarray) -> np.ndar
     sigma = bm.sigma
     sigma_m = bm.sigma_m if pol.nested else bm.sigma
     rho = np.zeros((nr, nr, ns))
+    shifted = (bm.E0 > 0) & (np.asarray(pol.pref) != 1).any(axis=1)  # [n, j]
+    if not shifted.any():  # no preference shift: no wedge anywhere
+        return rho
     with np.errstate(divide="ignore", invalid="ignore"):
         q_hat = np.where(bm.X0 > 0, q / np.where(bm.X0 > 0, bm.X0, 1.0), 0.0)  # [i, n, j]
         tau = np.transpose(pol.d_hat * (1 + pol.e1) * (1 + pol.t1) / (1 + bm.t0), (1, 0, 2))
-        for n in range(nr):
-            for j in range(ns):
-                if bm.E0[n, j] <= 0 or not (pol.pref[n, :, j] != 1).any():
+        for n, j in np.argwhere(shifted):
+            A = sol.E1[n, j] / bm.E0[n, j] / sol.P_hat[n, j]
+            pi0 = bm.pi0[n, :, j]
+            m0 = pi0.sum() - pi0[n]
+            rM = (sigma_m[j] - 1) / sigma_m[j]
+            imp = [i for i in range(nr) if i != n and pi0[i] > 0]
+            QM = (sum(pi0[i] / m0 * q_hat[i, n, j] ** rM for i in imp)) ** (1 / rM) if imp \
+                else 0.0
+            for i in range(nr):
+                if pi0[i] <= 0 or q_hat[i, n, j] <= 0:
                     continue
-                A = sol.E1[n, j] / bm.E0[n, j] / sol.P_hat[n, j]
-                pi0 = bm.pi0[n, :, j]
-                m0 = pi0.sum() - pi0[n]
-                rM = (sigma_m[j] - 1) / sigma_m[j]
-                imp = [i for i in range(nr) if i != n and pi0[i] > 0]
-                QM = (sum(pi0[i] / m0 * q_hat[i, n, j] ** rM for i in imp)) ** (1 / rM) if imp \
-                    else 0.0
-                for i in range(nr):
-                    if pi0[i] <= 0 or q_hat[i, n, j] <= 0:
-                        continue
-                    if i == n:
-                        mv = (q_hat[n, n, j] / A) ** (-1 / sigma[j])
-                    else:
-                        mv = (QM / A) ** (-1 / sigma[j]) * (q_hat[i, n, j] / QM) ** (-1 / sigma_m[j])
-                    rho[i, n, j] = sol.P_hat[n, j] * mv / (tau[i, n, j] * sol.c_hat[i, j]) - 1.0
+                if i == n:
+                    mv = (q_hat[n, n, j] / A) ** (-1 / sigma[j])
+                else:
+                    mv = (QM / A) ** (-1 / sigma[j]) * (q_hat[i, n, j] / QM) ** (-1 / sigma_m[j])
+                rho[i, n, j] = sol.P_hat[n, j] * mv / (tau[i, n, j] * sol.c_hat[i, j]) - 1.0
     return rho
 
 

@@ -14,7 +14,6 @@ bit-identical results for any chunk size and any number of workers.
 from __future__ import annotations
 
 import dataclasses
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from model.core.params import (KernelParams, Shock, SolverTuple, kernel_params, 
                                solver_tuple, writable)
 from model.core.policy import Policy
 from model.interrupts import deferred_interrupt
+from model.threads import on_threads
 from model.core.search import SEARCH_ERRORS, solve_scenario_policy, with_sigma
 from model.core.settings import SolverSettings
 from model.core.solver import ConvergenceError, initial_state
@@ -199,41 +199,17 @@ def solve_chunk(static: Static, point: np.ndarray, scales: np.ndarray) -> dict:
     threads = max(1, min(numba.get_num_threads(), n))
     step = max(1, -(-n // (4 * threads)))  # parts of about a quarter of a thread's share
     with _KERNEL_LOCK:  # on threads even alone: Ctrl-C then waits for one part, not all
-        _on_threads(part, [(a, min(a + step, n)) for a in range(0, n, step)], threads)
+        on_threads(part, [(a, min(a + step, n)) for a in range(0, n, step)], threads)
     return out
-
-
-def _on_threads(work, parts: list, threads: int) -> None:
-    """``work(*args)`` for every ``args`` of ``parts`` on a pool of ``threads`` threads; on
-    Ctrl-C the parts not started are dropped and those running are waited for."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    pool = ThreadPoolExecutor(threads)
-    try:
-        for future in [pool.submit(work, *args) for args in parts]:
-            future.result()
-    except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown()
-
-
-#: threads solving the draws of a scenario with an endogenous instrument (the compiled solves
-#: release the interpreter lock, so the draws run side by side)
-SEARCH_THREADS = max(1, min(4, os.cpu_count() or 1))
 
 
 def _solve_searches(static: Static, point, scales, out) -> None:
     """The draws of a scenario with an endogenous instrument, each solved on its own, on
-    :data:`SEARCH_THREADS` threads (the results do not depend on their number)."""
+    :data:`~model.threads.SOLVE_THREADS` threads (the results do not depend on their number)."""
     region_names = [REGION[k] for k in static.rows_region]
     sector_names = [SECTOR[k] for k in static.rows_sector]
-    solved = [None] * len(point)
-
-    def draw(d: int) -> None:
-        solved[d] = static.search.solve(int(point[d]), scales[d])
-
-    _on_threads(draw, [(d,) for d in range(len(point))], SEARCH_THREADS)
+    solved = on_threads(lambda d: static.search.solve(int(point[d]), scales[d]),
+                        [(d,) for d in range(len(point))])
     for d, (status, iterations, residuals, res, value, tariffs) in enumerate(solved):
         out["status"][d], out["iterations"][d], out["residuals"][d] = status, iterations, residuals
         out["instrument"][d], out["instrument_tariff"][d] = value, tariffs
