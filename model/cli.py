@@ -143,16 +143,15 @@ def _write(args, out: Path, study, spec, solved, compared) -> tuple[int, list]:
 
 def compiled() -> bool:
     """Whether the solver's compiled code is in numba's cache (else the first solve compiles
-    it)."""
-    import os
-
+    it): its index file, at the path numba reads for the code as it is now (the cache folder
+    and the function's line are in the path, so an index left by other code does not count)."""
     from model.core import fixed_point
 
-    folders = [Path(fixed_point.__file__).parent / "__pycache__"]
-    if os.environ.get("NUMBA_CACHE_DIR"):
-        folders.append(Path(os.environ["NUMBA_CACHE_DIR"]))
-    return any(any(f.rglob("fixed_point.solve_with_retries-*.nbi"))
-               for f in folders if f.is_dir())
+    try:
+        index = fixed_point.solve_with_retries._cache._cache_file._index_path
+    except AttributeError:  # another numba's internals: say nothing rather than wrongly
+        return True
+    return Path(index).is_file()
 
 
 def _open_sweep(extra):

@@ -1,8 +1,10 @@
 """The command line end to end: outputs, the results schema, exit codes, and nothing written
 on bad input."""
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -321,3 +323,22 @@ def test_the_sweep_modules_load_up_front_only_for_a_sweep(tmp_path):
     assert not set(PRELOAD_SOBOL) & set(preloaded([str(swept)]))
     assert not set(PRELOAD_SOBOL) & set(preloaded([str(plain)]))
     assert set(PRELOAD_SOBOL) <= set(preloaded([str(broken)]))
+
+
+def test_the_compile_message_knows_whether_the_solver_is_cached(tmp_path):
+    """A run says it is compiling when numba's cache (here an empty NUMBA_CACHE_DIR) lacks the
+    solver's index for the code as it is, whatever other folders hold."""
+    code = ("from model.cli import compiled; from model.core import fixed_point as f; "
+            "print(compiled(), f.solve_with_retries._cache._cache_file._index_path)")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+
+    def ask():
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             cwd=ROOT, env=env, check=True).stdout.split()
+        return out[0] == "True", Path(out[1])
+
+    cached, index = ask()
+    assert not cached and tmp_path in index.parents
+    index.parent.mkdir(parents=True, exist_ok=True)
+    index.write_bytes(b"")
+    assert ask()[0]
