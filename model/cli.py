@@ -143,15 +143,17 @@ def _write(args, out: Path, study, spec, solved, compared) -> tuple[int, list]:
 
 def compiled() -> bool:
     """Whether the solver's compiled code is in numba's cache (else the first solve compiles
-    it): its index file, at the path numba reads for the code as it is now (the cache folder
-    and the function's line are in the path, so an index left by other code does not count)."""
+    it): numba's index for the solver as it is now, in the folder numba reads (the function's
+    line is in the index's name and the source's time stamp inside it, so an index left by
+    other code does not count)."""
     from model.core import fixed_point
 
     try:
-        index = fixed_point.solve_with_retries._cache._cache_file._index_path
+        return bool(fixed_point.solve_with_retries._cache._cache_file._load_index())
     except AttributeError:  # another numba's internals: say nothing rather than wrongly
         return True
-    return Path(index).is_file()
+    except Exception:  # an unreadable index: numba compiles again
+        return False
 
 
 def _open_sweep(extra):

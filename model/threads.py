@@ -1,20 +1,47 @@
 """Work on a pool of Python threads: the compiled solves release the interpreter lock, so
-independent solves (sweep draws, the scenarios of a file) run side by side on the cores."""
+independent solves (sweep draws, the scenarios of a file) run side by side on the cores.
+
+On Ctrl-C the main thread stops waiting, parts not started are dropped, and the parts running
+stop at their next solve (:func:`check`, called before every compiled solve, raises
+``KeyboardInterrupt`` in them), so an interrupt never waits for whole searches."""
 
 from __future__ import annotations
 
 import os
+import threading
+
+
+def _cores() -> int:
+    """``NUMBA_NUM_THREADS`` if set (the thread setting of the sweeps too), else the cores
+    this process may run on."""
+    given = os.environ.get("NUMBA_NUM_THREADS", "").strip()
+    if given.isdigit() and int(given) > 0:
+        return int(given)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
 
 #: threads for independent solves in Python (each holds the interpreter lock only between
-#: its compiled solves)
-SOLVE_THREADS = max(1, min(4, os.cpu_count() or 1))
+#: its compiled solves); at most 4, as each holds a solve's memory
+SOLVE_THREADS = max(1, min(4, _cores()))
+
+_STOP = threading.Event()  # set while an interrupted pool winds down
+
+
+def check() -> None:
+    """Raise ``KeyboardInterrupt`` in a worker thread whose pool was interrupted (the main
+    thread gets Ctrl-C itself)."""
+    if _STOP.is_set() and threading.current_thread() is not threading.main_thread():
+        raise KeyboardInterrupt
 
 
 def on_threads(work, parts: list, threads: int = SOLVE_THREADS) -> list:
     """``[work(*args) for args in parts]``, computed on a pool of ``threads`` threads and
     returned in the order of ``parts``; an exception is raised as the loop would raise the
-    first one (later parts may have run).  On Ctrl-C the parts not started are dropped and
-    those running are waited for."""
+    first one (later parts may have run).  On Ctrl-C (or any exception) the parts not started
+    are dropped and those running stop at their next solve."""
     from concurrent.futures import ThreadPoolExecutor
 
     if threads <= 1 or len(parts) <= 1:
@@ -23,7 +50,11 @@ def on_threads(work, parts: list, threads: int = SOLVE_THREADS) -> list:
     try:
         done = [future.result() for future in [pool.submit(work, *args) for args in parts]]
     except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)
+        _STOP.set()
+        try:
+            pool.shutdown(wait=True, cancel_futures=True)
+        finally:
+            _STOP.clear()
         raise
     pool.shutdown()
     return done

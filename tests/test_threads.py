@@ -1,6 +1,7 @@
 """Independent solves on threads: results in order and the same as one after the other."""
 
 import dataclasses
+import signal
 import threading
 import time
 
@@ -9,6 +10,7 @@ import xarray as xr
 
 import model.study
 from model.study import prepare, solve_study
+from model import threads
 from model.threads import on_threads
 from tests.conftest import ROOT
 
@@ -46,3 +48,56 @@ def test_a_study_on_threads_equals_it_solved_one_scenario_after_another(monkeypa
                         lambda work, parts: [work(*args) for args in parts])
     serial = solve_study(study).results
     xr.testing.assert_identical(threaded, serial)
+
+
+def test_ctrl_c_stops_the_parts_running_at_their_next_solve():
+    """An interrupt does not wait for whole parts (a search can take minutes): those running
+    stop at their next solve, those not started are dropped."""
+    ran = []
+
+    def work(k):
+        ran.append(k)
+        for _ in range(1000):  # ten seconds of solves
+            threads.check()
+            time.sleep(0.01)
+        return k
+
+    main = threading.main_thread().ident
+    timer = threading.Timer(0.3, lambda: signal.pthread_kill(main, signal.SIGINT))
+    start = time.perf_counter()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        on_threads(work, [(k,) for k in range(6)], 2)
+    assert time.perf_counter() - start < 3.0
+    assert sorted(ran) == [0, 1]  # the parts not started were dropped
+    assert not threads._STOP.is_set()  # the next pool runs
+
+
+def test_a_solve_on_a_thread_of_an_interrupted_pool_stops():
+    from calibration.calibrate import calibrate
+    from calibration.synthetic import random_dataset
+    from model.core.policy import make_policy
+    from model.core.solver import solve
+
+    bm = calibrate(random_dataset(2, 3, seed=1))
+    t1 = bm.t0.copy()
+    t1[1, 0, :] += 0.1  # region 1 taxes its imports from region 0
+    pol = make_policy(bm, t1=t1)
+    raised = []
+
+    def worker():
+        try:
+            solve(bm, pol)
+        except KeyboardInterrupt:
+            raised.append(True)
+
+    threads._STOP.set()
+    try:
+        thread = threading.Thread(target=worker)
+        thread.start()
+        thread.join()
+        assert raised == [True]
+        assert solve(bm, pol).converged  # the main thread is never stopped this way
+    finally:
+        threads._STOP.clear()
+    assert solve(bm, pol).converged

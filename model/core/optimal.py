@@ -27,6 +27,7 @@ from model.core.params import kernel_params, shock, solver_tuple
 from model.core.policy import Policy
 from model.core.settings import SolverSettings
 from model.core.solver import ConvergenceError, Solution, initial_state, solve
+from model import threads
 
 #: step of the central difference of welfare
 STEP = 1e-5
@@ -147,6 +148,7 @@ class _Searcher:
         p = self.params._replace(shock=shock(self.bm, pol))
         x0 = self.x_init if self.x is None else self.x
         x = np.empty_like(self.x_init)
+        threads.check()
         status, *_, ev = fixed_point.solve_with_retries(x0, self.x_init, p, self.st, x)
         if status != fixed_point.CONVERGED:
             self.solve(pol)  # raises with the solver's message

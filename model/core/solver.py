@@ -18,6 +18,7 @@ from model.core import fixed_point, layout
 from model.core.kernels import evaluate, prepare_weights, workspace
 from model.core.params import KernelParams, kernel_params, solver_tuple
 from model.core.policy import Policy
+from model import threads
 from model.core.settings import SolverSettings
 
 
@@ -143,6 +144,7 @@ _INITIAL: dict[tuple[int, int], np.ndarray] = {}  # the benchmark state, by shap
 def _solve_fixed(bm: Benchmark, policy: Policy, settings: SolverSettings,
                  x0: np.ndarray | None, sigma: np.ndarray | None) -> Solution:
     """:func:`solve` for a policy without quotas."""
+    threads.check()  # a solve on a worker thread of an interrupted pool stops here
     p = kernel_params(bm, policy, settings, sigma)
     x_init = _INITIAL.get(bm.shape)
     if x_init is None:  # the kernels only read it

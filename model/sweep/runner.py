@@ -198,7 +198,7 @@ def solve_chunk(static: Static, point: np.ndarray, scales: np.ndarray) -> dict:
 
     threads = max(1, min(numba.get_num_threads(), n))
     step = max(1, -(-n // (4 * threads)))  # parts of about a quarter of a thread's share
-    with _KERNEL_LOCK:  # on threads even alone: Ctrl-C then waits for one part, not all
+    with _KERNEL_LOCK:  # in parts: Ctrl-C then waits for one part, not all
         on_threads(part, [(a, min(a + step, n)) for a in range(0, n, step)], threads)
     return out
 
