@@ -115,6 +115,26 @@ def test_tariff_rate_quota_regimes(world):
     same_allocation(bm, loose, free)
 
 
+def test_a_nearby_problem_starts_its_quotas_where_this_one_ended(world):
+    """The wedge and the measured slope of one solve start a nearby problem's quota rounds (a
+    sweep draw, the next step of a target search): fewer rounds than from the wedge alone, and
+    those fewer than from nothing; the same answer."""
+    bm = world
+    pol = make_policy(bm, quotas=make_quotas([(N, I, J)], 0.6, bm.t0[N, I, J]))
+    first = solve(bm, pol, TIGHT)
+    assert first.quota.regime[0] == AT_QUOTA
+    assert np.isfinite(first.quota.slope).all() and (first.quota.slope > 0).all()
+    sigma = bm.sigma * 1.02  # a nearby problem: other elasticities
+    cold = solve(bm, pol, TIGHT, sigma=sigma)
+    warm = solve(bm, pol, TIGHT, x0=first.x, sigma=sigma, quota_start=first.quota)
+    wedge_only = solve(bm, pol, TIGHT, x0=first.x, sigma=sigma,
+                       quota_start=dataclasses.replace(first.quota, slope=None))
+    assert warm.quota.rounds < wedge_only.quota.rounds < cold.quota.rounds
+    np.testing.assert_allclose(warm.quota.tariff_equivalent, cold.quota.tariff_equivalent,
+                               rtol=0, atol=1e-11)
+    same_allocation(bm, warm, cold)
+
+
 def test_a_zero_quota_is_a_prohibitive_tariff(world):
     bm = world
     pol_t, sol_t = tariff_case(bm, np.inf)

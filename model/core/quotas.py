@@ -26,9 +26,9 @@ like the revenue of an export tax).
 
 The wedges are found by an outer iteration around the equilibrium solve: each step solves the
 model at the current wedges and transfers (warm-started), then moves each wedge by a secant
-(at first a Newton step with the partial-equilibrium elasticity of the cell's demand) towards
-the quantity, projected on its interval, and the transfers to the rents; it stops when neither
-moves.
+(at first a Newton step with the partial-equilibrium elasticity of the cell's demand, or with
+the slope a nearby problem measured) towards the quantity, projected on its interval, and the
+transfers to the rents; it stops when neither moves.
 """
 
 from __future__ import annotations
@@ -117,6 +117,9 @@ class QuotaOutcome:
     rounds: int
     transfers: np.ndarray  # (R,) rent transfers received, by region
     cells: QuotaSet | None = None  # the quotas these values belong to
+    #: (K,) the response of each cell's log quantity to its log(1 + wedge) (minus), as last
+    #: measured by a secant: a nearby problem's first step takes it (None: not measured)
+    slope: np.ndarray | None = None
 
     def on_grid(self, values: np.ndarray, shape) -> np.ndarray:
         """``values`` (one per quota) on the ``[importer, exporter, sector]`` grid, NaN
@@ -225,10 +228,13 @@ def solve_quotas(bm: Benchmark, policy, settings, x0, sigma, solve_fixed, start=
     zero = q.qbar == 0
     u = np.where(q.fixed, np.log1p(q.t_in), lo)
     transfers = np.zeros(len(bm.regions))
+    measured = np.full(len(q), np.nan)  # the last secant slope of each cell
     if start is not None and len(start.tariff_equivalent) == len(q):
         with np.errstate(invalid="ignore"):
             u = np.clip(np.log1p(start.tariff_equivalent), lo, hi)
         transfers = start.transfers.copy()
+        if start.slope is not None:
+            measured = start.slope.copy()
     u[zero] = np.inf
     sig = bm.sigma if sigma is None else np.asarray(sigma, dtype=float)
     eta_sector = bm.sigma_m * (sig / bm.sigma) if policy.nested else sig
@@ -242,15 +248,20 @@ def solve_quotas(bm: Benchmark, policy, settings, x0, sigma, solve_fixed, start=
         quantity, X1, price = cell_quantity(bm, pol, sol, q)
         with np.errstate(divide="ignore", invalid="ignore"):
             gap = np.where(zero, 0.0, np.log(quantity) - np.log(np.where(zero, 1.0, q.qbar)))
-        # Newton with the cell's partial-equilibrium demand elasticity, then secants
+        # Newton with the slope a nearby problem measured, else with the cell's
+        # partial-equilibrium demand elasticity; then secants
         share = sol.pi1[q.n, q.i, q.j]
         slope = np.maximum(eta_sector[q.j] * (1.0 - share), 0.05)
-        if prev is not None:
+        if prev is None:
+            slope = np.where(np.isfinite(measured) & (measured > 0.05 * slope), measured, slope)
+        else:
             du, dg = u - prev[0], gap - prev[1]
             with np.errstate(divide="ignore", invalid="ignore"):
                 secant = -dg / du
             ok = np.isfinite(secant) & (np.abs(du) > 1e-14) & (secant > 0.05 * slope)
             slope = np.where(ok, secant, slope)
+            # a slope worth passing on: from a step well above the solves' accuracy
+            measured = np.where(ok & (np.abs(du) > 1e-8), secant, measured)
         step = np.where(zero, 0.0, gap / slope)
         new_u = np.where(zero, np.inf, np.clip(u + step, lo, hi))
         rent, new_transfers = rents(bm, q, u, X1, price)
@@ -259,7 +270,7 @@ def solve_quotas(bm: Benchmark, policy, settings, x0, sigma, solve_fixed, start=
         if (moved.max(initial=0.0) < 1e-12
                 and np.abs(new_transfers - transfers).max() < 1e-13 * scale):
             outcome = QuotaOutcome(np.expm1(u), regimes(q, u, lo, hi), rent, quantity, rounds,
-                                   transfers, q)
+                                   transfers, q, measured)
             return dataclasses.replace(sol, policy=pol), outcome
         prev = (u, gap)
         u, transfers = new_u, new_transfers

@@ -266,7 +266,7 @@ def _extrapolated(solved: list, z: float, x, quota, nr: int):
 
 def solve_target(bm: Benchmark, policy: Policy, spec: TargetSpec,
                  settings: SolverSettings = SolverSettings(), x0=None,
-                 guess: float | None = None) -> tuple[Solution, Policy, float]:
+                 guess: float | None = None, quota_start=None) -> tuple[Solution, Policy, float]:
     """Find the instrument value that brings the bilateral balance to ``spec.value``.
 
     Returns the solution, the policy with the instrument applied, and the instrument value.
@@ -274,7 +274,8 @@ def solve_target(bm: Benchmark, policy: Policy, spec: TargetSpec,
     world value added (its gap is bounded by the factor-market residual).  ``x0`` is a warm
     start and ``guess`` a likely value (a nearby problem's): the search first takes secant
     steps from it until the balance is met to 1e-14 x world value added, then (should they
-    fail) tries an interval of a twentieth of the bounds around it.
+    fail) tries an interval of a twentieth of the bounds around it.  ``quota_start`` (a
+    :class:`~model.core.quotas.QuotaOutcome` of a nearby problem) starts the quotas' wedges.
 
     A bound at which the model does not solve is moved halfway towards the middle of the
     interval (up to ten times).
@@ -285,7 +286,7 @@ def solve_target(bm: Benchmark, policy: Policy, spec: TargetSpec,
         When the balance minus the target has the same sign at both bounds; the message gives
         the closest value found on a scan of the interval and the balance there.
     """
-    state = {"x": x0, "sol": None, "quota": None}
+    state = {"x": x0, "sol": None, "quota": quota_start}
     settings = dataclasses.replace(settings, tol=min(settings.tol, 1e-13))
     solved = []  # (instrument coordinate, state, quota outcome) of the last two solves
 

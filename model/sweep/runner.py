@@ -70,6 +70,7 @@ class DrawSearch:
     settings: SolverSettings
     x0s: tuple = ()  # the central solution of each grid point (a warm start)
     guesses: tuple = ()  # the central instrument value of each grid point
+    quota_starts: tuple = ()  # where the central solution's quotas ended (or None)
 
     def solve(self, g: int, scale: np.ndarray):
         """Draw at grid point ``g`` with elasticity multipliers ``scale``: ``(status,
@@ -83,7 +84,8 @@ class DrawSearch:
             sol, found = solve_scenario_policy(
                 self.bm, self.policies[g], self.search, self.settings, sigma=sigma,
                 x0=self.x0s[g] if self.x0s else None,
-                guess=self.guesses[g] if self.guesses else None)
+                guess=self.guesses[g] if self.guesses else None,
+                quota_start=self.quota_starts[g] if self.quota_starts else None)
         except ConvergenceError as exc:
             s = exc.solution
             return (CONVERGENCE_FAILED, s.iterations,
@@ -133,21 +135,23 @@ def prepare_scenario(spec: SweepSpec, bm: Benchmark, policy: Policy, settings: S
     points = list(np.ndindex(*spec.grid_shape)) if spec.grid else [()]
     x_init = initial_state(bm)
     endogenous = search is not None or policy.quotas is not None
-    shocks, x0s, scales, failed, policies, guesses = [], [], [], [], [], []
+    shocks, x0s, scales, failed, policies, guesses, quotas = [], [], [], [], [], [], []
     for point in points:
         pol = grid_policy(spec, policy, point)
         scale = grid_scale(spec, point)
         policies.append(pol)
         shocks.append(shock(bm, dataclasses.replace(pol, quotas=None)))
         scales.append(scale)
-        x0, guess = None, np.nan
+        x0, guess, quota = None, np.nan, None
         try:
             sol, found = solve_scenario_policy(bm, pol, search, settings,
                                                sigma=bm.sigma * scale)
             x0, guess = sol.x, np.nan if found is None else found.value
+            quota = sol.quota
         except (ConvergenceError,) + SEARCH_ERRORS:
             pass
         guesses.append(guess)
+        quotas.append(quota)
         if x0 is None:
             failed.append(point)
         x0s.append(x_init if x0 is None else x0)
@@ -155,7 +159,7 @@ def prepare_scenario(spec: SweepSpec, bm: Benchmark, policy: Policy, settings: S
     rows_region, rows_sector = stored_rows()
     base = dataclasses.replace(policy, quotas=None)
     draws = (DrawSearch(bm, tuple(policies), search, draw_settings or settings,
-                        tuple(x0s), tuple(guesses)) if endogenous else None)
+                        tuple(x0s), tuple(guesses), tuple(quotas)) if endogenous else None)
     static = Static(writable(kernel_params(bm, base, settings)),
                     writable(outcome_inputs(bm, base)), writable(stacked), np.stack(x0s),
                     x_init, np.stack(scales), solver_tuple(draw_settings or settings),
