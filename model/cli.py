@@ -149,9 +149,11 @@ def compiled() -> bool:
     from model.core import fixed_point
 
     try:
-        return bool(fixed_point.solve_with_retries._cache._cache_file._load_index())
+        index = fixed_point.solve_with_retries._cache._cache_file
     except AttributeError:  # another numba's internals: say nothing rather than wrongly
         return True
+    try:
+        return bool(index._load_index())
     except Exception:  # an unreadable index: numba compiles again
         return False
 

@@ -27,34 +27,41 @@ def _cores() -> int:
 #: its compiled solves); at most 4, as each holds a solve's memory
 SOLVE_THREADS = max(1, min(4, _cores()))
 
-_STOP = threading.Event()  # set while an interrupted pool winds down
+_LOCAL = threading.local()  # the stop events of the pools the current thread works for
 
 
 def check() -> None:
-    """Raise ``KeyboardInterrupt`` in a worker thread whose pool was interrupted (the main
-    thread gets Ctrl-C itself)."""
-    if _STOP.is_set() and threading.current_thread() is not threading.main_thread():
-        raise KeyboardInterrupt
+    """Raise ``KeyboardInterrupt`` in a worker thread whose pool (or a pool it works for in
+    turn) was interrupted; a thread that works for no pool (the main thread, which gets
+    Ctrl-C itself) is never stopped here."""
+    for stop in getattr(_LOCAL, "stops", ()):
+        if stop.is_set():
+            raise KeyboardInterrupt
 
 
 def on_threads(work, parts: list, threads: int = SOLVE_THREADS) -> list:
     """``[work(*args) for args in parts]``, computed on a pool of ``threads`` threads and
     returned in the order of ``parts``; an exception is raised as the loop would raise the
     first one (later parts may have run).  On Ctrl-C (or any exception) the parts not started
-    are dropped and those running stop at their next solve."""
+    are dropped and those running stop at their next solve.  Each pool has its own stop, so an
+    interrupted pool stops no other (one running at the same time on other threads)."""
     from concurrent.futures import ThreadPoolExecutor
 
     if threads <= 1 or len(parts) <= 1:
         return [work(*args) for args in parts]
+    stop = threading.Event()  # set once, never cleared: a second Ctrl-C cannot undo it
+    stops = tuple(getattr(_LOCAL, "stops", ())) + (stop,)
+
+    def part(*args):
+        _LOCAL.stops = stops
+        return work(*args)
+
     pool = ThreadPoolExecutor(min(threads, len(parts)))
     try:
-        done = [future.result() for future in [pool.submit(work, *args) for args in parts]]
+        done = [future.result() for future in [pool.submit(part, *args) for args in parts]]
     except BaseException:
-        _STOP.set()
-        try:
-            pool.shutdown(wait=True, cancel_futures=True)
-        finally:
-            _STOP.clear()
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown()
     return done

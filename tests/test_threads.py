@@ -70,7 +70,38 @@ def test_ctrl_c_stops_the_parts_running_at_their_next_solve():
         on_threads(work, [(k,) for k in range(6)], 2)
     assert time.perf_counter() - start < 3.0
     assert sorted(ran) == [0, 1]  # the parts not started were dropped
-    assert not threads._STOP.is_set()  # the next pool runs
+    assert on_threads(lambda k: (threads.check(), k)[1], [(0,), (1,)], 2) == [0, 1]
+
+
+def test_an_interrupted_pool_stops_no_other():
+    """A failure in one pool stops its own parts, not those of a pool running at the same
+    time on other threads (two runs of the API side by side), nor the pools after it."""
+    failing_started = threading.Event()
+    healthy = []
+
+    def failing(k):
+        failing_started.set()
+        if k == 0:
+            raise ValueError("part 0")
+        for _ in range(300):
+            threads.check()
+            time.sleep(0.01)
+
+    def slow(k):
+        failing_started.wait(5)
+        for _ in range(30):  # still solving when the other pool fails
+            threads.check()
+            time.sleep(0.01)
+        return k
+
+    other = threading.Thread(target=lambda: healthy.append(on_threads(slow, [(0,), (1,)], 2)))
+    other.start()
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match="part 0"):
+        on_threads(failing, [(0,), (1,), (2,)], 3)
+    assert time.perf_counter() - start < 2.5  # its own parts stopped
+    other.join()
+    assert healthy == [[0, 1]]
 
 
 def test_a_solve_on_a_thread_of_an_interrupted_pool_stops():
@@ -91,13 +122,15 @@ def test_a_solve_on_a_thread_of_an_interrupted_pool_stops():
         except KeyboardInterrupt:
             raised.append(True)
 
-    threads._STOP.set()
-    try:
-        thread = threading.Thread(target=worker)
-        thread.start()
-        thread.join()
-        assert raised == [True]
-        assert solve(bm, pol).converged  # the main thread is never stopped this way
-    finally:
-        threads._STOP.clear()
-    assert solve(bm, pol).converged
+    stop = threading.Event()
+    stop.set()
+
+    def in_interrupted_pool():
+        threads._LOCAL.stops = (stop,)
+        worker()
+
+    thread = threading.Thread(target=in_interrupted_pool)
+    thread.start()
+    thread.join()
+    assert raised == [True]
+    assert solve(bm, pol).converged  # a thread that works for no pool solves

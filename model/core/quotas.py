@@ -118,7 +118,8 @@ class QuotaOutcome:
     transfers: np.ndarray  # (R,) rent transfers received, by region
     cells: QuotaSet | None = None  # the quotas these values belong to
     #: (K,) the response of each cell's log quantity to its log(1 + wedge) (minus), as last
-    #: measured by a secant: a nearby problem's first step takes it (None: not measured)
+    #: measured by a secant, over the partial-equilibrium one: a nearby problem's first step
+    #: takes it (None: not measured)
     slope: np.ndarray | None = None
 
     def on_grid(self, values: np.ndarray, shape) -> np.ndarray:
@@ -205,6 +206,14 @@ def regimes(q: QuotaSet, u: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.nd
     return reg
 
 
+def _same_cells(start: QuotaOutcome, q: QuotaSet) -> bool:
+    """Whether ``start`` belongs to the quotas ``q`` (the same cells in the same order)."""
+    if len(start.tariff_equivalent) != len(q):
+        return False
+    c = start.cells
+    return c is None or bool((c.n == q.n).all() and (c.i == q.i).all() and (c.j == q.j).all())
+
+
 def solve_quotas(bm: Benchmark, policy, settings, x0, sigma, solve_fixed, start=None):
     """Solve ``policy`` with its quotas; ``solve_fixed(bm, policy, settings, x0, sigma)``
     solves a policy without quotas; ``start`` (a :class:`QuotaOutcome` of the same quotas in a
@@ -229,7 +238,7 @@ def solve_quotas(bm: Benchmark, policy, settings, x0, sigma, solve_fixed, start=
     u = np.where(q.fixed, np.log1p(q.t_in), lo)
     transfers = np.zeros(len(bm.regions))
     measured = np.full(len(q), np.nan)  # the last secant slope of each cell
-    if start is not None and len(start.tariff_equivalent) == len(q):
+    if start is not None and _same_cells(start, q):
         with np.errstate(invalid="ignore"):
             u = np.clip(np.log1p(start.tariff_equivalent), lo, hi)
         transfers = start.transfers.copy()
@@ -251,17 +260,20 @@ def solve_quotas(bm: Benchmark, policy, settings, x0, sigma, solve_fixed, start=
         # Newton with the slope a nearby problem measured, else with the cell's
         # partial-equilibrium demand elasticity; then secants
         share = sol.pi1[q.n, q.i, q.j]
-        slope = np.maximum(eta_sector[q.j] * (1.0 - share), 0.05)
+        elastic = np.maximum(eta_sector[q.j] * (1.0 - share), 0.05)
+        slope = elastic
         if prev is None:
-            slope = np.where(np.isfinite(measured) & (measured > 0.05 * slope), measured, slope)
+            slope = np.where(np.isfinite(measured) & (measured > 0.05), measured * elastic,
+                             slope)
         else:
             du, dg = u - prev[0], gap - prev[1]
             with np.errstate(divide="ignore", invalid="ignore"):
                 secant = -dg / du
-            ok = np.isfinite(secant) & (np.abs(du) > 1e-14) & (secant > 0.05 * slope)
+            ok = np.isfinite(secant) & (np.abs(du) > 1e-14) & (secant > 0.05 * elastic)
             slope = np.where(ok, secant, slope)
-            # a slope worth passing on: from a step well above the solves' accuracy
-            measured = np.where(ok & (np.abs(du) > 1e-8), secant, measured)
+            # a slope worth passing on (from a step well above the solves' accuracy), as a
+            # multiple of the elastic one: it carries over to other elasticities
+            measured = np.where(ok & (np.abs(du) > 1e-8), secant / elastic, measured)
         step = np.where(zero, 0.0, gap / slope)
         new_u = np.where(zero, np.inf, np.clip(u + step, lo, hi))
         rent, new_transfers = rents(bm, q, u, X1, price)

@@ -41,7 +41,8 @@ def solve_scenario_policy(bm: Benchmark, policy: Policy, search,
     is the policy solved (instrument applied, quotas as tariff equivalents), and the search's
     result.  ``sigma`` replaces the dataset's elasticities; ``x0`` is a warm start, ``guess`` a
     likely value of a target's instrument and ``quota_start`` where the quotas ended (a
-    :class:`~model.core.quotas.QuotaOutcome`), all from a nearby problem."""
+    :class:`~model.core.quotas.QuotaOutcome`), all from a nearby problem, for a plain solve
+    or a target (an optimal-tariff or Nash search starts from the benchmark)."""
     if search is None:
         return solve(bm, policy, settings, x0=x0, sigma=sigma, quota_start=quota_start), None
     if sigma is not None:

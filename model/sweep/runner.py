@@ -61,8 +61,9 @@ class Static(NamedTuple):
 @dataclass(frozen=True)
 class DrawSearch:
     """A scenario whose draws each solve an endogenous instrument (a target, an optimal tariff,
-    a Nash game) or quotas: solved draw by draw in Python, each draw from the benchmark, a
-    draw whose instrument is not found recorded with status :data:`SEARCH_FAILED`."""
+    a Nash game) or quotas: solved draw by draw in Python, a target's or plain quotas' draws
+    from the central solution of their grid point (state, instrument, quotas), a draw whose
+    instrument is not found recorded with status :data:`SEARCH_FAILED`."""
 
     bm: Benchmark
     policies: tuple  # the scenario's policy at each grid point
