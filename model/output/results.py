@@ -114,8 +114,12 @@ def long_table(result: xr.Dataset):
     for name, var in result.data_vars.items():
         if var.dtype.kind not in "fiub":
             continue
-        frame = var.to_dataframe(name="value").reset_index()
-        frame = frame[frame["value"].notna()]
+        values = np.asarray(var.values)
+        kept = np.flatnonzero(pd.notna(values).reshape(-1))  # in the order of var.dims
+        columns = {dim: np.asarray(result[dim].values)[at]  # the labels of each value
+                   for dim, at in zip(var.dims, np.unravel_index(kept, values.shape))}
+        columns["value"] = values.reshape(-1)[kept]
+        frame = pd.DataFrame(columns)
         frame["variable"] = name
         frame["unit"] = var.attrs.get("units", "")
         frames.append(frame)
