@@ -30,6 +30,11 @@ EXIT_OK, EXIT_BAD_INPUT, EXIT_NOT_CONVERGED, EXIT_INTERRUPTED = 0, 2, 3, 130
 
 
 def parse_args(argv):
+    return arguments().parse_args(argv)
+
+
+def arguments() -> argparse.ArgumentParser:
+    """The command line's parser."""
     parser = argparse.ArgumentParser(
         prog="python -m model.run",
         description="Solve every scenario of a scenario file and write results.nc, summary.csv, "
@@ -53,7 +58,7 @@ def parse_args(argv):
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help="sweeps: run chunks on the Dask cluster at ADDRESS "
                              "(e.g. tcp://10.0.0.5:8786); overrides [sweep] scheduler")
-    return parser.parse_args(argv)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,15 +23,36 @@ PRELOAD_SWEEP = ("model.sweep.runner", "model.sweep.report")
 PRELOAD_SOBOL = ("scipy.stats",)
 
 
+#: the options of the command line that take a value (``model.cli.arguments``; a test keeps
+#: the two in step)
+VALUED = ("--out", "--scheduler")
+
+
+def scenario_argument(argv: list[str]) -> str | None:
+    """The scenario file of the command line ``argv`` as the parser will read it: the first
+    argument that is neither an option nor an option's value (``--out PATH``, an abbreviation
+    such as ``--sch ADDRESS``; not ``--out=PATH``), everything after ``--`` an argument."""
+    skip = False
+    for k, a in enumerate(argv):
+        if skip:
+            skip = False
+        elif a == "--":
+            return argv[k + 1] if k + 1 < len(argv) else None
+        elif a.startswith("-") and len(a) > 1:
+            skip = "=" not in a and len(a) > 2 and any(v.startswith(a) for v in VALUED)
+        else:
+            return a
+    return None
+
+
 def preloaded(argv: list[str]) -> tuple[str, ...]:
     """The modules to load up front for the command line ``argv``: the sweep's only if the
     scenario file has a ``[sweep]`` table or cannot be read here (its errors are reported
     later, by the parser)."""
     import tomllib
 
-    files = [a for a in argv if not a.startswith("-")]
     try:
-        with open(files[0], "rb") as f:
+        with open(scenario_argument(argv), "rb") as f:
             sweep = tomllib.load(f).get("sweep")
         has_sweep = sweep is not None
         sobol = not isinstance(sweep, dict) or sweep.get("method") == "sobol"

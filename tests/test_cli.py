@@ -1,6 +1,7 @@
 """The command line end to end: outputs, the results schema, exit codes, and nothing written
 on bad input."""
 
+import argparse
 import os
 import subprocess
 import sys
@@ -323,6 +324,25 @@ def test_the_sweep_modules_load_up_front_only_for_a_sweep(tmp_path):
     assert not set(PRELOAD_SOBOL) & set(preloaded([str(swept)]))
     assert not set(PRELOAD_SOBOL) & set(preloaded([str(plain)]))
     assert set(PRELOAD_SOBOL) <= set(preloaded([str(broken)]))
+    # the file is found wherever the options and their values stand
+    out = str(tmp_path / "o.nc")
+    for argv in (["--out", out, str(plain)], [f"--out={out}", str(plain)],
+                 ["--sch", "tcp://h:1", "--quiet", str(plain)], ["--quiet", "--", str(plain)]):
+        assert not set(PRELOAD_SWEEP) & set(preloaded(argv)), argv
+    assert set(PRELOAD_SWEEP) <= set(preloaded(["--out", str(plain), str(swept)]))
+
+
+def test_the_preloader_knows_which_options_take_a_value():
+    """model.run finds the scenario file before the parser runs: its list of options with a
+    value is the parser's."""
+    from model.cli import arguments
+    from model.run import VALUED, scenario_argument
+
+    valued = {s for a in arguments()._actions if a.option_strings and a.nargs is None
+              and not a.const and a.default is not argparse.SUPPRESS for s in a.option_strings
+              if s.startswith("--")}
+    assert valued == set(VALUED)
+    assert scenario_argument(["--quiet", "--resume"]) is None
 
 
 def test_the_compile_message_knows_whether_the_solver_is_cached(tmp_path):
