@@ -33,15 +33,23 @@ def values(result: xr.Dataset, name: str) -> xr.DataArray:
 def summary_table(result: xr.Dataset) -> pd.DataFrame:
     """One row per scenario and region with the headline indicators, whether the scenario
     converged and its residual."""
-    names = [v.name for v in headline()]
-    dims = ("scenario", "region")
+    frame = _by_scenario_and_region(result, {v.name: values(result, v.name)
+                                             for v in headline()})
+    regions = result.sizes["region"]
+    frame["converged"] = np.repeat(result.converged.values.astype(bool), regions)
+    frame["residual"] = np.repeat(result.residual.values.astype(float), regions)
+    return frame
+
+
+def _by_scenario_and_region(result: xr.Dataset, columns: dict) -> pd.DataFrame:
+    """A row per scenario and region (regions within scenarios) with a column per entry of
+    ``columns`` (DataArrays over scenario and region), read as whole arrays rather than one
+    selection per cell."""
     scenarios, regions = result.scenario.values, result.region.values
     frame = pd.DataFrame({"scenario": np.repeat(scenarios, len(regions)),
                           "region": np.tile(regions, len(scenarios))})
-    for name in names:  # whole arrays, not one selection per cell
-        frame[name] = values(result, name).transpose(*dims).values.astype(float).ravel()
-    frame["converged"] = np.repeat(result.converged.values.astype(bool), len(regions))
-    frame["residual"] = np.repeat(result.residual.values.astype(float), len(regions))
+    for label, array in columns.items():
+        frame[label] = array.transpose("scenario", "region").values.astype(float).ravel()
     return frame
 
 
@@ -260,11 +268,8 @@ def _decomposition_section(result: xr.Dataset) -> list[str]:
              "welfare change (last column).", ""]
     columns = {v.short: v.name for v in DECOMPOSITION if v.name in PARTS}
     columns["welfare"] = "welfare"
-    scenarios, regions = result.scenario.values, result.region.values
-    frame = pd.DataFrame({"scenario": np.repeat(scenarios, len(regions)),
-                          "region": np.tile(regions, len(scenarios))})
-    for label, name in columns.items():
-        frame[label] = result[name].transpose("scenario", "region").values.astype(float).ravel()
+    frame = _by_scenario_and_region(result, {label: result[name]
+                                             for label, name in columns.items()})
     return parts + [markdown_table(frame), ""]
 
 
