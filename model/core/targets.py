@@ -198,45 +198,48 @@ def solvable(gap, bound: float, other: float, tries: int = 10) -> tuple[float, f
 SECANT_FTOL = 1e-14
 
 
+def _coordinate(spec: TargetSpec, v: float) -> float:
+    """The instrument on the scale its searches step on (logarithm for a geometric one)."""
+    return float(np.log(v)) if spec.instrument.geometric else float(v)
+
+
+def _value(spec: TargetSpec, z: float) -> float:
+    """The instrument at coordinate ``z`` (the inverse of :func:`_coordinate`)."""
+    return float(np.exp(z)) if spec.instrument.geometric else float(z)
+
+
 def _secant(gap, guess: float, spec: TargetSpec, ftol: float, steps: int = 12):
     """Secant steps on the instrument (on its logarithm for a geometric one) from ``guess`` and
     a point a thousandth away: the value at which ``|gap|`` is at most ``ftol`` or the next
     step would move less than 1e-13 (``gap`` was last evaluated there), or None where a step
     leaves the bounds, the gap is flat, the model does not solve or the quotas do not settle,
     or after ``steps`` steps (the bracketing search then takes over)."""
-    geometric = spec.instrument.geometric
-    to_z, to_v = (np.log, np.exp) if geometric else (float, float)
-    lo, hi = (to_z(b) for b in spec.bounds)
-    z0 = to_z(guess)
-    h = 1e-3 * (1.0 if geometric else max(1.0, abs(z0)))
+    lo, hi = (_coordinate(spec, b) for b in spec.bounds)
+    z0 = _coordinate(spec, guess)
+    h = 1e-3 * (1.0 if spec.instrument.geometric else max(1.0, abs(z0)))
     z1 = z0 + h if z0 + h <= hi else z0 - h
     if not (np.isfinite(z0) and lo <= z1 <= hi):
         return None
     try:
-        f0 = gap(to_v(z0))
+        f0 = gap(_value(spec, z0))
         if abs(f0) <= ftol:
-            return float(to_v(z0))
-        f1 = gap(to_v(z1))
+            return _value(spec, z0)
+        f1 = gap(_value(spec, z1))
         for _ in range(steps):
             if abs(f1) <= ftol:
-                return float(to_v(z1))
+                return _value(spec, z1)
             if f1 == f0:
                 return None
             step = f1 * (z1 - z0) / (f1 - f0)
             if abs(step) <= 1e-13 * max(1.0, abs(z1)):
-                return float(to_v(z1))
+                return _value(spec, z1)
             z0, f0, z1 = z1, f1, z1 - step
             if not (np.isfinite(z1) and lo <= z1 <= hi):
                 return None
-            f1 = gap(to_v(z1))
+            f1 = gap(_value(spec, z1))
     except (ConvergenceError, QuotaError):
         return None
     return None
-
-
-def _coordinate(spec: TargetSpec, v: float) -> float:
-    """The instrument on the scale its searches step on (logarithm for a geometric one)."""
-    return float(np.log(v)) if spec.instrument.geometric else float(v)
 
 
 def _extrapolated(solved: list, z: float, x, quota, nr: int):
@@ -292,15 +295,15 @@ def solve_target(bm: Benchmark, policy: Policy, spec: TargetSpec,
 
     def gap(v: float) -> float:
         pol = with_instrument(policy, spec, v)
-        x, quota = _extrapolated(solved, _coordinate(spec, v), state["x"], state["quota"],
-                                 len(bm.regions))
+        z = _coordinate(spec, v)
+        x, quota = _extrapolated(solved, z, state["x"], state["quota"], len(bm.regions))
         try:
             sol = solve(bm, pol, settings, x0=x, quota_start=quota)
         except ConvergenceError as exc:
             state["sol"] = exc.solution
             raise
         state["x"], state["sol"], state["quota"] = sol.x, sol, sol.quota
-        solved[:] = solved[-1:] + [(_coordinate(spec, v), sol.x, sol.quota)]
+        solved[:] = solved[-1:] + [(z, sol.x, sol.quota)]
         return balance(pol, sol, spec.region, spec.partner) - spec.value
 
     def failed(message: str) -> TargetError:
