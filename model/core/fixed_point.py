@@ -2,20 +2,21 @@ r"""The compiled fixed point of the equilibrium in changes (docs/model.md, steps
 
 :func:`fixed_point_map` is the map ``G`` of the state (:mod:`model.core.layout`):
 factor prices move to clear factor markets, price indices to their CES value, absorption along its
-linear system; :func:`solve_with_retries` iterates it with Anderson mixing and is the one retry policy, used
-by :func:`model.core.solver.solve` and by the sweep kernels alike.
+linear system; :func:`solve_with_retries` iterates it with Anderson mixing and is the one retry
+policy, used by :func:`model.core.solver.solve` and by the sweep kernels alike.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
-
-from typing import NamedTuple
 
 from model.core.kernels import evaluate_lean, prepare_weights, store_shares, workspace
 from model.core.layout import split
 from model.core.linalg import SUMS, gauss_solve
+
 
 class Equilibrium(NamedTuple):
     """The quantities at a solution that a :class:`~model.core.solver.Solution` reports and

@@ -188,7 +188,8 @@ def _solution(x, p: KernelParams, converged, iterations, residuals, settings,
         ws = workspace(nr, ns, p.direct)
         prepare_weights(p, ws)
         evaluate(x, p, ws)
-        evaluated = fixed_point.Equilibrium(ws.lw, ws.L, ws.lP, ws.lc, ws.pi1, ws.E, ws.Y, ws.rents)
+        evaluated = fixed_point.Equilibrium(ws.lw, ws.L, ws.lP, ws.lc, ws.pi1, ws.E, ws.Y,
+                                            ws.rents)
     if evaluated is not None:
         lw, L, lP, lc, pi1, E1, Y1, rents = evaluated
         fields = (np.exp(lw), L, lP, lc, pi1, E1, Y1, rents)
