@@ -21,6 +21,11 @@ PRELOAD = ("model.cli", "matplotlib.figure", "matplotlib.backends.backend_agg", 
 PRELOAD_SWEEP = ("model.sweep.runner", "model.sweep.report")
 #: and, for a Sobol' design, its sequence (scipy.stats: most of a second to import)
 PRELOAD_SOBOL = ("scipy.stats",)
+#: and, for a file whose scenarios search an instrument, the root finder of the searches
+#: (scipy.optimize: half a second to import)
+PRELOAD_SEARCH = ("scipy.optimize",)
+#: the scenario keys of a search (a target, an optimal tariff, a Nash equilibrium)
+SEARCH_KEYS = ("target", "optimal_tariff", "nash")
 
 
 #: the options of the command line that take a value (``model.cli.arguments``; a test keeps
@@ -47,19 +52,29 @@ def scenario_argument(argv: list[str]) -> str | None:
 
 def preloaded(argv: list[str]) -> tuple[str, ...]:
     """The modules to load up front for the command line ``argv``: the sweep's only if the
-    scenario file has a ``[sweep]`` table or cannot be read here (its errors are reported
-    later, by the parser)."""
+    scenario file has a ``[sweep]`` table, the searches' only if a scenario searches an
+    instrument or the report compares another file, and all of them if the file cannot be read
+    here (its errors are reported later, by the parser)."""
     import tomllib
+    from pathlib import Path
 
     try:
-        with open(scenario_argument(argv), "rb") as f:
-            sweep = tomllib.load(f).get("sweep")
+        path = Path(scenario_argument(argv))
+        with open(path, "rb") as f:
+            doc = tomllib.load(f)
+        sweep = doc.get("sweep")
         has_sweep = sweep is not None
         sobol = not isinstance(sweep, dict) or sweep.get("method") == "sobol"
+        searches = any(not isinstance(s, dict) or any(k in s for k in SEARCH_KEYS)
+                       for s in doc.get("scenarios", {}).values())
+        for entry in doc.get("report", {}).get("compare", []):
+            other = entry.get("file", path.name) if isinstance(entry, dict) else None
+            searches = searches or other is None or (
+                (path.parent / other).resolve() != path.resolve())
     except Exception:  # anything unreadable: load everything, let the parser say why
-        has_sweep = sobol = True
+        has_sweep = sobol = searches = True
     return PRELOAD + (PRELOAD_SWEEP if has_sweep else ()) + (
-        PRELOAD_SOBOL if has_sweep and sobol else ())
+        PRELOAD_SOBOL if has_sweep and sobol else ()) + (PRELOAD_SEARCH if searches else ())
 
 
 def main(argv: list[str] | None = None) -> int:

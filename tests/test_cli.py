@@ -332,6 +332,34 @@ def test_the_sweep_modules_load_up_front_only_for_a_sweep(tmp_path):
     assert set(PRELOAD_SWEEP) <= set(preloaded(["--out", str(plain), str(swept)]))
 
 
+def test_the_root_finder_loads_only_for_searches(tmp_path):
+    """scipy.optimize (half a second to import) is imported by no module a run loads, and
+    loaded up front only for a file with a search (target, optimal tariff, Nash) or one whose
+    report compares another file (or one that cannot be read)."""
+    from model.run import PRELOAD, PRELOAD_SEARCH, preloaded
+
+    code = ("import sys, importlib; [importlib.import_module(m) for m in sys.argv[1:]]; "
+            "print('scipy.optimize' in sys.modules)")
+    loaded = subprocess.run([sys.executable, "-c", code, *PRELOAD, "model.sweep.runner",
+                             "model.sweep.report", "model.study"],
+                            capture_output=True, text=True, cwd=ROOT, check=True)
+    assert loaded.stdout.strip() == "False"
+    files = {
+        "plain": '[scenarios.a]\n[scenarios.b]\nbase = "a"\n',
+        "target": '[scenarios.a]\n[scenarios.b.target]\nvalue = 0\n',
+        "optimal": '[scenarios.a.optimal_tariff]\nregion = "USA"\n',
+        "nash": '[scenarios.a.nash]\nregions = ["USA", "JPN"]\n',
+        "same": '[scenarios.a]\n[report]\ncompare = [{ file = "same.toml", label = "x" }]\n',
+        "other": '[scenarios.a]\n[report]\ncompare = [{ file = "plain.toml", label = "x" }]\n',
+        "broken": "[scenarios.a]\nx = \n",
+    }
+    for name, text in files.items():
+        (tmp_path / f"{name}.toml").write_text('data = "x"\n' + text, encoding="utf-8")
+    for name in files:
+        searched = set(PRELOAD_SEARCH) <= set(preloaded([str(tmp_path / f"{name}.toml")]))
+        assert searched == (name not in ("plain", "same")), name
+
+
 def test_the_preloader_knows_which_options_take_a_value():
     """model.run finds the scenario file before the parser runs: its list of options with a
     value is the parser's."""

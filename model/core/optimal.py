@@ -17,7 +17,6 @@ import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import brentq
 
 from calibration.calibrate import Benchmark
 from model.core import fixed_point
@@ -194,6 +193,8 @@ def best_response(search: _Searcher, policy: Policy, mask, region: int, start: f
 
 def _bracketed(slope, start: float, bounds: tuple[float, float]) -> tuple[float, bool]:
     """Brent's method on a bracket of the peak found by widening steps from ``start``."""
+    from scipy.optimize import brentq  # here: scipy.optimize takes half a second to import
+
     lo, hi = bounds
     width = 0.05 * (hi - lo)
     a, b = max(start - width, lo), min(start + width, hi)

@@ -16,7 +16,6 @@ import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import brentq
 
 from calibration.accounts import bilateral_balance
 from calibration.calibrate import Benchmark
@@ -315,6 +314,8 @@ def solve_target(bm: Benchmark, policy: Policy, spec: TargetSpec,
         v = _secant(gap, guess, spec, SECANT_FTOL * max(float(bm.VA0.sum()), 1.0))
         if v is not None:  # the last solve was at v
             return state["sol"], with_instrument(policy, spec, v), v
+        from scipy.optimize import brentq  # here: scipy.optimize takes half a second to import
+
         width = (spec.bounds[1] - spec.bounds[0]) / 40
         a, b = max(guess - width, spec.bounds[0]), min(guess + width, spec.bounds[1])
         try:
@@ -347,6 +348,8 @@ def solve_target(bm: Benchmark, policy: Policy, spec: TargetSpec,
             f"target "
             f"{spec.value:g}; the closest is {grid[best]:.6g}, where the balance misses the "
             f"target by {gaps[best]:.6g}")
+    from scipy.optimize import brentq
+
     try:
         v = brentq(gap, lo, hi, xtol=1e-13, rtol=4 * np.finfo(float).eps, maxiter=200)
     except (RuntimeError, ConvergenceError) as exc:
