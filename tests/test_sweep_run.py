@@ -21,6 +21,7 @@ from model.sweep.store import ChunkStore
 from model.core.outcomes import outcomes
 from model.core.settings import SolverSettings
 from model.core.policy import make_policy
+from model.output.report import fmt
 from model.run import main
 from model.scenario import ScenarioError
 from model.core.solver import ConvergenceError, solve
@@ -448,8 +449,17 @@ values = [0.8, 1.3]
                     np.testing.assert_allclose(res[name].values[s, a, b], want[name],
                                                rtol=TOL, atol=TOL, err_msg=name)
     assert int(res.failed_draws.sum()) == 0
-    assert "auto_tariff=0.5 sigma_scale=1.3" in uncertainty_markdown(res)
+    welfare = uncertainty_markdown(res).split("### ")[1]  # the first table
+    name = str(res.scenario.values[-1])
+    assert table_row(welfare, f"{name} auto_tariff=0.5 sigma_scale=1.3") == [
+        f"{v:.3f}" for v in res.welfare.values[-1, 2, 1]]
     assert write_sweep_figure(res, tmp_path).stat().st_size > 0
+
+
+def table_row(table: str, case: str) -> list[str]:
+    """The cells of a markdown table's row for ``case``."""
+    row = next(line for line in table.splitlines() if line.startswith(f"| {case} |"))
+    return [c.strip() for c in row.strip().strip("|").split("|")][1:]
 
 
 def test_quadrature_sweep_weights_the_brute_force_solves(tmp_path):
@@ -475,7 +485,11 @@ sd = 0.1
         np.testing.assert_allclose(st[1], v.std(axis=0), rtol=1e-6)
         assert np.isnan(st[2:]).all()
     np.testing.assert_allclose(res.weight.values, 1 / 8)
-    assert "±" in uncertainty_markdown(res)
+    real_gdp = uncertainty_markdown(res).split("### ")[3]  # welfare, real wage, real GDP
+    for s, name in enumerate(res.scenario.values):
+        st = res.real_gdp_summary.transpose("scenario", "statistic", "region").values[s]
+        assert table_row(real_gdp, str(name)) == [f"{fmt(m)} ± {fmt(sd)}"
+                                                  for m, sd in zip(st[0], st[1])]
     assert write_sweep_figure(res, tmp_path).stat().st_size > 0
 
 

@@ -42,12 +42,24 @@ def _stats(st: xr.DataArray) -> dict:
     return {k: float(st.sel(statistic=k)) for k in st.statistic.values}
 
 
-def _cell(sw, design, name, sel, region) -> str:
+def _by_case(da: xr.DataArray, grid: list[str]) -> np.ndarray:
+    """``da`` as an array ``[case, region, ...]``, the cases in the order of :func:`_cases`
+    (read whole: one selection per cell would read the file once per cell)."""
+    values = np.asarray(da.transpose("scenario", *grid, "region", ...).values)
+    return values.reshape((-1,) + values.shape[1 + len(grid):])
+
+
+def _cells(sw, design, name, grid) -> np.ndarray:
+    """The table cells of ``name``, as an array of strings ``[case, region]``."""
     if f"{name}_summary" not in sw:  # a pure grid: one value per point
-        v = float(sw[name].sel(sel).sel(region=region))
-        return "n/a" if not np.isfinite(v) else f"{v:.3f}"
-    stats = _stats(sw[f"{name}_summary"].sel(sel).sel(region=region))
-    return "n/a" if not np.isfinite(stats["mean"]) else design.cell(stats)
+        values = _by_case(sw[name], grid).reshape(-1, sw.sizes["region"])
+        return np.array([["n/a" if not np.isfinite(v) else f"{v:.3f}" for v in row]
+                         for row in values.tolist()])
+    statistics = [str(k) for k in sw.statistic.values]
+    summary = _by_case(sw[f"{name}_summary"], grid).tolist()  # [case, region, statistic]
+    return np.array([["n/a" if not np.isfinite(cell[statistics.index("mean")])
+                      else design.cell(dict(zip(statistics, cell))) for cell in row]
+                     for row in summary])
 
 
 def uncertainty_markdown(sw: xr.Dataset) -> str:
@@ -74,9 +86,9 @@ def uncertainty_markdown(sw: xr.Dataset) -> str:
     for name in INDICATORS:
         parts += [f"### {VARIABLES[name].label.format(unit=unit)}", "",
                   "| case | " + " | ".join(regions) + " |", "|---|" + "---|" * len(regions)]
-        for sel in cases:
-            parts.append(f"| {_label(sel)} | "
-                         + " | ".join(_cell(sw, design, name, sel, r) for r in regions) + " |")
+        cells = _cells(sw, design, name, _grid(sw))
+        for sel, row in zip(cases, cells):
+            parts.append(f"| {_label(sel)} | " + " | ".join(row) + " |")
         parts.append("")
     if "welfare_S1" in sw:
         parts += _sobol_table(sw, cases, regions)
@@ -120,6 +132,10 @@ def sweep_figure(sw: xr.Dataset, central: xr.Dataset | None = None):
     fig = Figure(figsize=(2.2 + 3.0 * len(regions), 1.2 + 2 * tall), layout="constrained")
     axes = fig.subplots(len(FIGURE), len(regions), squeeze=False, sharey=not grid)
     y = np.arange(len(scenarios))
+    # the draws of each scenario read at once, [scenario][region] (not a read per panel)
+    draws = {name: np.array([np.asarray(sw[name].sel(scenario=sc).transpose("region", ...)
+                                        .values) for sc in scenarios])
+             for name in FIGURE} if design.histogram and not grid else {}
     for row, name in enumerate(FIGURE):
         units = VARIABLES[name].units
         for col, region in enumerate(regions):
@@ -131,8 +147,7 @@ def sweep_figure(sw: xr.Dataset, central: xr.Dataset | None = None):
                 ax.set_ylabel(units)
                 continue
             if design.histogram:
-                draws = [sw[name].sel(scenario=sc, region=region).values for sc in scenarios]
-                boxes(ax, y, draws, 0.6)
+                boxes(ax, y, list(draws[name][:, col]), 0.6)
             else:
                 stats = [_stats(sw[f"{name}_summary"].sel(scenario=sc, region=region))
                          for sc in scenarios]
