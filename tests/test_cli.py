@@ -395,3 +395,22 @@ print(compiled())
                          cwd=ROOT, env=env, check=True).stdout.split()
     assert out == ["False", "True", "False"]
     assert any(tmp_path.rglob("*.nbi"))  # the cache folder asked for, not the package's
+
+
+def test_a_run_leaves_with_its_code_its_output_flushed_and_its_exit_handlers_run():
+    """model.run ends without the interpreter's teardown: the exit code is the run's, what was
+    printed arrives whole through a pipe, exit handlers run; with a thread that is not a
+    daemon still running, the usual exit (which waits for it)."""
+    code = ("import atexit, sys; from model.run import leave; "
+            "atexit.register(lambda: print('handler ran')); print('printed', end=' '); "
+            "print('to stderr', file=sys.stderr, end=''); leave(3)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT)
+    assert (done.returncode, done.stdout, done.stderr) == (3, "printed handler ran\n",
+                                                           "to stderr")
+    code = ("import threading, time; from model.run import leave; "
+            "threading.Thread(target=lambda: (time.sleep(0.3), print('thread done'))).start(); "
+            "leave(4)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT)
+    assert (done.returncode, done.stdout) == (4, "thread done\n")
