@@ -335,3 +335,64 @@ def test_a_guess_reaches_the_value_the_bracketing_search_finds(world, name, boun
     np.testing.assert_allclose(v_f, v_b, rtol=1e-9)
     np.testing.assert_allclose(sol_s.w_hat, sol_b.w_hat, rtol=0, atol=1e-9)
     assert secant < bracketing, (secant, bracketing)
+
+
+@pytest.mark.parametrize("name, bounds, cell, t_out, regime", [
+    ("preference", (0.02, 50.0), (0, 1, 1), np.inf, AT_QUOTA),  # binding: the joint steps
+    ("export_tax", (-0.5, 10.0), (0, 2, 1), np.inf, AT_QUOTA),
+    ("preference", (0.02, 50.0), (0, 1, 1), 0.2, OVER_QUOTA)])  # a corner: the nested search
+def test_a_target_with_quotas_from_a_nearby_solution(world, name, bounds, cell, t_out,
+                                                     regime):
+    """A sweep draw of a target with a quota (its instrument, wedges and state from the central
+    solution): Broyden steps on the instrument and the wedge together end where the nested
+    search (quota rounds inside every step) ends, with fewer solves; a quota that ends in a
+    corner (over quota) leaves the joint steps to the nested search."""
+    import model.core.solver as solver
+    import model.core.targets as targets
+    from calibration.accounts import bilateral_balance
+    from model.core.search import with_sigma
+
+    bm = world
+    mask = np.zeros(bm.t0.shape, dtype=bool)
+    mask[0, 1, :] = True
+    b0 = bilateral_balance(bm.X0)[1, 0]
+    target = b0 + (0.3 if name == "preference" else -0.3) * abs(b0)
+    spec = TargetSpec(1, 0, target, INSTRUMENTS[name], mask, bounds)
+    # region 0's imports of one good capped below their benchmark quantity
+    pol = make_policy(bm, quotas=make_quotas([cell], 0.8, bm.t0[cell], t_out))
+    central, _, v_c = solve_target(bm, pol, spec, TIGHT)
+    assert central.quota.regime[0] == regime
+    nearby = with_sigma(bm, bm.sigma * np.linspace(0.95, 1.08, len(bm.sigma)))
+    calls, joint = {"n": 0}, []  # equilibrium solves (quota rounds each count), joint steps
+    original_solve, original_joint = solver._solve_fixed, targets._joint_steps
+
+    def counted(*args, **kwargs):
+        calls["n"] += 1
+        return original_solve(*args, **kwargs)
+
+    def recorded(*args, **kwargs):
+        joint.append(original_joint(*args, **kwargs))
+        return joint[-1]
+
+    solver._solve_fixed, targets._joint_steps = counted, recorded
+    try:
+        sol_j, final_j, v_j = solve_target(nearby, pol, spec, TIGHT, x0=central.x, guess=v_c,
+                                           quota_start=central.quota)
+        steps, calls["n"] = calls["n"], 0
+        sol_n, final_n, v_n = solve_target(nearby, pol, spec, TIGHT, x0=central.x, guess=v_c)
+        nested = calls["n"]
+    finally:
+        solver._solve_fixed, targets._joint_steps = original_solve, original_joint
+    assert (joint[0] is not None) == (regime == AT_QUOTA)
+    assert joint[1:] == []  # the nested search without a quota start: no joint steps
+    scale = bm.VA0.sum()
+    assert abs(balance(final_j, sol_j, 1, 0) - target) < 1e-12 * scale
+    np.testing.assert_allclose(v_j, v_n, rtol=1e-9)
+    assert sol_j.quota.regime[0] == sol_n.quota.regime[0] == regime
+    np.testing.assert_allclose(sol_j.quota.tariff_equivalent, sol_n.quota.tariff_equivalent,
+                               rtol=0, atol=1e-9)
+    np.testing.assert_allclose(sol_j.quota.rent, sol_n.quota.rent, rtol=1e-8, atol=1e-10)
+    if regime == AT_QUOTA:
+        np.testing.assert_allclose(sol_j.quota.quantity, 0.8, rtol=1e-11)
+        assert steps < nested, (steps, nested)
+    same_allocation(nearby, sol_j, sol_n, tol=1e-9)

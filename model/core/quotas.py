@@ -198,6 +198,16 @@ def rents(bm: Benchmark, q: QuotaSet, u: np.ndarray, X1: np.ndarray,
     return rent, transfers
 
 
+def partial_slope(bm: Benchmark, policy, sol, q: QuotaSet, sigma=None) -> np.ndarray:
+    """The partial-equilibrium response of each quota cell's log quantity to its
+    log(1 + wedge) (minus): the demand elasticity of the cell, ``sigma_M (1 - share)`` (at
+    least 0.05), at the solution ``sol``; ``sigma`` replaces the dataset's elasticities."""
+    sig = bm.sigma if sigma is None else np.asarray(sigma, dtype=float)
+    eta_sector = bm.sigma_m * (sig / bm.sigma) if policy.nested else sig
+    share = sol.pi1[q.n, q.i, q.j]
+    return np.maximum(eta_sector[q.j] * (1.0 - share), 0.05)
+
+
 def regimes(q: QuotaSet, u: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     reg = np.full(len(q), AT_QUOTA, dtype=np.int64)
     reg[(u <= lo) & ~q.fixed] = IN_QUOTA
@@ -245,8 +255,6 @@ def solve_quotas(bm: Benchmark, policy, settings, x0, sigma, solve_fixed, start=
         if start.slope is not None:
             measured = start.slope.copy()
     u[zero] = np.inf
-    sig = bm.sigma if sigma is None else np.asarray(sigma, dtype=float)
-    eta_sector = bm.sigma_m * (sig / bm.sigma) if policy.nested else sig
     scale = max(bm.VA0.sum(), 1.0)
     prev = None  # (u, gap) of the previous round, for the secant
     x = x0
@@ -259,8 +267,7 @@ def solve_quotas(bm: Benchmark, policy, settings, x0, sigma, solve_fixed, start=
             gap = np.where(zero, 0.0, np.log(quantity) - np.log(np.where(zero, 1.0, q.qbar)))
         # Newton with the slope a nearby problem measured, else with the cell's
         # partial-equilibrium demand elasticity; then secants
-        share = sol.pi1[q.n, q.i, q.j]
-        elastic = np.maximum(eta_sector[q.j] * (1.0 - share), 0.05)
+        elastic = partial_slope(bm, policy, sol, q, sigma)
         slope = elastic
         if prev is None:
             slope = np.where(np.isfinite(measured) & (measured > 0.05), measured * elastic,

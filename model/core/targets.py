@@ -7,7 +7,8 @@ change, or a region's overall trade balance (spending more or less than it earns
 counterpart absorbed as the trade-balance closure says).  The instrument value is found by
 Brent's method on the balance, each step a full equilibrium solve started from the line
 through the previous two; given a likely value (a sweep draw starts from the central one),
-secant steps from it come first.
+secant steps from it come first, and with quotas and their wedges from a nearby solution,
+Broyden steps on the instrument and the wedges together before those.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from calibration.accounts import bilateral_balance
 from calibration.calibrate import Benchmark
 from model.core.outcomes_numpy import shipments
 from model.core.policy import Policy
-from model.core.quotas import QuotaError, make_quotas, merged
+from model.core.quotas import (QuotaError, QuotaOutcome, _bounds, _same_cells, cell_quantity,
+                               make_quotas, merged, partial_slope, regimes, rents,
+                               with_wedges)
 from model.core.settings import SolverSettings
 from model.core.solver import ConvergenceError, Solution, solve
 
@@ -241,6 +244,105 @@ def _secant(gap, guess: float, spec: TargetSpec, ftol: float, steps: int = 12):
     return None
 
 
+#: evaluations of :func:`_joint_steps` before it gives way to the nested search
+JOINT_STEPS = 30
+
+
+def _joint_steps(bm: Benchmark, policy: Policy, spec: TargetSpec, settings: SolverSettings,
+                 x0, guess: float, start: QuotaOutcome, ftol: float):
+    r"""Broyden steps on the instrument and the quotas' wedges together, from ``guess`` and
+    the wedges and rent transfers of ``start`` (a nearby problem's quota outcome): each
+    evaluation is one equilibrium solve at an instrument value and wedges, which gives the
+    balance's gap and each quota's (log quantity over the quota), instead of a search whose
+    every step solves the quotas' rounds to convergence.
+
+    The unknowns are :math:`y = (z, \log(1 + t^q_1), \dots)` (:math:`z` the instrument's
+    coordinate).  The Jacobian starts from a probe a thousandth away in :math:`z` alone (its
+    column exactly) and, for the wedges, from the partial-equilibrium slope of each cell (or
+    the one ``start`` measured); Broyden's update (Broyden 1965) learns the rest.  Each solve
+    starts from the states of the previous ones extrapolated along the step (their own
+    Broyden estimate of :math:`\partial x / \partial y`).  Rent transfers are updated from
+    each solve, as in the quota rounds.  It stops where the balance misses the target by at
+    most ``ftol`` (or the instrument's step is below 1e-13 of it), every wedge's step is below
+    1e-12 and the transfers have settled: the criteria of the nested search.
+
+    Returns ``(solution with its quota outcome, instrument value)``, or None where a step
+    leaves the instrument's or a wedge's interval (a quota at a corner: in or over quota), a
+    solve fails or :data:`JOINT_STEPS` evaluations do not settle: the nested search (secant
+    steps, quota rounds inside each) takes over."""
+    nr = len(bm.regions)
+    z_lo, z_hi = (_coordinate(spec, b) for b in spec.bounds)
+    z0 = _coordinate(spec, guess)
+    q0 = with_instrument(policy, spec, guess).quotas
+    if (q0 is None or not _same_cells(start, q0) or (q0.qbar <= 0).any()
+            or (bm.X0[q0.i, q0.n, q0.j] <= 0).any() or not np.isfinite(z0)):
+        return None
+    lo, hi = _bounds(q0)
+    lo, hi = np.r_[z_lo, lo], np.r_[z_hi, hi]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        u0 = np.log1p(start.tariff_equivalent)
+    y = np.r_[z0, u0]
+    if not (np.isfinite(y).all() and (y >= lo).all() and (y <= hi).all()):
+        return None
+    scale = max(bm.VA0.sum(), 1.0)
+    transfers = start.transfers.copy()
+
+    def evaluate(y, transfers, x):
+        applied = with_instrument(policy, spec, _value(spec, y[0]))
+        q = applied.quotas
+        pol = with_wedges(applied, q, y[1:], transfers)
+        sol = solve(bm, pol, settings, x0=x)
+        quantity, X1, price = cell_quantity(bm, pol, sol, q)
+        with np.errstate(divide="ignore", invalid="ignore"):  # no trade: not finite, stops
+            gap = np.r_[balance(pol, sol, spec.region, spec.partner) - spec.value,
+                        np.log(quantity) - np.log(q.qbar)]
+        rent, new_transfers = rents(bm, q, y[1:], X1, price)
+        return sol, q, gap, quantity, rent, new_transfers
+
+    try:
+        sol, q, f, quantity, rent, new_transfers = evaluate(y, transfers, x0)
+        elastic = partial_slope(bm, policy, sol, q)
+        measured = start.slope if start.slope is not None else np.full(len(q), np.nan)
+        slope = np.where(np.isfinite(measured) & (measured > 0.05), measured * elastic, elastic)
+        h = 1e-3 * (1.0 if spec.instrument.geometric else max(1.0, abs(z0)))
+        probe = y.copy()
+        probe[0] = z0 + h if z0 + h <= z_hi else z0 - h
+        transfers = new_transfers
+        sol1, q, f1, quantity, rent, new_transfers = evaluate(probe, transfers, sol.x)
+        B = np.zeros((len(y), len(y)))
+        B[1:, 1:] = np.diag(-slope)
+        B[:, 0] = (f1 - f) / (probe[0] - y[0])
+        Jx = np.outer(sol1.x - sol.x, probe - y) / (probe[0] - y[0]) ** 2
+        y, f, sol = probe, f1, sol1
+        for evaluations in range(3, JOINT_STEPS + 1):
+            step = -np.linalg.solve(B, f)
+            settled = np.abs(new_transfers - transfers).max() < 1e-13 * scale
+            if ((abs(f[0]) <= ftol or abs(step[0]) <= 1e-13 * max(1.0, abs(y[0])))
+                    and np.abs(step[1:]).max() < 1e-12 and settled):
+                diagonal = -np.diag(B)[1:]
+                measured = np.where(np.isfinite(diagonal) & (diagonal > 0.05 * elastic),
+                                    diagonal / elastic, measured)
+                outcome = QuotaOutcome(np.expm1(y[1:]), regimes(q, y[1:], lo[1:], hi[1:]),
+                                       rent, quantity, evaluations - 1, transfers, q,
+                                       measured)
+                return dataclasses.replace(sol, quota=outcome), _value(spec, y[0])
+            y_new = y + step
+            if not (np.isfinite(y_new).all() and (y_new >= lo).all() and (y_new <= hi).all()):
+                return None
+            x = sol.x + Jx @ step
+            if not (np.isfinite(x).all() and (x[:nr] > 0.5 * sol.x[:nr]).all()):
+                x = sol.x
+            transfers = new_transfers
+            sol_new, q, f_new, quantity, rent, new_transfers = evaluate(y_new, transfers, x)
+            s = y_new - y
+            B += np.outer(f_new - f - B @ s, s) / (s @ s)
+            Jx += np.outer(sol_new.x - sol.x - Jx @ s, s) / (s @ s)
+            y, f, sol = y_new, f_new, sol_new
+    except (ConvergenceError, np.linalg.LinAlgError):
+        return None
+    return None
+
+
 def _extrapolated(solved: list, z: float, x, quota, nr: int):
     """A start for the solve at instrument coordinate ``z``: the line through the last two
     solves' states (and quota wedges and transfers) evaluated at ``z``, where ``z`` lies
@@ -311,7 +413,13 @@ def solve_target(bm: Benchmark, policy: Policy, spec: TargetSpec,
                            dataclasses.replace(last, converged=False))
 
     if guess is not None and np.isfinite(guess):
-        v = _secant(gap, guess, spec, SECANT_FTOL * max(float(bm.VA0.sum()), 1.0))
+        ftol = SECANT_FTOL * max(float(bm.VA0.sum()), 1.0)
+        if quota_start is not None:
+            joint = _joint_steps(bm, policy, spec, settings, x0, guess, quota_start, ftol)
+            if joint is not None:
+                sol, v = joint
+                return sol, with_instrument(policy, spec, v), v
+        v = _secant(gap, guess, spec, ftol)
         if v is not None:  # the last solve was at v
             return state["sol"], with_instrument(policy, spec, v), v
         from scipy.optimize import brentq  # here: scipy.optimize takes half a second to import
