@@ -278,10 +278,10 @@ def _joint_steps(bm: Benchmark, policy: Policy, spec: TargetSpec, settings: Solv
             or (bm.X0[q0.i, q0.n, q0.j] <= 0).any() or not np.isfinite(z0)):
         return None
     lo, hi = _bounds(q0)
-    lo, hi = np.r_[z_lo, lo], np.r_[z_hi, hi]
+    lo, hi = np.append(z_lo, lo), np.append(z_hi, hi)
     with np.errstate(invalid="ignore", divide="ignore"):
         u0 = np.log1p(start.tariff_equivalent)
-    y = np.r_[z0, u0]
+    y = np.append(z0, u0)
     if not (np.isfinite(y).all() and (y >= lo).all() and (y <= hi).all()):
         return None
     scale = max(bm.VA0.sum(), 1.0)
@@ -294,8 +294,8 @@ def _joint_steps(bm: Benchmark, policy: Policy, spec: TargetSpec, settings: Solv
         sol = solve(bm, pol, settings, x0=x)
         quantity, X1, price = cell_quantity(bm, pol, sol, q)
         with np.errstate(divide="ignore", invalid="ignore"):  # no trade: not finite, stops
-            gap = np.r_[balance(pol, sol, spec.region, spec.partner) - spec.value,
-                        np.log(quantity) - np.log(q.qbar)]
+            gap = np.append(balance(pol, sol, spec.region, spec.partner) - spec.value,
+                            np.log(quantity) - np.log(q.qbar))
         rent, new_transfers = rents(bm, q, y[1:], X1, price)
         return sol, q, gap, quantity, rent, new_transfers
 
