@@ -414,3 +414,7 @@ def test_a_run_leaves_with_its_code_its_output_flushed_and_its_exit_handlers_run
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=ROOT)
     assert (done.returncode, done.stdout) == (4, "thread done\n")
+    # started without a standard output (sys.stdout is None): the run's code all the same
+    done = subprocess.run(["bash", "-c", f"'{sys.executable}' -c 'from model.run import "
+                           "leave; leave(5)' >&-"], capture_output=True, text=True, cwd=ROOT)
+    assert (done.returncode, done.stderr) == (5, "")

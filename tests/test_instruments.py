@@ -337,16 +337,18 @@ def test_a_guess_reaches_the_value_the_bracketing_search_finds(world, name, boun
     assert secant < bracketing, (secant, bracketing)
 
 
-@pytest.mark.parametrize("name, bounds, cell, t_out, regime", [
-    ("preference", (0.02, 50.0), (0, 1, 1), np.inf, AT_QUOTA),  # binding: the joint steps
-    ("export_tax", (-0.5, 10.0), (0, 2, 1), np.inf, AT_QUOTA),
-    ("preference", (0.02, 50.0), (0, 1, 1), 0.2, OVER_QUOTA)])  # a corner: the nested search
+@pytest.mark.parametrize("name, bounds, cell, t_out, to_exporter, regime", [
+    ("preference", (0.02, 50.0), (0, 1, 1), np.inf, 0.0, AT_QUOTA),  # binding: joint steps
+    ("export_tax", (-0.5, 10.0), (0, 2, 1), np.inf, 0.0, AT_QUOTA),
+    ("preference", (0.02, 50.0), (0, 1, 1), 0.2, 0.0, OVER_QUOTA),   # a corner: nested
+    ("preference", (0.02, 50.0), (0, 1, 1), np.inf, 0.6, AT_QUOTA)])  # rents abroad: nested
 def test_a_target_with_quotas_from_a_nearby_solution(world, name, bounds, cell, t_out,
-                                                     regime):
+                                                     to_exporter, regime):
     """A sweep draw of a target with a quota (its instrument, wedges and state from the central
     solution): Broyden steps on the instrument and the wedge together end where the nested
     search (quota rounds inside every step) ends, with fewer solves; a quota that ends in a
-    corner (over quota) leaves the joint steps to the nested search."""
+    corner (over quota), or whose rent is partly the exporter's (transfers between the
+    regions), is left to the nested search."""
     import model.core.solver as solver
     import model.core.targets as targets
     from calibration.accounts import bilateral_balance
@@ -359,7 +361,7 @@ def test_a_target_with_quotas_from_a_nearby_solution(world, name, bounds, cell, 
     target = b0 + (0.3 if name == "preference" else -0.3) * abs(b0)
     spec = TargetSpec(1, 0, target, INSTRUMENTS[name], mask, bounds)
     # region 0's imports of one good capped below their benchmark quantity
-    pol = make_policy(bm, quotas=make_quotas([cell], 0.8, bm.t0[cell], t_out))
+    pol = make_policy(bm, quotas=make_quotas([cell], 0.8, bm.t0[cell], t_out, to_exporter))
     central, _, v_c = solve_target(bm, pol, spec, TIGHT)
     assert central.quota.regime[0] == regime
     nearby = with_sigma(bm, bm.sigma * np.linspace(0.95, 1.08, len(bm.sigma)))
@@ -383,7 +385,7 @@ def test_a_target_with_quotas_from_a_nearby_solution(world, name, bounds, cell, 
         nested = calls["n"]
     finally:
         solver._solve_fixed, targets._joint_steps = original_solve, original_joint
-    assert (joint[0] is not None) == (regime == AT_QUOTA)
+    assert (joint[0] is not None) == (regime == AT_QUOTA and to_exporter == 0)
     assert joint[1:] == []  # the nested search without a quota start: no joint steps
     scale = bm.VA0.sum()
     assert abs(balance(final_j, sol_j, 1, 0) - target) < 1e-12 * scale
@@ -392,7 +394,11 @@ def test_a_target_with_quotas_from_a_nearby_solution(world, name, bounds, cell, 
     np.testing.assert_allclose(sol_j.quota.tariff_equivalent, sol_n.quota.tariff_equivalent,
                                rtol=0, atol=1e-9)
     np.testing.assert_allclose(sol_j.quota.rent, sol_n.quota.rent, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(sol_j.quota.transfers, sol_n.quota.transfers, rtol=0,
+                               atol=1e-9 * bm.VA0.sum())
+    assert (np.abs(sol_j.quota.transfers).max() > 0) == (to_exporter > 0)
     if regime == AT_QUOTA:
         np.testing.assert_allclose(sol_j.quota.quantity, 0.8, rtol=1e-11)
-        assert steps < nested, (steps, nested)
+        if to_exporter == 0:
+            assert steps < nested, (steps, nested)
     same_allocation(nearby, sol_j, sol_n, tol=1e-9)

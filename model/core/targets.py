@@ -261,21 +261,23 @@ def _joint_steps(bm: Benchmark, policy: Policy, spec: TargetSpec, settings: Solv
     column exactly) and, for the wedges, from the partial-equilibrium slope of each cell (or
     the one ``start`` measured); Broyden's update (Broyden 1965) learns the rest.  Each solve
     starts from the states of the previous ones extrapolated along the step (their own
-    Broyden estimate of :math:`\partial x / \partial y`).  Rent transfers are updated from
-    each solve, as in the quota rounds.  It stops where the balance misses the target by at
-    most ``ftol`` (or the instrument's step is below 1e-13 of it), every wedge's step is below
-    1e-12 and the transfers have settled: the criteria of the nested search.
+    Broyden estimate of :math:`\partial x / \partial y`).  It stops where the balance misses
+    the target by at most ``ftol`` (or the instrument's step is below 1e-13 of it) and every
+    wedge's step is below 1e-12: the criteria of the nested search.
 
-    Returns ``(solution with its quota outcome, instrument value)``, or None where a step
-    leaves the instrument's or a wedge's interval (a quota at a corner: in or over quota), a
-    solve fails or :data:`JOINT_STEPS` evaluations do not settle: the nested search (secant
-    steps, quota rounds inside each) takes over."""
+    Returns ``(solution with its quota outcome, instrument value)``, or None where a quota's
+    rent goes (in part) to the exporter (the transfers, updated after each solve in the quota
+    rounds, would make Broyden's update credit their change to the step), where a step leaves
+    the instrument's or a wedge's interval (a quota at a corner: in or over quota), a solve
+    fails or :data:`JOINT_STEPS` evaluations do not settle: the nested search (secant steps,
+    quota rounds inside each) takes over."""
     nr = len(bm.regions)
     z_lo, z_hi = (_coordinate(spec, b) for b in spec.bounds)
     z0 = _coordinate(spec, guess)
     q0 = with_instrument(policy, spec, guess).quotas
     if (q0 is None or not _same_cells(start, q0) or (q0.qbar <= 0).any()
-            or (bm.X0[q0.i, q0.n, q0.j] <= 0).any() or not np.isfinite(z0)):
+            or (q0.to_exporter != 0).any() or (bm.X0[q0.i, q0.n, q0.j] <= 0).any()
+            or not np.isfinite(z0)):
         return None
     lo, hi = _bounds(q0)
     lo, hi = np.append(z_lo, lo), np.append(z_hi, hi)
@@ -284,10 +286,9 @@ def _joint_steps(bm: Benchmark, policy: Policy, spec: TargetSpec, settings: Solv
     y = np.append(z0, u0)
     if not (np.isfinite(y).all() and (y >= lo).all() and (y <= hi).all()):
         return None
-    scale = max(bm.VA0.sum(), 1.0)
-    transfers = start.transfers.copy()
+    transfers = np.zeros(nr)  # every rent to the importer's government: none
 
-    def evaluate(y, transfers, x):
+    def evaluate(y, x):
         applied = with_instrument(policy, spec, _value(spec, y[0]))
         q = applied.quotas
         pol = with_wedges(applied, q, y[1:], transfers)
@@ -296,44 +297,42 @@ def _joint_steps(bm: Benchmark, policy: Policy, spec: TargetSpec, settings: Solv
         with np.errstate(divide="ignore", invalid="ignore"):  # no trade: not finite, stops
             gap = np.append(balance(pol, sol, spec.region, spec.partner) - spec.value,
                             np.log(quantity) - np.log(q.qbar))
-        rent, new_transfers = rents(bm, q, y[1:], X1, price)
-        return sol, q, gap, quantity, rent, new_transfers
+        return sol, q, gap, quantity, rents(bm, q, y[1:], X1, price)[0]
 
     try:
-        sol, q, f, quantity, rent, new_transfers = evaluate(y, transfers, x0)
+        sol, q, f, quantity, rent = evaluate(y, x0)
         elastic = partial_slope(bm, policy, sol, q)
         measured = start.slope if start.slope is not None else np.full(len(q), np.nan)
         slope = np.where(np.isfinite(measured) & (measured > 0.05), measured * elastic, elastic)
         h = 1e-3 * (1.0 if spec.instrument.geometric else max(1.0, abs(z0)))
         probe = y.copy()
         probe[0] = z0 + h if z0 + h <= z_hi else z0 - h
-        transfers = new_transfers
-        sol1, q, f1, quantity, rent, new_transfers = evaluate(probe, transfers, sol.x)
+        if probe[0] < z_lo:
+            return None
+        sol1, q, f1, quantity, rent = evaluate(probe, sol.x)
         B = np.zeros((len(y), len(y)))
         B[1:, 1:] = np.diag(-slope)
         B[:, 0] = (f1 - f) / (probe[0] - y[0])
         Jx = np.outer(sol1.x - sol.x, probe - y) / (probe[0] - y[0]) ** 2
         y, f, sol = probe, f1, sol1
-        for evaluations in range(3, JOINT_STEPS + 1):
+        for evaluations in range(2, JOINT_STEPS + 1):  # the solves so far
             step = -np.linalg.solve(B, f)
-            settled = np.abs(new_transfers - transfers).max() < 1e-13 * scale
             if ((abs(f[0]) <= ftol or abs(step[0]) <= 1e-13 * max(1.0, abs(y[0])))
-                    and np.abs(step[1:]).max() < 1e-12 and settled):
+                    and np.abs(step[1:]).max() < 1e-12):
                 diagonal = -np.diag(B)[1:]
                 measured = np.where(np.isfinite(diagonal) & (diagonal > 0.05 * elastic),
                                     diagonal / elastic, measured)
                 outcome = QuotaOutcome(np.expm1(y[1:]), regimes(q, y[1:], lo[1:], hi[1:]),
-                                       rent, quantity, evaluations - 1, transfers, q,
-                                       measured)
+                                       rent, quantity, evaluations, transfers, q, measured)
                 return dataclasses.replace(sol, quota=outcome), _value(spec, y[0])
             y_new = y + step
-            if not (np.isfinite(y_new).all() and (y_new >= lo).all() and (y_new <= hi).all()):
+            if (evaluations == JOINT_STEPS or not np.isfinite(y_new).all()
+                    or (y_new < lo).any() or (y_new > hi).any() or not (step @ step) > 0):
                 return None
             x = sol.x + Jx @ step
             if not (np.isfinite(x).all() and (x[:nr] > 0.5 * sol.x[:nr]).all()):
                 x = sol.x
-            transfers = new_transfers
-            sol_new, q, f_new, quantity, rent, new_transfers = evaluate(y_new, transfers, x)
+            sol_new, q, f_new, quantity, rent = evaluate(y_new, x)
             s = y_new - y
             B += np.outer(f_new - f - B @ s, s) / (s @ s)
             Jx += np.outer(sol_new.x - sol.x - Jx @ s, s) / (s @ s)
