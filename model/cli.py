@@ -19,6 +19,7 @@ from pathlib import Path
 
 from calibration.io import DatasetError
 from model.interrupts import deferred_interrupt
+from model.output.drawing import Drawing
 from model.output.files import LockError, folder_lock, staged_folder
 from model.output.report import terminal_table
 from model.output.results import package_version
@@ -128,21 +129,28 @@ def _write(args, out: Path, study, spec, solved, compared) -> tuple[int, list]:
     code, written = EXIT_OK, []
     with staged_folder(out.parent) as stage:
         sections, extra = (), ()
-        if spec is not None:
-            code, sections, extra = _sweep(args, study, spec, stage.path, out.parent,
-                                           solved.results)
-        if code in (EXIT_BAD_INPUT, EXIT_INTERRUPTED):
-            stage.abandon()
-        else:
-            with deferred_interrupt():  # netCDF files are read and written throughout
-                sweep = _open_sweep(extra)
-                try:
-                    written = write_outputs(stage.path, out.name, solved.results, study,
-                                            compared, sections, extra, sweep,
-                                            excel=args.excel)
-                finally:
-                    if sweep is not None:
-                        sweep.close()
+        # the figures, drawn in a child process while the sweep's section and the other
+        # outputs are written (started once the sweep is solved, not to slow its solving)
+        drawing = Drawing(solved.results, stage.path)
+        try:
+            if spec is not None:
+                code, sections, extra = _sweep(args, study, spec, stage.path, out.parent,
+                                               solved.results, drawing)
+            if code in (EXIT_BAD_INPUT, EXIT_INTERRUPTED):
+                drawing.stop()
+                stage.abandon()
+            else:
+                with deferred_interrupt():  # netCDF files are read and written throughout
+                    sweep = _open_sweep(extra)
+                    try:
+                        written = write_outputs(stage.path, out.name, solved.results, study,
+                                                compared, sections, extra, sweep,
+                                                excel=args.excel, drawing=drawing)
+                    finally:
+                        if sweep is not None:
+                            sweep.close()
+        finally:
+            drawing.stop()  # the child ends before the stage is moved or removed
     return code, written
 
 
@@ -267,9 +275,11 @@ def _check_scheduler(address: str | None) -> None:
                             "like tcp://10.0.0.5:8786") from None
 
 
-def _sweep(args, study, spec, stage: Path, folder: Path, central=None):
+def _sweep(args, study, spec, stage: Path, folder: Path, central=None, drawing=None):
     """Run the sweep of the file into ``stage`` (its chunks are saved in ``folder``, where a
-    resumed run finds them); returns ``(exit code, report sections, files written)``."""
+    resumed run finds them); returns ``(exit code, report sections, files written)``.
+    ``drawing`` (a :class:`~model.output.drawing.Drawing`) is started once the sweep is
+    solved, before its section is written."""
     from model.sweep import run_sweep
     from model.sweep.report import sweep_section
     from model.sweep.spec import swept
@@ -290,6 +300,8 @@ def _sweep(args, study, spec, stage: Path, folder: Path, central=None):
         print(f"interrupted: the solved chunks are saved in {chunks}; run the same command "
               "with --resume to finish", file=sys.stderr)
         return EXIT_INTERRUPTED, (), ()
+    if drawing is not None:
+        drawing.start()
     with deferred_interrupt():  # reads sweep.nc
         section, figures = sweep_section(path, stage, central)
     if not args.quiet:

@@ -226,3 +226,82 @@ def test_an_infinite_value_does_not_collapse_its_panel(kiuchi):
     low, high = panel.get_xlim()
     finite = few.welfare.values[np.isfinite(few.welfare.values)]
     assert low <= finite.min() and high >= finite.max() and high - low < 100
+
+
+@pytest.fixture(scope="module")
+def small(kiuchi):
+    """Two scenarios of the study: figures in a fraction of a second."""
+    return kiuchi.isel(scenario=[0, 1])
+
+
+def test_figures_drawn_in_a_child_are_the_figures_drawn_here(small, tmp_path, monkeypatch):
+    """A Drawing's child writes the bytes write_figures writes; the run's own process draws
+    nothing then."""
+    import model.output.drawing as drawing
+    from model.output.figures import write_figures
+
+    here = write_figures(small, tmp_path / "here")
+    calls = []
+    monkeypatch.setattr(drawing, "write_figures",
+                        lambda *a: calls.append(1) or write_figures(*a))
+    job = drawing.Drawing(small, tmp_path / "child")
+    job.start()
+    assert job.pid is not None
+    paths = job.paths()
+    assert calls == []  # appended in the child only
+    assert [p.name for p in paths] == [p.name for p in here]
+    for a, b in zip(paths, here):
+        assert a.read_bytes() == b.read_bytes(), a.name
+
+
+@pytest.mark.parametrize("case", ["fails", "hangs", "no_fork", "not_started"])
+def test_a_drawing_that_fails_hangs_or_cannot_start_is_drawn_here(small, tmp_path,
+                                                                   monkeypatch, case):
+    """A child that fails, or has not finished within the timeout (killed), or no fork: the
+    figures are drawn in the run's own process, once."""
+    import os
+    import time
+
+    import model.output.drawing as drawing
+    from model.output.figures import write_figures
+
+    parent, calls = os.getpid(), []
+
+    def draw(result, folder):
+        if os.getpid() != parent:  # the child
+            if case == "hangs":
+                time.sleep(60)
+            raise RuntimeError("the child fails")
+        calls.append(1)
+        return write_figures(result, folder)
+
+    monkeypatch.setattr(drawing, "write_figures", draw)
+    monkeypatch.setattr(drawing, "TIMEOUT", 1.0)
+    if case == "no_fork":
+        monkeypatch.delattr(os, "fork")
+    job = drawing.Drawing(small, tmp_path)
+    if case != "not_started":
+        job.start()
+    begin = time.monotonic()
+    paths = job.paths()
+    assert calls == [1] and all(p.is_file() for p in paths)
+    assert time.monotonic() - begin < 30
+    assert job.pid is None
+
+
+def test_stopping_a_drawing_ends_its_child(small, tmp_path, monkeypatch):
+    """stop() kills a child still drawing and waits for it (before its folder is removed)."""
+    import os
+    import time
+
+    import model.output.drawing as drawing
+
+    monkeypatch.setattr(drawing, "write_figures", lambda *a: time.sleep(60))
+    job = drawing.Drawing(small, tmp_path)
+    job.start()
+    pid = job.pid
+    begin = time.monotonic()
+    job.stop()
+    assert time.monotonic() - begin < 5 and job.pid is None
+    with pytest.raises(ChildProcessError):  # ended and reaped
+        os.waitpid(pid, os.WNOHANG)

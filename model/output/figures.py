@@ -29,12 +29,15 @@ def write_figures(result: xr.Dataset, folder: Path) -> list[Path]:
     """``headline.png`` (welfare, real wage, real GDP, terms of trade and, where a closure lets
     it move, employment, by scenario and region), ``output.png`` (sectoral output changes, one
     panel per region) and, with optimal-tariff searches, ``optimal_tariff.png``."""
-    folder = Path(folder)
-    figures = [save(headline_figure(result), folder / "headline.png"),
-               save(output_figure(result), folder / "output.png")]
+    return [save(build(result), Path(folder) / name) for name, build in figure_builders(result)]
+
+
+def figure_builders(result: xr.Dataset) -> list:
+    """``(file name, function building the Figure)`` of each figure of ``result``."""
+    builders = [("headline.png", headline_figure), ("output.png", output_figure)]
     if np.isfinite(result.curve_rate.values).any():
-        figures.append(save(optimal_tariff_figure(result), folder / "optimal_tariff.png"))
-    return figures
+        builders.append(("optimal_tariff.png", optimal_tariff_figure))
+    return builders
 
 
 def scenario_label(result: xr.Dataset, scenario: str, width: int = 44) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import xarray as xr
 
-from model.output.figures import write_figures
+from model.output.drawing import Drawing
 from model.output.files import atomic_path, write_netcdf, write_text
 from model.output.report import report_markdown, summary_table
 from model.output.results import excel_sheets, long_table
@@ -16,29 +16,41 @@ from model.output.results import excel_sheets, long_table
 def write_outputs(stage: Path, name: str, result: xr.Dataset, study=None,
                   compared: dict | None = None, sections: tuple[str, ...] = (),
                   extra: tuple[Path, ...] = (), sweep: xr.Dataset | None = None,
-                  excel: bool = False) -> list[Path]:
+                  excel: bool = False, drawing: Drawing | None = None) -> list[Path]:
     """Write the results netCDF (as ``name``), the results of the compared files
     (``compared_<label>.nc``), ``summary.csv``, ``results.csv`` (every value, long),
     ``report.md`` (with
     ``sections`` appended, such as a sweep's; study notes may cite the ``sweep``'s statistics)
     and the figures into ``stage`` (with ``excel``, ``results.xlsx`` too); returns the files of the set in the order a user reads
-    them, ``extra`` files (already in ``stage``) last."""
+    them, ``extra`` files (already in ``stage``) last.  The figures are drawn by ``drawing``
+    (one started earlier) or by one started here, in a child process while the rest is
+    written (:class:`~model.output.drawing.Drawing`)."""
     stage = Path(stage)
+    drawing = drawing or Drawing(result, stage)
+    drawing.start()
+    try:
+        return _write(stage, name, result, study, compared, sections, extra, sweep, excel,
+                      drawing)
+    finally:
+        drawing.stop()  # after an error: the child ends before the stage is removed
+
+
+def _write(stage, name, result, study, compared, sections, extra, sweep, excel, drawing):
     write_netcdf(result, stage / name)
     compared_files = []
     for label, other in (compared or {}).items():  # what the report's comparisons read
         compared_files.append(stage / f"compared_{label}.nc")
         write_netcdf(other, compared_files[-1])
-    figures = write_figures(result, stage)
     write_text(summary_table(result).to_csv(index=False, float_format="%.6g"),
                stage / "summary.csv")
     write_text(long_table(result).to_csv(index=False, float_format="%.10g"),
                stage / "results.csv")
-    write_text(report_markdown(result, figures, study, compared, sections, sweep),
+    write_text(report_markdown(result, drawing.files(), study, compared, sections, sweep),
                stage / "report.md")
     workbook = [stage / "results.xlsx"] if excel else []
     if excel:
         write_excel(result, workbook[0])
+    figures = drawing.paths()
     return [stage / name, stage / "summary.csv", stage / "results.csv", *workbook,
             stage / "report.md", *figures,
             *compared_files, *extra]
