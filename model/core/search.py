@@ -35,21 +35,23 @@ def describe(search, regions, sectors) -> str:
 
 def solve_scenario_policy(bm: Benchmark, policy: Policy, search,
                           settings: SolverSettings = SolverSettings(), sigma=None, x0=None,
-                          guess: float | None = None,
-                          quota_start=None) -> tuple[Solution, SearchResult | None]:
+                          guess: float | None = None, quota_start=None,
+                          diagnose: bool = True) -> tuple[Solution, SearchResult | None]:
     """Solve ``policy`` (with its ``search``, if any); returns the solution, whose ``policy``
     is the policy solved (instrument applied, quotas as tariff equivalents), and the search's
     result.  ``sigma`` replaces the dataset's elasticities; ``x0`` is a warm start, ``guess`` a
     likely value of a target's instrument and ``quota_start`` where the quotas ended (a
     :class:`~model.core.quotas.QuotaOutcome`), all from a nearby problem, for a plain solve
-    or a target (an optimal-tariff or Nash search starts from the benchmark)."""
+    or a target (an optimal-tariff or Nash search starts from the benchmark).  ``diagnose``
+    False leaves out what only an error message would use (a target's scan of its interval
+    when no value reaches it)."""
     if search is None:
         return solve(bm, policy, settings, x0=x0, sigma=sigma, quota_start=quota_start), None
     if sigma is not None:
         bm = with_sigma(bm, sigma)
     if isinstance(search, TargetSpec):
         sol, _, value = solve_target(bm, policy, search, settings, x0=x0, guess=guess,
-                                     quota_start=quota_start)
+                                     quota_start=quota_start, diagnose=diagnose)
         return sol, SearchResult(value, np.full(len(bm.regions), np.nan), np.array([]),
                                  np.array([]))
     if isinstance(search, OptimalTariffSpec):

@@ -369,7 +369,8 @@ def _extrapolated(solved: list, z: float, x, quota, nr: int):
 
 def solve_target(bm: Benchmark, policy: Policy, spec: TargetSpec,
                  settings: SolverSettings = SolverSettings(), x0=None,
-                 guess: float | None = None, quota_start=None) -> tuple[Solution, Policy, float]:
+                 guess: float | None = None, quota_start=None,
+                 diagnose: bool = True) -> tuple[Solution, Policy, float]:
     """Find the instrument value that brings the bilateral balance to ``spec.value``.
 
     Returns the solution, the policy with the instrument applied, and the instrument value.
@@ -387,7 +388,8 @@ def solve_target(bm: Benchmark, policy: Policy, spec: TargetSpec,
     ------
     TargetError
         When the balance minus the target has the same sign at both bounds; the message gives
-        the closest value found on a scan of the interval and the balance there.
+        the closest value found on a scan of the interval and the balance there (with
+        ``diagnose`` False, as a sweep draw asks, no scan: the miss at both bounds).
     """
     state = {"x": x0, "sol": None, "quota": quota_start}
     settings = dataclasses.replace(settings, tol=min(settings.tol, 1e-13))
@@ -441,6 +443,10 @@ def solve_target(bm: Benchmark, policy: Policy, spec: TargetSpec,
         raise failed(f"{spec.label}: the model does not solve at the bounds "
                      f"[{lo:g}, {hi:g}] of the instrument, nor at points moved towards the "
                      f"middle: {exc}") from None
+    if np.sign(f_lo) == np.sign(f_hi) and not diagnose:  # 25 solves for a message unread
+        raise failed(f"{spec.label}: no {spec.instrument.name} value in [{lo:g}, {hi:g}] "
+                     f"reaches the target {spec.value:g}: the balance misses it by "
+                     f"{f_lo:.6g} and {f_hi:.6g} at the bounds")
     if np.sign(f_lo) == np.sign(f_hi):
         grid = spec.instrument.scan(lo, hi)
         gaps = []

@@ -86,7 +86,8 @@ class DrawSearch:
                 self.bm, self.policies[g], self.search, self.settings, sigma=sigma,
                 x0=self.x0s[g] if self.x0s else None,
                 guess=self.guesses[g] if self.guesses else None,
-                quota_start=self.quota_starts[g] if self.quota_starts else None)
+                quota_start=self.quota_starts[g] if self.quota_starts else None,
+                diagnose=False)  # a failed draw is recorded, its message not kept
         except ConvergenceError as exc:
             s = exc.solution
             return (CONVERGENCE_FAILED, s.iterations,
