@@ -254,12 +254,14 @@ def test_figures_drawn_in_a_child_are_the_figures_drawn_here(small, tmp_path, mo
         assert a.read_bytes() == b.read_bytes(), a.name
 
 
-@pytest.mark.parametrize("case", ["fails", "hangs", "no_fork", "not_started"])
-def test_a_drawing_that_fails_hangs_or_cannot_start_is_drawn_here(small, tmp_path,
-                                                                   monkeypatch, case):
-    """A child that fails, or has not finished within the timeout (killed), or no fork: the
-    figures are drawn in the run's own process, once."""
+@pytest.mark.parametrize("case", ["fails", "hangs", "interrupted", "reaped", "fork_fails",
+                                  "no_fork", "not_started"])
+def test_a_drawing_without_its_child_is_drawn_here(small, tmp_path, monkeypatch, case):
+    """A child that fails, has not finished within the timeout (killed, its half-written file
+    removed), gets Ctrl-C (it ends at once) or is reaped by another; no process to be had, no
+    fork: the figures are drawn in the run's own process, once."""
     import os
+    import signal
     import time
 
     import model.output.drawing as drawing
@@ -269,24 +271,72 @@ def test_a_drawing_that_fails_hangs_or_cannot_start_is_drawn_here(small, tmp_pat
 
     def draw(result, folder):
         if os.getpid() != parent:  # the child
-            if case == "hangs":
+            if case == "reaped":
+                return write_figures(result, folder)
+            if case in ("hangs", "interrupted"):
+                (folder / ".headline.png.half.tmp").write_bytes(b"")  # as atomic_path does
                 time.sleep(60)
             raise RuntimeError("the child fails")
         calls.append(1)
         return write_figures(result, folder)
 
     monkeypatch.setattr(drawing, "write_figures", draw)
-    monkeypatch.setattr(drawing, "TIMEOUT", 1.0)
+    monkeypatch.setattr(drawing, "TIMEOUT", 1.0 if case == "hangs" else 30.0)
     if case == "no_fork":
         monkeypatch.delattr(os, "fork")
+    if case == "fork_fails":
+        def no_process():
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        monkeypatch.setattr(os, "fork", no_process)
+    from model.interrupts import deferred_interrupt
+
     job = drawing.Drawing(small, tmp_path)
     if case != "not_started":
-        job.start()
+        with deferred_interrupt():  # as in a run: the child still ends on Ctrl-C
+            job.start()
+    assert (job.pid is not None) == (case in ("fails", "hangs", "interrupted", "reaped"))
     begin = time.monotonic()
+    if case == "interrupted":
+        time.sleep(0.5)
+        os.kill(job.pid, signal.SIGINT)
+    if case == "reaped":
+        os.waitpid(job.pid, 0)
     paths = job.paths()
     assert calls == [1] and all(p.is_file() for p in paths)
-    assert time.monotonic() - begin < 30
-    assert job.pid is None
+    assert time.monotonic() - begin < 25  # never the 30 s timeout
+    assert job.pid is None and not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_drawing_ends_with_the_run(small, tmp_path):
+    """A run that dies (killed, no clean-up of its own) takes its drawing child with it: no
+    process left to write into a folder the next run cleans up."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    small.to_netcdf(tmp_path / "small.nc")
+    code = ("import os, sys, time, xarray as xr; import model.output.drawing as d; "
+            "d.write_figures = lambda *a: time.sleep(60); "
+            f"job = d.Drawing(xr.load_dataset({str(tmp_path / 'small.nc')!r}), "
+            f"{str(tmp_path)!r}); job.start(); print(job.pid, flush=True); os._exit(0)")
+    run = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                           cwd=ROOT)
+    child = int(run.stdout.readline())  # not to the end: the child holds the pipe too
+    assert run.wait(timeout=60) == 0
+    run.stdout.close()
+
+    def running(pid):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+        except FileNotFoundError:
+            return False
+
+    deadline = time.monotonic() + 10
+    while running(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not running(child)
 
 
 def test_stopping_a_drawing_ends_its_child(small, tmp_path, monkeypatch):

@@ -2,17 +2,20 @@
 
 Drawing a study's figures is seconds of matplotlib's text layout on one core, and so is
 writing its netCDF files, tables, report and sweep figure: :class:`Drawing` forks a child that
-runs :func:`~model.output.figures.write_figures` into the staging folder meanwhile.  The child
-only draws (it shares no lock with a thread that is running: the run's solving threads are
-idle by then) and leaves with ``os._exit``, running none of the parent's exit handlers and
-flushing none of its buffers.  Wherever a child cannot be had (no ``fork``), fails, or has not
-finished after :data:`TIMEOUT` seconds, the figures are drawn in the run's own process, so a
-failure there is reported as it would be without a child.
+runs :func:`~model.output.figures.write_figures` into the staging folder meanwhile (on Linux,
+where forking a process that has loaded these libraries is safe).  The child only draws (it
+shares no lock with a thread that is running: the run's solving threads are idle by then),
+ends at once on Ctrl-C or when the run ends, and leaves with ``os._exit``, running none of the
+run's exit handlers or ``finally`` blocks and flushing none of its buffers.  Wherever a child
+cannot be had (another system, no process to be had), fails, or has not finished after
+:data:`TIMEOUT` seconds (it is killed and its partial files removed), the figures are drawn in
+the run's own process, so a failure there is reported as it would be without a child.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 import warnings
@@ -23,13 +26,13 @@ import xarray as xr
 from model.output.figures import figure_builders, write_figures
 
 #: seconds the run waits for the child before drawing the figures itself
-TIMEOUT = 600.0
+TIMEOUT = 300.0
 
 
 class Drawing:
     """:func:`~model.output.figures.write_figures` of ``result`` into ``folder`` in a child
     process: :meth:`start` starts it (once), :meth:`paths` waits for it and returns the files,
-    :meth:`stop` ends it (before its folder is removed)."""
+    :meth:`stop` ends it (before its folder is moved or removed)."""
 
     def __init__(self, result: xr.Dataset, folder: Path):
         self.result, self.folder = result, Path(folder)
@@ -38,9 +41,18 @@ class Drawing:
 
     def start(self) -> None:
         """Start the child (no-op after the first call)."""
-        if not self.started:
-            self.started = True
-            self.pid = _fork(self.result, self.folder)
+        if self.started:
+            return
+        self.started = True
+        if not (sys.platform.startswith("linux") and hasattr(os, "fork")):
+            return
+        # Ctrl-C held while forking: the child sets its own response before it can arrive,
+        # and the run has the child's id before an interrupt can stop it
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            self.pid = _fork(self.result, self.folder, held)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
     def files(self) -> list[Path]:
         """The figures' paths, drawn or not."""
@@ -58,46 +70,81 @@ class Drawing:
             self.pid = None
             if code == 0 and all(p.is_file() for p in self.files()):
                 return self.files()
+            self._remove_partial()  # a child killed (a signal, the timeout) mid-figure
         return write_figures(self.result, self.folder)
 
     def stop(self) -> None:
-        """End the child, if it is still drawing, and wait for it."""
+        """End the child, if it is still drawing, wait for it and remove what it left
+        half-written."""
         pid, self.pid = self.pid, None
         if pid is not None:
             _kill(pid)
+            self._remove_partial()
+
+    def _remove_partial(self) -> None:
+        for name, _ in figure_builders(self.result):
+            for tmp in self.folder.glob(f".{name}.*.tmp"):  # atomic_path's temporary files
+                tmp.unlink(missing_ok=True)
 
 
-def _fork(result: xr.Dataset, folder: Path) -> int | None:
-    """The process id of a child drawing the figures, or None where there is no ``fork``."""
-    if not hasattr(os, "fork"):
-        return None
+def _fork(result: xr.Dataset, folder: Path, mask) -> int | None:
+    """The process id of a child drawing the figures, or None where no process can be had
+    (a process limit, memory)."""
     for stream in (sys.stdout, sys.stderr):  # nothing buffered twice
         try:
             if stream is not None:
                 stream.flush()
         except (OSError, ValueError):
             pass
-    with warnings.catch_warnings():  # Python 3.12+ warns of forking with threads alive: the
-        warnings.simplefilter("ignore", DeprecationWarning)  # child uses none of their locks
-        pid = os.fork()
-    if pid == 0:  # the child
-        code = 1
-        try:
-            write_figures(result, folder)
-            code = 0
-        except BaseException:  # the parent draws them again and reports what goes wrong
-            pass
-        finally:
-            os._exit(code)
+    parent = os.getpid()
+    try:
+        with warnings.catch_warnings():  # Python 3.12+ warns of forking with threads alive:
+            warnings.simplefilter("ignore", DeprecationWarning)  # the child uses none of theirs
+            pid = os.fork()
+    except OSError:
+        return None
+    if pid == 0:
+        _child(result, folder, mask, parent)  # never returns
     return pid
 
 
+def _child(result: xr.Dataset, folder: Path, mask, parent: int) -> None:
+    """Draw and leave: Ctrl-C ends the child at once (no Python code of the run's runs in it),
+    and so does the end of the run (Linux's parent-death signal)."""
+    code = 1
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        _die_with_parent(parent)
+        write_figures(result, folder)
+        code = 0
+    except BaseException:  # the run draws them again and reports what goes wrong
+        pass
+    finally:
+        os._exit(code)
+
+
+def _die_with_parent(parent: int) -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the run ended before the signal was set
+        os._exit(1)
+
+
 def _exit_code(pid: int, timeout: float) -> int | None:
-    """The child's exit code once it has ended, or None (it is killed) after ``timeout``."""
+    """The child's exit code once it has ended, or None: killed after ``timeout``, or reaped
+    by another (then it counts as failed)."""
     deadline = time.monotonic() + timeout
     delay = 0.005
     while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
+        try:
+            done, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return None
         if done:
             return os.waitstatus_to_exitcode(status)
         if time.monotonic() > deadline:
@@ -108,8 +155,6 @@ def _exit_code(pid: int, timeout: float) -> int | None:
 
 
 def _kill(pid: int) -> None:
-    import signal
-
     try:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
