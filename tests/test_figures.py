@@ -307,6 +307,52 @@ def test_a_drawing_without_its_child_is_drawn_here(small, tmp_path, monkeypatch,
     assert job.pid is None and not list(tmp_path.glob(".*.tmp"))
 
 
+def test_a_drawing_child_writes_on_streams_of_its_own(small, tmp_path, monkeypatch):
+    """The run's stream objects may hold a lock of a thread the child does not have (a
+    notebook's output stream): a child that prints while drawing uses its own and finishes."""
+    import os
+    import sys
+    import threading
+    import warnings
+
+    import model.output.drawing as drawing
+    from model.output.figures import write_figures
+
+    class Held:  # a stream whose lock its writer thread holds for good
+        lock = threading.Lock()
+
+        def write(self, text):
+            with self.lock:
+                return len(text)
+
+        def flush(self):
+            pass
+
+    parent, calls = os.getpid(), []
+
+    def draw(result, folder):
+        if os.getpid() == parent:
+            calls.append(1)
+        else:
+            warnings.warn("a warning while drawing")
+            print("printed while drawing", file=sys.stderr)
+        return write_figures(result, folder)
+
+    monkeypatch.setattr(drawing, "write_figures", draw)
+    monkeypatch.setattr(drawing, "TIMEOUT", 20.0)
+    held = Held()
+    held.lock.acquire()
+    monkeypatch.setattr(sys, "stderr", held)
+    try:
+        job = drawing.Drawing(small, tmp_path)
+        job.start()
+        paths = job.paths()
+    finally:
+        monkeypatch.undo()
+        held.lock.release()
+    assert calls == [] and all(p.is_file() for p in paths)  # the child's, not redrawn
+
+
 def test_a_drawing_ends_with_the_run(small, tmp_path):
     """A run that dies (killed, no clean-up of its own) takes its drawing child with it: no
     process left to write into a folder the next run cleans up."""

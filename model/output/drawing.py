@@ -116,12 +116,25 @@ def _child(result: xr.Dataset, folder: Path, mask, parent: int) -> None:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         _die_with_parent(parent)
+        _own_streams()
         write_figures(result, folder)
         code = 0
     except BaseException:  # the run draws them again and reports what goes wrong
         pass
     finally:
         os._exit(code)
+
+
+def _own_streams() -> None:
+    """Standard streams of the child's own on the same files: the run's stream objects may
+    hold a lock of a thread that is not in the child (a notebook's output stream), which a
+    warning printed while drawing would wait for forever."""
+    for name, fd in (("stdout", 1), ("stderr", 2)):
+        try:
+            stream = open(os.dup(fd), "w", buffering=1, encoding="utf-8", errors="replace")
+        except OSError:  # the run has no such stream
+            stream = open(os.devnull, "w")
+        setattr(sys, name, stream)
 
 
 def _die_with_parent(parent: int) -> None:
