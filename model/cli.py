@@ -137,7 +137,6 @@ def _write(args, out: Path, study, spec, solved, compared) -> tuple[int, list]:
                 code, sections, extra = _sweep(args, study, spec, stage.path, out.parent,
                                                solved.results, drawing)
             if code in (EXIT_BAD_INPUT, EXIT_INTERRUPTED):
-                drawing.stop()
                 stage.abandon()
             else:
                 with deferred_interrupt():  # netCDF files are read and written throughout

@@ -123,18 +123,15 @@ def leave(code: int) -> None:
     import os
     import threading
 
+    from model.interrupts import flush_streams
+
     run_handlers = getattr(atexit, "_run_exitfuncs", None)
     running = [t for t in threading.enumerate()
                if t is not threading.current_thread() and t.is_alive() and not t.daemon]
     if run_handlers is None or running:
         sys.exit(code)
     run_handlers()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            if stream is not None:  # None: started without the stream
-                stream.flush()
-        except (OSError, ValueError):  # a closed pipe: nothing more can be said
-            pass
+    flush_streams()
     os._exit(code)
 
 

@@ -443,11 +443,11 @@ def solve_target(bm: Benchmark, policy: Policy, spec: TargetSpec,
         raise failed(f"{spec.label}: the model does not solve at the bounds "
                      f"[{lo:g}, {hi:g}] of the instrument, nor at points moved towards the "
                      f"middle: {exc}") from None
-    if np.sign(f_lo) == np.sign(f_hi) and not diagnose:  # 25 solves for a message unread
-        raise failed(f"{spec.label}: no {spec.instrument.name} value in [{lo:g}, {hi:g}] "
-                     f"reaches the target {spec.value:g}: the balance misses it by "
-                     f"{f_lo:.6g} and {f_hi:.6g} at the bounds")
     if np.sign(f_lo) == np.sign(f_hi):
+        if not diagnose:  # 25 solves for a message unread
+            raise failed(f"{spec.label}: no {spec.instrument.name} value in [{lo:g}, {hi:g}] "
+                         f"reaches the target {spec.value:g}: the balance misses it by "
+                         f"{f_lo:.6g} and {f_hi:.6g} at the bounds")
         grid = spec.instrument.scan(lo, hi)
         gaps = []
         for v in grid:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import xarray as xr
 
+from model.interrupts import flush_streams
 from model.output.figures import figure_builders, write_figures
 
 #: seconds the run waits for the child before drawing the figures itself
@@ -90,12 +91,7 @@ class Drawing:
 def _fork(result: xr.Dataset, folder: Path, mask) -> int | None:
     """The process id of a child drawing the figures, or None where no process can be had
     (a process limit, memory)."""
-    for stream in (sys.stdout, sys.stderr):  # nothing buffered twice
-        try:
-            if stream is not None:
-                stream.flush()
-        except (OSError, ValueError):
-            pass
+    flush_streams()  # nothing buffered written twice
     parent = os.getpid()
     try:
         with warnings.catch_warnings():  # Python 3.12+ warns of forking with threads alive:
