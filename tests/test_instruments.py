@@ -42,6 +42,19 @@ def quantity_at(bm, pol, sol):
     return cell_quantity(bm, pol, sol, make_quotas([(N, I, J)], 1.0, 0.0))[0][0]
 
 
+def exporter_target(bm, name, bounds, share):
+    """Region 1's balance with region 0 moved by ``share`` of its benchmark size, met by the
+    instrument ``name`` on region 1's sales to region 0: up for the importer's preference
+    shift, down for the exporter's restraints."""
+    from calibration.accounts import bilateral_balance
+
+    mask = np.zeros(bm.t0.shape, dtype=bool)
+    mask[0, 1, :] = True
+    b0 = bilateral_balance(bm.X0)[1, 0]
+    target = b0 + (share if name == "preference" else -share) * abs(b0)
+    return TargetSpec(1, 0, target, INSTRUMENTS[name], mask, bounds)
+
+
 def same_allocation(bm, a, b, tol=1e-8):
     scale = bm.VA0.sum()
     oa, ob = outcomes(bm, a.policy, a), outcomes(bm, b.policy, b)
@@ -303,15 +316,9 @@ def test_a_guess_reaches_the_value_the_bracketing_search_finds(world, name, boun
     bracketing search ends, with fewer solves; a guess from which the steps fail (a bound in
     the way) falls back to the bracketing search."""
     import model.core.targets as targets
-    from calibration.accounts import bilateral_balance
 
     bm = world
-    mask = np.zeros(bm.t0.shape, dtype=bool)
-    mask[0, 1, :] = True
-    b0 = bilateral_balance(bm.X0)[1, 0]
-    # restraints lower the exporter's balance; the importer's preference shift raises it
-    target = b0 + (0.5 if name == "preference" else -0.5) * abs(b0)
-    spec = TargetSpec(1, 0, target, INSTRUMENTS[name], mask, bounds)
+    spec = exporter_target(bm, name, bounds, 0.5)
     calls = {"n": 0}
     original = targets.solve
 
@@ -351,15 +358,10 @@ def test_a_target_with_quotas_from_a_nearby_solution(world, name, bounds, cell, 
     regions), is left to the nested search."""
     import model.core.solver as solver
     import model.core.targets as targets
-    from calibration.accounts import bilateral_balance
     from model.core.search import with_sigma
 
     bm = world
-    mask = np.zeros(bm.t0.shape, dtype=bool)
-    mask[0, 1, :] = True
-    b0 = bilateral_balance(bm.X0)[1, 0]
-    target = b0 + (0.3 if name == "preference" else -0.3) * abs(b0)
-    spec = TargetSpec(1, 0, target, INSTRUMENTS[name], mask, bounds)
+    spec = exporter_target(bm, name, bounds, 0.3)
     # region 0's imports of one good capped below their benchmark quantity
     pol = make_policy(bm, quotas=make_quotas([cell], 0.8, bm.t0[cell], t_out, to_exporter))
     central, _, v_c = solve_target(bm, pol, spec, TIGHT)
@@ -388,7 +390,7 @@ def test_a_target_with_quotas_from_a_nearby_solution(world, name, bounds, cell, 
     assert (joint[0] is not None) == (regime == AT_QUOTA and to_exporter == 0)
     assert joint[1:] == []  # the nested search without a quota start: no joint steps
     scale = bm.VA0.sum()
-    assert abs(balance(final_j, sol_j, 1, 0) - target) < 1e-12 * scale
+    assert abs(balance(final_j, sol_j, 1, 0) - spec.value) < 1e-12 * scale
     np.testing.assert_allclose(v_j, v_n, rtol=1e-9)
     assert sol_j.quota.regime[0] == sol_n.quota.regime[0] == regime
     np.testing.assert_allclose(sol_j.quota.tariff_equivalent, sol_n.quota.tariff_equivalent,
