@@ -344,6 +344,76 @@ def test_a_guess_reaches_the_value_the_bracketing_search_finds(world, name, boun
     assert secant < bracketing, (secant, bracketing)
 
 
+@pytest.mark.parametrize("name, bounds, quota", [("export_tax", (-0.5, 10.0), False),
+                                                 ("preference", (0.02, 50.0), False),
+                                                 ("preference", (0.02, 50.0), True)])
+def test_the_steps_from_a_guess_solve_loosely_until_the_target_is_near(world, name, bounds,
+                                                                      quota, monkeypatch):
+    """The secant steps (and, with a binding quota, the joint steps) from a nearby solution
+    solve loosely while the balance misses the target by much: the same instrument value and
+    wedges as with every solve at the search's tolerance, a last solve at that tolerance, and
+    fewer iterations in all."""
+    import model.core.solver as solver
+    import model.core.targets as targets
+    from model.core.search import with_sigma
+
+    bm = world
+    spec = exporter_target(bm, name, bounds, 0.3)
+    pol = make_policy(bm, quotas=make_quotas([(0, 1, 1)], 0.8, bm.t0[0, 1, 1], np.inf, 0.0)
+                      ) if quota else make_policy(bm)
+    central, _, v_c = solve_target(bm, pol, spec, TIGHT)
+    nearby = with_sigma(bm, bm.sigma * np.linspace(0.9, 1.15, len(bm.sigma)))
+    runs = {}
+    original, default = solver._solve_fixed, targets.LOOSE_TOL
+    for loose in (default, TIGHT.tol):  # the second: every solve at 1e-13
+        monkeypatch.setattr(targets, "LOOSE_TOL", loose)
+        solves = []
+
+        def recorded(bm_, policy, settings, *args, **kwargs):
+            sol = original(bm_, policy, settings, *args, **kwargs)
+            solves.append((settings.tol, sol.iterations))
+            return sol
+
+        monkeypatch.setattr(solver, "_solve_fixed", recorded)
+        runs[loose] = solve_target(nearby, pol, spec, TIGHT, x0=central.x, guess=v_c,
+                                   quota_start=central.quota if quota else None), solves
+    (sol_l, final_l, v_l), loose_solves = runs[default]
+    (sol_t, _, v_t), tight_solves = runs[TIGHT.tol]
+    tols = [t for t, _ in loose_solves]
+    assert tols[0] == default and tols[-1] == TIGHT.tol
+    assert all(TIGHT.tol <= t <= default for t in tols)
+    assert {t for t, _ in tight_solves} == {TIGHT.tol}
+    assert max(sol_l.residual, sol_l.price_residual, sol_l.absorption_residual) < TIGHT.tol
+    assert abs(balance(final_l, sol_l, 1, 0) - spec.value) < 1e-12 * bm.VA0.sum()
+    np.testing.assert_allclose(v_l, v_t, rtol=1e-10)
+    np.testing.assert_allclose(sol_l.w_hat, sol_t.w_hat, rtol=0, atol=1e-10)
+    if quota:
+        np.testing.assert_allclose(sol_l.quota.tariff_equivalent, sol_t.quota.tariff_equivalent,
+                                   rtol=0, atol=1e-10)
+    iterations = [sum(i for _, i in s) for s in (loose_solves, tight_solves)]
+    assert iterations[0] < iterations[1], iterations
+
+
+@pytest.mark.parametrize("quota", [False, True])
+def test_a_search_from_a_guess_never_ends_on_a_loose_solve(world, quota, monkeypatch):
+    """Solves kept loose however close the balance comes (a forcing term so large that the
+    tolerance never tightens): the steps from the guess cannot end on one, and the search
+    still returns a solution at its own tolerance meeting the target."""
+    import model.core.targets as targets
+
+    bm = world
+    spec = exporter_target(bm, "preference", (0.02, 50.0), 0.3)
+    pol = make_policy(bm, quotas=make_quotas([(0, 1, 1)], 0.8, bm.t0[0, 1, 1], np.inf, 0.0)
+                      ) if quota else make_policy(bm)
+    central, _, v_c = solve_target(bm, pol, spec, TIGHT)
+    monkeypatch.setattr(targets, "FORCING", 1e30)
+    sol, final, value = solve_target(bm, pol, spec, TIGHT, x0=central.x, guess=v_c * 1.2,
+                                     quota_start=central.quota if quota else None)
+    assert max(sol.residual, sol.price_residual, sol.absorption_residual) < TIGHT.tol
+    assert abs(balance(final, sol, 1, 0) - spec.value) < 1e-12 * bm.VA0.sum()
+    np.testing.assert_allclose(value, v_c, rtol=1e-9)
+
+
 @pytest.mark.parametrize("name, bounds, cell, t_out, to_exporter, regime", [
     ("preference", (0.02, 50.0), (0, 1, 1), np.inf, 0.0, AT_QUOTA),  # binding: joint steps
     ("export_tax", (-0.5, 10.0), (0, 2, 1), np.inf, 0.0, AT_QUOTA),

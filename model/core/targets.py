@@ -210,35 +210,63 @@ def _value(spec: TargetSpec, z: float) -> float:
     return float(np.exp(z)) if spec.instrument.geometric else float(z)
 
 
-def _secant(gap, guess: float, spec: TargetSpec, ftol: float, steps: int = 12):
+#: the solves of the steps from a guess are loose while the target is missed by much: each
+#: solve's tolerance is this fraction of the last miss (the gap relative to world value added,
+#: or a quota's log quantity gap), between the search's own tolerance and :data:`LOOSE_TOL`;
+#: a search ends only on a solve at its own tolerance (Dembo, Eisenstat & Steihaug 1982)
+FORCING = 1e-4
+#: the loosest tolerance of those solves (and that of the first, at the guess)
+LOOSE_TOL = 1e-6
+
+
+def _tolerance(miss: float | None, tight: float) -> float:
+    """The tolerance of a search step's solve after a miss of ``miss`` (see :data:`FORCING`);
+    ``tight`` is the search's own."""
+    loose = max(LOOSE_TOL, tight)
+    if miss is None or not np.isfinite(miss):
+        return loose
+    return min(max(FORCING * miss, tight), loose)
+
+
+def _secant(gap, guess: float, spec: TargetSpec, ftol: float, tight: float, scale: float,
+            loosen: bool = True, steps: int = 12):
     """Secant steps on the instrument (on its logarithm for a geometric one) from ``guess`` and
     a point a thousandth away: the value at which ``|gap|`` is at most ``ftol`` or the next
-    step would move less than 1e-13 (``gap`` was last evaluated there), or None where a step
-    leaves the bounds, the gap is flat, the model does not solve or the quotas do not settle,
-    or after ``steps`` steps (the bracketing search then takes over)."""
+    step would move less than 1e-13 (``gap`` was last evaluated there, at tolerance
+    ``tight``), or None where a step leaves the bounds, the gap is flat, the model does not
+    solve or the quotas do not settle, or after ``steps`` steps (the bracketing search then
+    takes over).  ``gap(v, tol)`` solves at tolerance ``tol``; with ``loosen``, the steps'
+    solves are loose while the gap, relative to ``scale`` (world value added), is large
+    (:func:`_tolerance`; not for quotas, whose rounds settle their wedges to 1e-12 in each
+    solve)."""
     lo, hi = (_coordinate(spec, b) for b in spec.bounds)
     z0 = _coordinate(spec, guess)
     h = 1e-3 * (1.0 if spec.instrument.geometric else max(1.0, abs(z0)))
     z1 = z0 + h if z0 + h <= hi else z0 - h
     if not (np.isfinite(z0) and lo <= z1 <= hi):
         return None
+
+    def at(z: float, last: float | None) -> tuple[float, bool]:
+        tol = _tolerance(None if last is None else abs(last) / scale, tight) if loosen else tight
+        return gap(_value(spec, z), tol), tol <= tight
+
     try:
-        f0 = gap(_value(spec, z0))
-        if abs(f0) <= ftol:
+        f0, exact = at(z0, None)
+        if exact and abs(f0) <= ftol:
             return _value(spec, z0)
-        f1 = gap(_value(spec, z1))
-        for _ in range(steps):
-            if abs(f1) <= ftol:
+        f1, exact = at(z1, f0)
+        for _ in range(steps + 1):
+            if exact and abs(f1) <= ftol:
                 return _value(spec, z1)
             if f1 == f0:
                 return None
             step = f1 * (z1 - z0) / (f1 - f0)
-            if abs(step) <= 1e-13 * max(1.0, abs(z1)):
+            if exact and abs(step) <= 1e-13 * max(1.0, abs(z1)):
                 return _value(spec, z1)
             z0, f0, z1 = z1, f1, z1 - step
             if not (np.isfinite(z1) and lo <= z1 <= hi):
                 return None
-            f1 = gap(_value(spec, z1))
+            f1, exact = at(z1, f0)
     except (ConvergenceError, QuotaError):
         return None
     return None
@@ -288,19 +316,25 @@ def _joint_steps(bm: Benchmark, policy: Policy, spec: TargetSpec, settings: Solv
         return None
     transfers = np.zeros(nr)  # every rent to the importer's government: none
 
-    def evaluate(y, x):
+    world = max(float(bm.VA0.sum()), 1.0)
+
+    def evaluate(y, x, f_last=None):
+        """The solve at ``y`` from ``x``, loose after a large miss ``f_last``
+        (:func:`_tolerance`), and whether it was at the search's own tolerance."""
+        miss = None if f_last is None else max(abs(f_last[0]) / world, *np.abs(f_last[1:]))
+        tol = _tolerance(miss, settings.tol)
         applied = with_instrument(policy, spec, _value(spec, y[0]))
         q = applied.quotas
         pol = with_wedges(applied, q, y[1:], transfers)
-        sol = solve(bm, pol, settings, x0=x)
+        sol = solve(bm, pol, dataclasses.replace(settings, tol=tol), x0=x)
         quantity, X1, price = cell_quantity(bm, pol, sol, q)
         with np.errstate(divide="ignore", invalid="ignore"):  # no trade: not finite, stops
             gap = np.append(balance(pol, sol, spec.region, spec.partner) - spec.value,
                             np.log(quantity) - np.log(q.qbar))
-        return sol, q, gap, quantity, rents(bm, q, y[1:], X1, price)[0]
+        return sol, q, gap, quantity, rents(bm, q, y[1:], X1, price)[0], tol <= settings.tol
 
     try:
-        sol, q, f, quantity, rent = evaluate(y, x0)
+        sol, q, f, quantity, rent, _ = evaluate(y, x0)
         elastic = partial_slope(bm, policy, sol, q)
         measured = start.slope if start.slope is not None else np.full(len(q), np.nan)
         slope = np.where(np.isfinite(measured) & (measured > 0.05), measured * elastic, elastic)
@@ -309,7 +343,7 @@ def _joint_steps(bm: Benchmark, policy: Policy, spec: TargetSpec, settings: Solv
         probe[0] = z0 + h if z0 + h <= z_hi else z0 - h
         if probe[0] < z_lo:
             return None
-        sol1, q, f1, quantity, rent = evaluate(probe, sol.x)
+        sol1, q, f1, quantity, rent, exact = evaluate(probe, sol.x, f)
         B = np.zeros((len(y), len(y)))
         B[1:, 1:] = np.diag(-slope)
         B[:, 0] = (f1 - f) / (probe[0] - y[0])
@@ -317,8 +351,8 @@ def _joint_steps(bm: Benchmark, policy: Policy, spec: TargetSpec, settings: Solv
         y, f, sol = probe, f1, sol1
         for evaluations in range(2, JOINT_STEPS + 1):  # the solves so far
             step = -np.linalg.solve(B, f)
-            if ((abs(f[0]) <= ftol or abs(step[0]) <= 1e-13 * max(1.0, abs(y[0])))
-                    and np.abs(step[1:]).max() < 1e-12):
+            if exact and ((abs(f[0]) <= ftol or abs(step[0]) <= 1e-13 * max(1.0, abs(y[0])))
+                          and np.abs(step[1:]).max() < 1e-12):
                 diagonal = -np.diag(B)[1:]
                 measured = np.where(np.isfinite(diagonal) & (diagonal > 0.05 * elastic),
                                     diagonal / elastic, measured)
@@ -332,7 +366,7 @@ def _joint_steps(bm: Benchmark, policy: Policy, spec: TargetSpec, settings: Solv
             x = sol.x + Jx @ step
             if not (np.isfinite(x).all() and (x[:nr] > 0.5 * sol.x[:nr]).all()):
                 x = sol.x
-            sol_new, q, f_new, quantity, rent = evaluate(y_new, x)
+            sol_new, q, f_new, quantity, rent, exact = evaluate(y_new, x, f)
             s = y_new - y
             B += np.outer(f_new - f - B @ s, s) / (s @ s)
             Jx += np.outer(sol_new.x - sol.x - Jx @ s, s) / (s @ s)
@@ -395,12 +429,13 @@ def solve_target(bm: Benchmark, policy: Policy, spec: TargetSpec,
     settings = dataclasses.replace(settings, tol=min(settings.tol, 1e-13))
     solved = []  # (instrument coordinate, state, quota outcome) of the last two solves
 
-    def gap(v: float) -> float:
+    def gap(v: float, tol: float | None = None) -> float:
         pol = with_instrument(policy, spec, v)
         z = _coordinate(spec, v)
         x, quota = _extrapolated(solved, z, state["x"], state["quota"], len(bm.regions))
+        chosen = settings if tol is None else dataclasses.replace(settings, tol=tol)
         try:
-            sol = solve(bm, pol, settings, x0=x, quota_start=quota)
+            sol = solve(bm, pol, chosen, x0=x, quota_start=quota)
         except ConvergenceError as exc:
             state["sol"] = exc.solution
             raise
@@ -414,13 +449,15 @@ def solve_target(bm: Benchmark, policy: Policy, spec: TargetSpec,
                            dataclasses.replace(last, converged=False))
 
     if guess is not None and np.isfinite(guess):
-        ftol = SECANT_FTOL * max(float(bm.VA0.sum()), 1.0)
+        world = max(float(bm.VA0.sum()), 1.0)
+        ftol = SECANT_FTOL * world
         if quota_start is not None:
             joint = _joint_steps(bm, policy, spec, settings, x0, guess, quota_start, ftol)
             if joint is not None:
                 sol, v = joint
                 return sol, with_instrument(policy, spec, v), v
-        v = _secant(gap, guess, spec, ftol)
+        loosen = with_instrument(policy, spec, guess).quotas is None
+        v = _secant(gap, guess, spec, ftol, settings.tol, world, loosen)
         if v is not None:  # the last solve was at v
             return state["sol"], with_instrument(policy, spec, v), v
         from scipy.optimize import brentq  # here: scipy.optimize takes half a second to import
