@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import time
-import warnings
 from pathlib import Path
 
 import xarray as xr
 
-from model.interrupts import flush_streams
 from model.output.figures import figure_builders, write_figures
+from model.processes import can_fork, child_setup, fork, kill
 
 #: seconds the run waits for the child before drawing the figures itself
 TIMEOUT = 300.0
@@ -45,7 +43,7 @@ class Drawing:
         if self.started:
             return
         self.started = True
-        if not (sys.platform.startswith("linux") and hasattr(os, "fork")):
+        if not can_fork():
             return
         # Ctrl-C held while forking: the child sets its own response before it can arrive,
         # and the run has the child's id before an interrupt can stop it
@@ -79,7 +77,7 @@ class Drawing:
         half-written."""
         pid, self.pid = self.pid, None
         if pid is not None:
-            _kill(pid)
+            kill(pid)
             self._remove_partial()
 
     def _remove_partial(self) -> None:
@@ -91,14 +89,8 @@ class Drawing:
 def _fork(result: xr.Dataset, folder: Path, mask) -> int | None:
     """The process id of a child drawing the figures, or None where no process can be had
     (a process limit, memory)."""
-    flush_streams()  # nothing buffered written twice
     parent = os.getpid()
-    try:
-        with warnings.catch_warnings():  # Python 3.12+ warns of forking with threads alive:
-            warnings.simplefilter("ignore", DeprecationWarning)  # the child uses none of theirs
-            pid = os.fork()
-    except OSError:
-        return None
+    pid = fork()
     if pid == 0:
         _child(result, folder, mask, parent)  # never returns
     return pid
@@ -109,39 +101,13 @@ def _child(result: xr.Dataset, folder: Path, mask, parent: int) -> None:
     and so does the end of the run (Linux's parent-death signal)."""
     code = 1
     try:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        _die_with_parent(parent)
-        _own_streams()
+        child_setup(mask, parent)
         write_figures(result, folder)
         code = 0
     except BaseException:  # the run draws them again and reports what goes wrong
         pass
     finally:
         os._exit(code)
-
-
-def _own_streams() -> None:
-    """Standard streams of the child's own on the same files: the run's stream objects may
-    hold a lock of a thread that is not in the child (a notebook's output stream), which a
-    warning printed while drawing would wait for forever."""
-    for name, fd in (("stdout", 1), ("stderr", 2)):
-        try:
-            stream = open(os.dup(fd), "w", buffering=1, encoding="utf-8", errors="replace")
-        except OSError:  # the run has no such stream
-            stream = open(os.devnull, "w")
-        setattr(sys, name, stream)
-
-
-def _die_with_parent(parent: int) -> None:
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() != parent:  # the run ended before the signal was set
-        os._exit(1)
 
 
 def _exit_code(pid: int, timeout: float) -> int | None:
@@ -157,18 +123,7 @@ def _exit_code(pid: int, timeout: float) -> int | None:
         if done:
             return os.waitstatus_to_exitcode(status)
         if time.monotonic() > deadline:
-            _kill(pid)
+            kill(pid)
             return None
         time.sleep(delay)
         delay = min(2 * delay, 0.05)
-
-
-def _kill(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    try:
-        os.waitpid(pid, 0)
-    except ChildProcessError:
-        pass

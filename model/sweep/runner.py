@@ -28,17 +28,18 @@ from model.core.outcomes import REGION, SECTOR, OutcomeInputs, outcome_inputs, o
 from model.core.params import (KernelParams, Shock, SolverTuple, kernel_params, shock,
                                solver_tuple, writable)
 from model.core.policy import Policy
-from model.interrupts import deferred_interrupt
-from model.threads import on_threads
 from model.core.search import SEARCH_ERRORS, solve_scenario_policy, with_sigma
 from model.core.settings import SolverSettings
 from model.core.solver import ConvergenceError, initial_state
+from model.interrupts import deferred_interrupt
+from model.processes import on_processes
 from model.sweep.assemble import assemble, stored_rows
 from model.sweep.designs import draw_values, sigma_scales
 from model.sweep.kernels import (CONVERGED, CONVERGENCE_FAILED, INVALID, SEARCH_FAILED,
                                  solve_draws)
 from model.sweep.spec import SweepSpec
 from model.sweep.store import ChunkStore, fingerprint
+from model.threads import on_threads
 
 
 class Static(NamedTuple):
@@ -210,12 +211,14 @@ def solve_chunk(static: Static, point: np.ndarray, scales: np.ndarray) -> dict:
 
 
 def _solve_searches(static: Static, point, scales, out) -> None:
-    """The draws of a scenario with an endogenous instrument, each solved on its own, on
-    :data:`~model.threads.SOLVE_THREADS` threads (the results do not depend on their number)."""
+    """The draws of a scenario with an endogenous instrument, each solved on its own, by
+    :data:`~model.threads.SOLVE_THREADS` processes (:func:`~model.processes.on_processes`:
+    their Python between solves would keep threads waiting for each other; the results do not
+    depend on the number of processes)."""
     region_names = [REGION[k] for k in static.rows_region]
     sector_names = [SECTOR[k] for k in static.rows_sector]
-    solved = on_threads(lambda d: static.search.solve(int(point[d]), scales[d]),
-                        [(d,) for d in range(len(point))])
+    solved = on_processes(lambda d: static.search.solve(int(point[d]), scales[d]),
+                          [(d,) for d in range(len(point))])
     for d, (status, iterations, residuals, res, value, tariffs) in enumerate(solved):
         out["status"][d], out["iterations"][d], out["residuals"][d] = status, iterations, residuals
         out["instrument"][d], out["instrument_tariff"][d] = value, tariffs

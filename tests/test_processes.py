@@ -1,0 +1,163 @@
+"""Parts on forked processes: results in order, the same as one after the other, whatever
+happens to a child."""
+
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import model.processes as processes
+from model.processes import on_processes
+
+pytestmark = pytest.mark.skipif(not processes.can_fork(), reason="forks on Linux only")
+
+
+def _no_children_left():
+    """No child of this process is running, nor ended unreaped."""
+    try:
+        os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+
+def test_results_come_in_order_from_more_than_one_process():
+    def work(k):
+        time.sleep(0.02)
+        return k, os.getpid(), np.full(3, float(k))
+
+    done = on_processes(work, [(k,) for k in range(12)], 3)
+    assert [k for k, _, _ in done] == list(range(12))
+    assert all((a == k).all() for k, _, a in done)
+    assert len({pid for _, pid, _ in done}) > 1  # in more than one process
+    assert _no_children_left()
+
+
+def test_the_first_failure_in_order_is_raised():
+    parent = os.getpid()
+
+    def work(k):
+        if k in (3, 5):
+            time.sleep(0.05 if k == 3 else 0.0)  # the later part fails first
+            raise ValueError(f"part {k} in {'the run' if os.getpid() == parent else 'a child'}")
+        return k
+
+    with pytest.raises(ValueError, match="part 3 in the run"):  # done again here
+        on_processes(work, [(k,) for k in range(8)], 2)
+    assert _no_children_left()
+
+
+@pytest.mark.parametrize("case", ["fails", "killed", "unpicklable", "no_process", "thread"])
+def test_what_a_child_does_not_deliver_is_done_here(case, monkeypatch):
+    """A part failing only in a child, a child killed outright, a result that cannot be
+    pickled, no process to be had, a call from another thread: every part is done, once in
+    the results, in order."""
+    parent = os.getpid()
+
+    def work(k):
+        time.sleep(0.01)
+        if os.getpid() != parent and k >= 2:
+            if case == "fails":
+                raise RuntimeError("only in a child")
+            if case == "killed":
+                os.kill(os.getpid(), signal.SIGKILL)
+            if case == "unpicklable":
+                return threading.Lock()  # pickle fails on it
+        return k, os.getpid()
+
+    if case == "no_process":
+        def no_process():
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        monkeypatch.setattr(os, "fork", no_process)
+    parts = [(k,) for k in range(10)]
+    if case == "thread":
+        box = []
+        worker = threading.Thread(target=lambda: box.append(on_processes(work, parts, 2)))
+        worker.start()
+        worker.join()
+        done = box[0]
+    else:
+        done = on_processes(work, parts, 2)
+    assert [k for k, _ in done] == list(range(10))
+    pids = {pid for k, pid in done if k >= 2}
+    assert pids == {parent}  # the parts from 2 on: here
+    assert _no_children_left()
+
+
+def test_ctrl_c_kills_the_children():
+    started = threading.Event()
+
+    def work(k):
+        started.set()
+        time.sleep(10)
+        return k
+
+    main = threading.main_thread().ident
+    timer = threading.Timer(0.5, lambda: signal.pthread_kill(main, signal.SIGINT))
+    begin = time.perf_counter()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        on_processes(work, [(k,) for k in range(4)], 2)
+    assert time.perf_counter() - begin < 5.0
+    assert _no_children_left()
+
+
+def test_many_parts_fill_a_larger_pipe():
+    """More part numbers than a pipe holds by default (16,384): the pipe is enlarged, or the
+    parts go to threads where it cannot be."""
+    done = on_processes(lambda k: (2 * k, os.getpid()), [(k,) for k in range(20000)], 2)
+    assert [v for v, _ in done] == [2 * k for k in range(20000)]
+    with open("/proc/sys/fs/pipe-max-size") as f:
+        if int(f.read()) >= 4 * 20000:  # the pipe could be enlarged: parts on processes
+            assert len({pid for _, pid in done}) > 1
+    assert _no_children_left()
+
+
+def test_searched_sweep_draws_on_processes_equal_them_one_after_another(tmp_path, monkeypatch):
+    """A sweep's draws of an optimal tariff and of quotas, solved by two processes: the
+    same numbers, bit for bit, as the same draws solved one after another."""
+    import model.sweep.runner as runner
+    from model.study import prepare
+    from model.sweep import parse_sweep
+    from tests.conftest import EXAMPLE, write_scenario
+    from tests.test_instruments_files import INSTRUMENTS
+
+    body = INSTRUMENTS.split("[scenarios.tariff_war]")[0] + """
+[sweep]
+method = "monte_carlo"
+draws = 8
+seed = 4
+[[sweep.parameters]]
+name = "sigma"
+distribution = "uniform"
+low = 0.7
+high = 1.3
+"""
+    study = prepare(write_scenario(tmp_path, body, data=str(EXAMPLE)))
+    spec = parse_sweep(study.file.sweep, study.file.path, study.benchmark)
+    point, scales = runner.chunk_cases(spec, 0, spec.n_draws)
+    forks = []
+    fork = processes._fork
+    monkeypatch.setattr(processes, "_fork", lambda *a: forks.append(1) or fork(*a))
+    searched = 0
+    for prepared in study.scenarios:
+        if prepared.search is None and prepared.policy.quotas is None:
+            continue
+        searched += 1
+        static, _ = runner.prepare_scenario(spec, study.benchmark, prepared.policy,
+                                            study.file.solver, search=prepared.search)
+        with monkeypatch.context() as two:  # two processes on any machine
+            two.setattr(runner, "on_processes", lambda work, parts: on_processes(work, parts, 2))
+            on_two = runner.solve_chunk(static, point, scales)
+        with monkeypatch.context() as serial:
+            serial.setattr(runner, "on_processes",
+                           lambda work, parts: [work(*args) for args in parts])
+            one_by_one = runner.solve_chunk(static, point, scales)
+        assert (on_two["status"] == 0).all()
+        for key in on_two:
+            np.testing.assert_array_equal(on_two[key], one_by_one[key], err_msg=key)
+    assert searched == 3 and len(forks) == searched  # two with quotas, an optimal tariff
+    assert _no_children_left()
