@@ -1,4 +1,5 @@
-"""Sweep benchmarks: ``python -m benchmarks.sweep [--draws N] [--python-draws N] [--memory]``.
+"""Sweep benchmarks: ``python -m benchmarks.sweep [--draws N] [--python-draws N]
+[--searched-draws N] [--memory]``.
 
 Prints, for 2 regions x 13 sectors with input-output links:
 
@@ -12,7 +13,13 @@ Prints, for 2 regions x 13 sectors with input-output links:
 3. the wall time of a complete 10,000-draw sweep (``model.sweep.run_sweep``: central solve,
    chunk files, assembly of ``sweep.nc``, statistics) on the US-Japan 2024 dataset, and of the
    same through ``python -m model.run`` in a fresh process (start-up, central run, reports);
-4. with ``--memory``: the peak resident memory of fresh processes running 100,000 and
+4. ``--searched-draws`` draws of a searched scenario (the main job's ``purchases``: a
+   preference shift that zeroes Japan's balance with the US, with a rice quota, on the
+   five-region 2024 data), solved as a sweep solves them (each draw its own search, from the
+   central solution) one after another, on threads and on processes
+   (:func:`model.processes.on_processes`): ms per draw, min/median/max over three rounds, and
+   the ratio to one after another in the same round;
+5. with ``--memory``: the peak resident memory of fresh processes running 100,000 and
    1,000,000-draw sweeps (takes a few minutes).
 
 Times on a shared machine are noisy: compare ratios, not absolute figures across machines.
@@ -126,11 +133,52 @@ def peak_rss_mb(toml: Path, out: Path) -> tuple[float, float]:
     return int(done.stdout.split()[-1]) / 1024, time.perf_counter() - start
 
 
+def searched(draws: int, rounds: int = 3) -> None:
+    """Print ms per draw of the main job's ``purchases`` draws one after another, on threads
+    and on processes (min/median/max over ``rounds``), and each round's ratio to one after
+    another."""
+    import statistics
+
+    import model.sweep.runner as runner
+    from model.processes import on_processes
+    from model.threads import on_threads
+
+    study = prepare(ROOT / "scenarios" / "kiuchi.toml", compare=False)
+    spec = sw.parse_sweep(study.file.sweep, study.file.path, study.benchmark)
+    prepared = next(p for p in study.scenarios if p.name == "purchases")
+    static, _ = prepare_scenario(spec, study.benchmark, prepared.policy, study.file.solver,
+                                 search=prepared.search)
+    point, scales = chunk_cases(spec, 0, draws)
+    ways = {"one after another": lambda work, parts: [work(*a) for a in parts],
+            "threads": on_threads, "processes": on_processes}
+    times = {name: [] for name in ways}
+    original = runner.on_processes
+    try:
+        for _ in range(rounds):
+            for name, way in ways.items():
+                runner.on_processes = way
+                start = time.perf_counter()
+                solve_chunk(static, point, scales)
+                times[name].append(1e3 * (time.perf_counter() - start) / draws)
+    finally:
+        runner.on_processes = original
+    base = times["one after another"]
+    print(f"\nsearched draws (kiuchi.toml, purchases: a target with a quota, 5 x 28), "
+          f"{draws} draws per round, {rounds} rounds; ms per draw min/median/max, ratio to "
+          f"one after another (same round)")
+    for name, ts in times.items():
+        ratio = [t / b for t, b in zip(ts, base)]
+        print(f"  {name:<20}{min(ts):7.2f}{statistics.median(ts):7.2f}{max(ts):7.2f}   "
+              f"ratio {min(ratio):.2f}/{statistics.median(ratio):.2f}/{max(ratio):.2f}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.sweep")
     parser.add_argument("--draws", type=int, default=10_000)
     parser.add_argument("--python-draws", type=int, default=500,
                         help="draws solved one by one from Python (the rate is extrapolated)")
+    parser.add_argument("--searched-draws", type=int, default=60,
+                        help="draws of a searched scenario per round (0: not measured)")
     parser.add_argument("--memory", action="store_true",
                         help="also measure peak memory of 100,000 and 1,000,000-draw sweeps")
     args = parser.parse_args(argv)
@@ -183,6 +231,8 @@ def main(argv=None) -> int:
               f"sweep, report): {cli:.2f} s; targets: the sweep under 5 s -> "
               f"{'met' if wall < 5 else 'MISSED'}, the whole command under 2.5 s -> "
               f"{'met' if cli < 2.5 else 'MISSED'}")
+        if args.searched_draws > 0:
+            searched(args.searched_draws)
         if args.memory:
             print("\npeak resident memory of a fresh process running the sweep:")
             for draws in (100_000, 1_000_000):

@@ -25,7 +25,7 @@ import sys
 import threading
 import warnings
 
-from model.interrupts import flush_streams
+from model.interrupts import deferred_interrupt, flush_streams
 from model.threads import SOLVE_THREADS, on_threads
 
 #: bytes of a part's number in the pipe of parts
@@ -42,7 +42,8 @@ def can_fork() -> bool:
 def on_processes(work, parts: list, processes: int = SOLVE_THREADS) -> list:
     """``[work(*args) for args in parts]`` computed by this process and up to
     ``processes - 1`` forked children, in the order of ``parts``; on threads where no child
-    can be forked (:func:`can_fork`, or too many parts for one pipe).  ``work``'s results are
+    can be forked (:func:`can_fork`, no process or pipe to be had, or too many parts for one
+    pipe).  ``work``'s results are
     pickled back from the children.  A part that fails (here or in a child, which then stops)
     is done again here once the others are done, in order with every part a child left undone,
     so the first failure in order is raised, as the loop would raise it (later parts may have
@@ -55,35 +56,47 @@ def on_processes(work, parts: list, processes: int = SOLVE_THREADS) -> list:
         tasks = _task_pipe(n)
     except OSError:  # no pipe to be had, or too many parts for one
         return on_threads(work, parts, processes)
+    children = []  # (process id, read end of its results)
     results, done = [None] * n, [False] * n
-    children = []
     try:
-        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        try:
-            for _ in range(workers - 1):
-                child = _fork(work, parts, tasks, held)
-                if child is None:  # no process to be had: fewer children
+        _fork_children(work, parts, tasks, workers - 1, children)
+        if children:
+            while (k := _take(tasks)) is not None:
+                try:
+                    results[k], done[k] = work(*parts[k]), True
+                except Exception:  # done again below, in order with every part left undone
                     break
-                children.append(child)
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
-        while (k := _take(tasks)) is not None:
-            try:
-                results[k], done[k] = work(*parts[k]), True
-            except Exception:  # done again below, in order with every part left undone
-                break
-        for pid, fd in children:
-            for k, value in _received(fd):
-                results[k], done[k] = value, True
+            for pid, fd in children:
+                for k, value in _received(fd):
+                    results[k], done[k] = value, True
     finally:
-        os.close(tasks)
-        for pid, fd in children:
-            kill(pid)
-            os.close(fd)
+        with deferred_interrupt():  # a second Ctrl-C: every child is still ended
+            os.close(tasks)
+            for pid, fd in children:
+                kill(pid)
+                os.close(fd)
+    if not children:  # no process to be had
+        return on_threads(work, parts, processes)
     for k in range(n):  # what a child left undone
         if not done[k]:
             results[k] = work(*parts[k])
     return results
+
+
+def _fork_children(work, parts, tasks: int, count: int, children: list) -> None:
+    """Fork up to ``count`` children doing parts (fewer where no process can be had), each
+    added to ``children``.  Ctrl-C is held until every child is in the list (so that each is
+    ended), in the children until they respond to it themselves."""
+    with deferred_interrupt():
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            for _ in range(count):
+                child = _fork(work, parts, tasks, held)
+                if child is None:
+                    break
+                children.append(child)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _task_pipe(n: int) -> int:
@@ -126,9 +139,12 @@ def fork() -> int | None:
 
 def _fork(work, parts, tasks: int, mask) -> tuple[int, int] | None:
     """``(process id, read end of its results)`` of a child doing parts, or None where no
-    process can be had."""
+    process (or no pipe: too many open files) can be had."""
     parent = os.getpid()
-    r, w = os.pipe()
+    try:
+        r, w = os.pipe()
+    except OSError:
+        return None
     pid = fork()
     if pid is None:
         os.close(r)

@@ -394,6 +394,60 @@ def test_the_steps_from_a_guess_solve_loosely_until_the_target_is_near(world, na
     assert iterations[0] < iterations[1], iterations
 
 
+def test_secant_steps_after_loose_solves_end_at_the_target():
+    """Secant steps on smooth gaps whose every solve errs by up to 10 times its tolerance, in
+    a random direction: wherever they end, the true gap is within what a tight solve's own
+    error allows (a step looking small because the slope came from a loose solve must not end
+    them)."""
+    import types
+
+    from model.core.targets import _secant
+
+    spec = types.SimpleNamespace(bounds=(-10.0, 10.0),
+                                 instrument=types.SimpleNamespace(geometric=False))
+    rng = np.random.default_rng(1)
+    ended, worst = 0, 0.0
+    for _ in range(10000):
+        a, b, root = rng.uniform(0.2, 2), rng.uniform(-1, 1), rng.uniform(-0.3, 0.3)
+        size = rng.uniform(0.1, 10) * rng.choice([-1, 1])
+        errors = iter(rng.uniform(-1, 1, 64))
+
+        def gap(v, tol):
+            return a * (v - root) + b * (v - root) ** 2 + size * tol * next(errors)
+
+        v = _secant(gap, 0.0, spec, 1e-14, 1e-13, 1.0)
+        if v is not None:
+            ended += 1
+            worst = max(worst, abs(a * (v - root) + b * (v - root) ** 2))
+    assert ended > 5000
+    assert worst <= 2e-12, worst  # a tight solve errs by up to 1e-12 here
+
+
+def test_a_guess_that_is_right_ends_the_search_at_once(world):
+    """A draw of a grid sweep is its central case: the search from the central value ends on
+    the solve at it (tightened), with no probe or step."""
+    import model.core.solver as solver
+
+    bm = world
+    spec = exporter_target(bm, "export_tax", (-0.5, 10.0), 0.3)
+    central, _, v_c = solve_target(bm, make_policy(bm), spec, TIGHT)
+    tols = []
+    original = solver._solve_fixed
+
+    def recorded(bm_, policy, settings, *args, **kwargs):
+        tols.append(settings.tol)
+        return original(bm_, policy, settings, *args, **kwargs)
+
+    solver._solve_fixed = recorded
+    try:
+        sol, final, v = solve_target(bm, make_policy(bm), spec, TIGHT, x0=central.x,
+                                     guess=v_c)
+    finally:
+        solver._solve_fixed = original
+    assert v == v_c and tols[-1] == TIGHT.tol and len(tols) <= 2, tols
+    assert abs(balance(final, sol, 1, 0) - spec.value) < 1e-12 * bm.VA0.sum()
+
+
 @pytest.mark.parametrize("quota", [False, True])
 def test_a_search_from_a_guess_never_ends_on_a_loose_solve(world, quota, monkeypatch):
     """Solves kept loose however close the balance comes (a forcing term so large that the

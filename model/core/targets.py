@@ -238,7 +238,7 @@ def _secant(gap, guess: float, spec: TargetSpec, ftol: float, tight: float, scal
     takes over).  ``gap(v, tol)`` solves at tolerance ``tol``; with ``loosen``, the steps'
     solves are loose while the gap, relative to ``scale`` (world value added), is large
     (:func:`_tolerance`; not for quotas, whose rounds settle their wedges to 1e-12 in each
-    solve)."""
+    solve), and the search ends only on tight ones."""
     lo, hi = (_coordinate(spec, b) for b in spec.bounds)
     z0 = _coordinate(spec, guess)
     h = 1e-3 * (1.0 if spec.instrument.geometric else max(1.0, abs(z0)))
@@ -251,22 +251,30 @@ def _secant(gap, guess: float, spec: TargetSpec, ftol: float, tight: float, scal
         return gap(_value(spec, z), tol), tol <= tight
 
     try:
-        f0, exact = at(z0, None)
-        if exact and abs(f0) <= ftol:
+        f0, exact0 = at(z0, None)
+        if not exact0 and _tolerance(abs(f0) / scale, tight) <= tight:
+            # the guess may be right (a grid sweep's draw is its central case): solved as
+            # tightly as the next step would be, it can end the search at once
+            f0, exact0 = gap(_value(spec, z0), tight), True
+        if exact0 and abs(f0) <= ftol:
             return _value(spec, z0)
-        f1, exact = at(z1, f0)
-        for _ in range(steps + 1):
-            if exact and abs(f1) <= ftol:
+        f1, exact1 = at(z1, f0)
+        for _ in range(steps):
+            if exact1 and abs(f1) <= ftol:
                 return _value(spec, z1)
             if f1 == f0:
                 return None
             step = f1 * (z1 - z0) / (f1 - f0)
-            if exact and abs(step) <= 1e-13 * max(1.0, abs(z1)):
+            # a small step ends the search only from two tight solves: a loose one's error
+            # could make the slope, and so the step, look small
+            if exact0 and exact1 and abs(step) <= 1e-13 * max(1.0, abs(z1)):
                 return _value(spec, z1)
-            z0, f0, z1 = z1, f1, z1 - step
+            z0, f0, exact0, z1 = z1, f1, exact1, z1 - step
             if not (np.isfinite(z1) and lo <= z1 <= hi):
                 return None
-            f1, exact = at(z1, f0)
+            f1, exact1 = at(z1, f0)
+        if exact1 and abs(f1) <= ftol:  # the last step's solve
+            return _value(spec, z1)
     except (ConvergenceError, QuotaError):
         return None
     return None
@@ -289,9 +297,11 @@ def _joint_steps(bm: Benchmark, policy: Policy, spec: TargetSpec, settings: Solv
     column exactly) and, for the wedges, from the partial-equilibrium slope of each cell (or
     the one ``start`` measured); Broyden's update (Broyden 1965) learns the rest.  Each solve
     starts from the states of the previous ones extrapolated along the step (their own
-    Broyden estimate of :math:`\partial x / \partial y`).  It stops where the balance misses
-    the target by at most ``ftol`` (or the instrument's step is below 1e-13 of it) and every
-    wedge's step is below 1e-12: the criteria of the nested search.
+    Broyden estimate of :math:`\partial x / \partial y`).  Its solves are loose while the
+    target or a quota is missed by much (:func:`_tolerance`).  It stops, after two solves in a
+    row at the search's own tolerance, where the balance misses the target by at most ``ftol``
+    (or the instrument's step is below 1e-13 of it) and every wedge's step is below 1e-12: the
+    criteria of the nested search.
 
     Returns ``(solution with its quota outcome, instrument value)``, or None where a quota's
     rent goes (in part) to the exporter (the transfers, updated after each solve in the quota
@@ -334,7 +344,7 @@ def _joint_steps(bm: Benchmark, policy: Policy, spec: TargetSpec, settings: Solv
         return sol, q, gap, quantity, rents(bm, q, y[1:], X1, price)[0], tol <= settings.tol
 
     try:
-        sol, q, f, quantity, rent, _ = evaluate(y, x0)
+        sol, q, f, quantity, rent, exact = evaluate(y, x0)
         elastic = partial_slope(bm, policy, sol, q)
         measured = start.slope if start.slope is not None else np.full(len(q), np.nan)
         slope = np.where(np.isfinite(measured) & (measured > 0.05), measured * elastic, elastic)
@@ -343,16 +353,19 @@ def _joint_steps(bm: Benchmark, policy: Policy, spec: TargetSpec, settings: Solv
         probe[0] = z0 + h if z0 + h <= z_hi else z0 - h
         if probe[0] < z_lo:
             return None
-        sol1, q, f1, quantity, rent, exact = evaluate(probe, sol.x, f)
+        sol1, q, f1, quantity, rent, exact1 = evaluate(probe, sol.x, f)
         B = np.zeros((len(y), len(y)))
         B[1:, 1:] = np.diag(-slope)
         B[:, 0] = (f1 - f) / (probe[0] - y[0])
         Jx = np.outer(sol1.x - sol.x, probe - y) / (probe[0] - y[0]) ** 2
-        y, f, sol = probe, f1, sol1
+        y, f, sol, exact = probe, f1, sol1, (exact, exact1)
         for evaluations in range(2, JOINT_STEPS + 1):  # the solves so far
             step = -np.linalg.solve(B, f)
-            if exact and ((abs(f[0]) <= ftol or abs(step[0]) <= 1e-13 * max(1.0, abs(y[0])))
-                          and np.abs(step[1:]).max() < 1e-12):
+            # only from two tight solves in a row: a loose one's error in Broyden's update
+            # could make the step look small
+            if all(exact) and ((abs(f[0]) <= ftol
+                                or abs(step[0]) <= 1e-13 * max(1.0, abs(y[0])))
+                               and np.abs(step[1:]).max() < 1e-12):
                 diagonal = -np.diag(B)[1:]
                 measured = np.where(np.isfinite(diagonal) & (diagonal > 0.05 * elastic),
                                     diagonal / elastic, measured)
@@ -366,11 +379,11 @@ def _joint_steps(bm: Benchmark, policy: Policy, spec: TargetSpec, settings: Solv
             x = sol.x + Jx @ step
             if not (np.isfinite(x).all() and (x[:nr] > 0.5 * sol.x[:nr]).all()):
                 x = sol.x
-            sol_new, q, f_new, quantity, rent, exact = evaluate(y_new, x, f)
+            sol_new, q, f_new, quantity, rent, exact_new = evaluate(y_new, x, f)
             s = y_new - y
             B += np.outer(f_new - f - B @ s, s) / (s @ s)
             Jx += np.outer(sol_new.x - sol.x - Jx @ s, s) / (s @ s)
-            y, f, sol = y_new, f_new, sol_new
+            y, f, sol, exact = y_new, f_new, sol_new, (exact[1], exact_new)
     except (ConvergenceError, np.linalg.LinAlgError):
         return None
     return None

@@ -7,9 +7,10 @@ where forking a process that has loaded these libraries is safe).  The child onl
 shares no lock with a thread that is running: the run's solving threads are idle by then),
 ends at once on Ctrl-C or when the run ends, and leaves with ``os._exit``, running none of the
 run's exit handlers or ``finally`` blocks and flushing none of its buffers.  Wherever a child
-cannot be had (another system, no process to be had), fails, or has not finished after
-:data:`TIMEOUT` seconds (it is killed and its partial files removed), the figures are drawn in
-the run's own process, so a failure there is reported as it would be without a child.
+cannot be had (another system, a call from a thread other than the main one, no process to
+be had), fails, or has not finished after :data:`TIMEOUT` seconds (it is killed and its
+partial files removed), the figures are drawn in the run's own process, so a failure there is
+reported as it would be without a child.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import xarray as xr
 
+from model.interrupts import deferred_interrupt
 from model.output.figures import figure_builders, write_figures
 from model.processes import can_fork, child_setup, fork, kill
 
@@ -46,12 +48,14 @@ class Drawing:
         if not can_fork():
             return
         # Ctrl-C held while forking: the child sets its own response before it can arrive,
-        # and the run has the child's id before an interrupt can stop it
-        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        try:
-            self.pid = _fork(self.result, self.folder, held)
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        # and the run has the child's id before an interrupt can stop it (also one that
+        # another thread receives)
+        with deferred_interrupt():
+            held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                self.pid = _fork(self.result, self.folder, held)
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
     def files(self) -> list[Path]:
         """The figures' paths, drawn or not."""

@@ -217,15 +217,22 @@ def _solve_searches(static: Static, point, scales, out) -> None:
     depend on the number of processes)."""
     region_names = [REGION[k] for k in static.rows_region]
     sector_names = [SECTOR[k] for k in static.rows_sector]
-    solved = on_processes(lambda d: static.search.solve(int(point[d]), scales[d]),
-                          [(d,) for d in range(len(point))])
-    for d, (status, iterations, residuals, res, value, tariffs) in enumerate(solved):
+
+    def draw(d: int):  # only the outcomes stored (what a child sends back)
+        status, iterations, residuals, res, value, tariffs = static.search.solve(
+            int(point[d]), scales[d])
+        rows = None if res is None else ([res[name] for name in region_names],
+                                         [res[name] for name in sector_names])
+        return status, iterations, residuals, rows, value, tariffs
+
+    solved = on_processes(draw, [(d,) for d in range(len(point))])
+    for d, (status, iterations, residuals, rows, value, tariffs) in enumerate(solved):
         out["status"][d], out["iterations"][d], out["residuals"][d] = status, iterations, residuals
         out["instrument"][d], out["instrument_tariff"][d] = value, tariffs
-        for k, name in enumerate(region_names):
-            out["region"][d, k] = np.nan if res is None else res[name]
-        for k, name in enumerate(sector_names):
-            out["sector"][d, k] = np.nan if res is None else res[name]
+        for k in range(len(region_names)):
+            out["region"][d, k] = np.nan if rows is None else rows[0][k]
+        for k in range(len(sector_names)):
+            out["sector"][d, k] = np.nan if rows is None else rows[1][k]
 
 
 def chunk_cases(spec: SweepSpec, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
