@@ -1,4 +1,7 @@
 import shutil
+import signal
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -20,3 +23,14 @@ def write_scenario(folder: Path, body: str, data: str = "data") -> Path:
     path = folder / "scenario.toml"
     path.write_text(f'title = "test"\ndata = "{data}"\n' + body, encoding="utf-8")
     return path
+
+
+def seconds_to_interrupt(call, after: float) -> float:
+    """Seconds ``call()`` ran until Ctrl-C (SIGINT), sent to the main thread by a timer after
+    ``after`` seconds, stopped it with KeyboardInterrupt (which must be raised)."""
+    main = threading.main_thread().ident
+    begin = time.perf_counter()
+    threading.Timer(after, lambda: signal.pthread_kill(main, signal.SIGINT)).start()
+    with pytest.raises(KeyboardInterrupt):
+        call()
+    return time.perf_counter() - begin

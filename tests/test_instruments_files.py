@@ -129,19 +129,24 @@ instrument = "trade_balance"
                                              - res.welfare_transfer.sel(region="JPN")))
 
 
-def test_sweep_solves_the_instrument_in_every_draw(tmp_path):
-    body = INSTRUMENTS.split("[scenarios.tariff_war]")[0] + """
+def swept_instruments(draws: int, seed: int) -> str:
+    """The instruments' scenarios before the tariff war, with a Monte Carlo sweep of the
+    elasticities."""
+    return INSTRUMENTS.split("[scenarios.tariff_war]")[0] + f"""
 [sweep]
 method = "monte_carlo"
-draws = 6
-seed = 2
+draws = {draws}
+seed = {seed}
 [[sweep.parameters]]
 name = "sigma"
 distribution = "uniform"
 low = 0.7
 high = 1.3
 """
-    path = write_scenario(tmp_path, body, data=str(EXAMPLE))
+
+
+def test_sweep_solves_the_instrument_in_every_draw(tmp_path):
+    path = write_scenario(tmp_path, swept_instruments(6, 2), data=str(EXAMPLE))
     out = tmp_path / "out" / "results.nc"
     assert main([str(path), "--out", str(out), "--quiet"]) == 0
     sweep = xr.load_dataset(out.parent / "sweep.nc")

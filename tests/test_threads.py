@@ -1,7 +1,6 @@
 """Independent solves on threads: results in order and the same as one after the other."""
 
 import dataclasses
-import signal
 import threading
 import time
 
@@ -12,7 +11,7 @@ import model.study
 from model.study import prepare, solve_study
 from model import threads
 from model.threads import on_threads
-from tests.conftest import ROOT
+from tests.conftest import ROOT, seconds_to_interrupt
 
 
 def test_results_come_in_the_order_of_the_parts():
@@ -62,13 +61,8 @@ def test_ctrl_c_stops_the_parts_running_at_their_next_solve():
             time.sleep(0.01)
         return k
 
-    main = threading.main_thread().ident
-    timer = threading.Timer(0.3, lambda: signal.pthread_kill(main, signal.SIGINT))
-    start = time.perf_counter()
-    timer.start()
-    with pytest.raises(KeyboardInterrupt):
-        on_threads(work, [(k,) for k in range(6)], 2)
-    assert time.perf_counter() - start < 3.0
+    assert seconds_to_interrupt(lambda: on_threads(work, [(k,) for k in range(6)], 2),
+                                0.3) < 3.0
     assert sorted(ran) == [0, 1]  # the parts not started were dropped
     assert on_threads(lambda k: (threads.check(), k)[1], [(0,), (1,)], 2) == [0, 1]
 
