@@ -10,7 +10,12 @@ from calibration.calibrate import calibrate
 from calibration.synthetic import random_dataset
 from model.core.outcomes import outcomes
 from model.core.policy import deficit_rule, make_policy
+from model.core.settings import SolverSettings
 from model.core.solver import solve
+
+#: our solves as tight as the independent root's (xtol 1e-13): the comparison is of the
+#: equations, not of the two tolerances
+TIGHT = SolverSettings(tol=1e-13)
 
 
 def independent_solution(bm, t1, d_hat, D1):
@@ -90,7 +95,7 @@ def test_solver_matches_independent_root_solution(nr, ns, seed, zeros, size, clo
     d_hat[idx, idx, :] = 1.0
     rule = {0: 0.0} if closure == "target" else closure
     pol = make_policy(bm, t1=t1, d_hat=d_hat, D1=deficit_rule(bm, rule))
-    ours = outcomes(bm, pol, solve(bm, pol))
+    ours = outcomes(bm, pol, solve(bm, pol, TIGHT))
     theirs = independent_solution(bm, t1, d_hat, pol.D1)
     np.testing.assert_allclose(ours["wage"], theirs["wage"], rtol=1e-8)
     np.testing.assert_allclose(ours["welfare"], theirs["welfare"], atol=1e-8)

@@ -3,7 +3,7 @@ fixed real wage) agrees with an independent ``scipy.optimize.root`` solution wri
 the equations in the README, with no code from the package's model."""
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import root
 
@@ -12,7 +12,12 @@ from calibration.io import make_dataset
 from calibration.synthetic import random_dataset
 from model.core.outcomes import outcomes
 from model.core.policy import make_policy
+from model.core.settings import SolverSettings
 from model.core.solver import solve
+
+#: our solves as tight as the independent root's (xtol 1e-13): at the default tolerance
+#: (1e-10) a fixed real wage everywhere leaves employment off by up to 4e-8 percentage points
+TIGHT = SolverSettings(tol=1e-13)
 
 
 def independent(bm, t1, e1, nested, share, frw):
@@ -98,6 +103,7 @@ def independent(bm, t1, e1, nested, share, frw):
 
 
 @settings(max_examples=25, deadline=None)
+@example(ns=1, seed=92, nested=False, capital=False, frw=(True, True, True), export_tax=False)
 @given(
     ns=st.integers(1, 3),
     seed=st.integers(0, 10_000),
@@ -125,7 +131,7 @@ def test_extended_model_matches_independent_root_solution(ns, seed, nested, capi
     share = 0.3 if capital else 0.0
     pol = make_policy(bm, t1=t1, e1=e1, nested=nested, capital_share=share,
                       fixed_real_wage=np.array(frw))
-    ours = outcomes(bm, pol, solve(bm, pol))
+    ours = outcomes(bm, pol, solve(bm, pol, TIGHT))
     theirs = independent(bm, t1, e1, nested, share, np.array(frw))
     np.testing.assert_allclose(ours["wage"], theirs["wage"], rtol=1e-8)
     np.testing.assert_allclose(ours["employment_total"], theirs["employment_total"], atol=1e-8)
