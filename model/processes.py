@@ -43,11 +43,11 @@ def on_processes(work, parts: list, processes: int = SOLVE_THREADS) -> list:
     """``[work(*args) for args in parts]`` computed by this process and up to
     ``processes - 1`` forked children, in the order of ``parts``; on threads where no child
     can be forked (:func:`can_fork`, no process or pipe to be had, or too many parts for one
-    pipe).  ``work``'s results are
-    pickled back from the children.  A part that fails (here or in a child, which then stops)
-    is done again here once the others are done, in order with every part a child left undone,
-    so the first failure in order is raised, as the loop would raise it (later parts may have
-    run).  On Ctrl-C here the children are killed; they end on it themselves."""
+    pipe).  ``work``'s results are pickled back from the children.  A part that fails (here
+    or in a child, which then stops) is done again here once the others are done, in order
+    with every part a child left undone, so the first failure in order is raised, as the loop
+    would raise it (later parts may have run).  On Ctrl-C here the children are killed; they
+    end on it themselves."""
     n = len(parts)
     workers = min(processes, n)
     if workers <= 1 or not can_fork():
