@@ -418,3 +418,28 @@ def test_a_run_leaves_with_its_code_its_output_flushed_and_its_exit_handlers_run
     done = subprocess.run(["bash", "-c", f"'{sys.executable}' -c 'from model.run import "
                            "leave; leave(5)' >&-"], capture_output=True, text=True, cwd=ROOT)
     assert (done.returncode, done.stderr) == (5, "")
+
+
+def test_a_run_loads_no_dask_array_module(tmp_path):
+    """Where dask is installed, xarray loads dask.array (about 0.3 s) to check each array it is
+    given; a run tells it there are none (model.cli.no_dask_arrays), and its results are those
+    of a run where dask.array is loaded and xarray checks."""
+    pytest.importorskip("dask")
+    from xarray.namedarray import pycompat
+
+    if not hasattr(pycompat, "_cached_duck_array_modules"):
+        pytest.skip("this xarray keeps no record of its check")
+    code = ("import sys\n"
+            "if sys.argv[2] == 'loaded': import dask.array\n"
+            "from model.cli import main\n"
+            f"code = main([{str(ROOT / 'scenarios' / 'example.toml')!r}, '--quiet', '--out', "
+            "sys.argv[1]])\n"
+            "print(code, 'dask.array' in sys.modules)")
+    outs = {}
+    for case in ("plain", "loaded"):
+        out = tmp_path / case / "results.nc"
+        done = subprocess.run([sys.executable, "-c", code, str(out), case], cwd=ROOT,
+                              capture_output=True, text=True, check=True)
+        assert done.stdout.split() == ["0", str(case == "loaded")], done.stdout + done.stderr
+        outs[case] = xr.load_dataset(out)
+    xr.testing.assert_identical(outs["plain"], outs["loaded"])
