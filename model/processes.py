@@ -24,6 +24,7 @@ import struct
 import sys
 import threading
 import warnings
+from contextlib import contextmanager
 
 from model.interrupts import deferred_interrupt, flush_streams
 from model.threads import SOLVE_THREADS, on_threads
@@ -85,16 +86,24 @@ def on_processes(work, parts: list, processes: int = SOLVE_THREADS) -> list:
 
 def _fork_children(work, parts, tasks: int, count: int, children: list) -> None:
     """Fork up to ``count`` children doing parts (fewer where no process can be had), each
-    added to ``children``.  Ctrl-C is held until every child is in the list (so that each is
-    ended), in the children until they respond to it themselves."""
+    added to ``children`` before Ctrl-C can stop the run (so that each is ended)."""
+    with forking() as mask:
+        for _ in range(count):
+            child = _fork(work, parts, tasks, mask)
+            if child is None:
+                break
+            children.append(child)
+
+
+@contextmanager
+def forking():
+    """Ctrl-C held while children are forked: in the run until the block ends (also one that
+    another thread receives), so that the run knows every child before an interrupt can stop
+    it; in each child until :func:`child_setup` restores the mask this yields."""
     with deferred_interrupt():
         held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
-            for _ in range(count):
-                child = _fork(work, parts, tasks, held)
-                if child is None:
-                    break
-                children.append(child)
+            yield held
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, held)
 

@@ -16,15 +16,13 @@ reported as it would be without a child.
 from __future__ import annotations
 
 import os
-import signal
 import time
 from pathlib import Path
 
 import xarray as xr
 
-from model.interrupts import deferred_interrupt
 from model.output.figures import figure_builders, write_figures
-from model.processes import can_fork, child_setup, fork, kill
+from model.processes import can_fork, child_setup, fork, forking, kill
 
 #: seconds the run waits for the child before drawing the figures itself
 TIMEOUT = 300.0
@@ -47,15 +45,8 @@ class Drawing:
         self.started = True
         if not can_fork():
             return
-        # Ctrl-C held while forking: the child sets its own response before it can arrive,
-        # and the run has the child's id before an interrupt can stop it (also one that
-        # another thread receives)
-        with deferred_interrupt():
-            held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-            try:
-                self.pid = _fork(self.result, self.folder, held)
-            finally:
-                signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        with forking() as mask:  # the run has the child's id before Ctrl-C can stop it
+            self.pid = _fork(self.result, self.folder, mask)
 
     def files(self) -> list[Path]:
         """The figures' paths, drawn or not."""
