@@ -30,7 +30,8 @@ from model.core.policy import deficit_rule, make_policy
 from model.core.quotas import make_quotas
 from model.core.settings import SolverSettings
 from model.core.solver import solve
-from model.core.targets import INSTRUMENTS, TargetSpec, solve_target
+from model.core.instruments import INSTRUMENTS, TargetSpec
+from model.core.targets import solve_target
 
 TARGETS = {"optimal_tariff_2x13": 0.020, "nash_3x13": 0.2}
 

@@ -5,7 +5,7 @@ the validator accepts without a meaning here is an error when the reference is m
 
 from __future__ import annotations
 
-from model.core.targets import INSTRUMENTS
+from model.core.instruments import INSTRUMENTS
 from model.scenario import parse
 from model.sweep import spec
 

@@ -11,7 +11,8 @@ from model.core.outcomes import outcomes
 from model.core.settings import ModelError
 from model.core.policy import make_policy
 from model.core.solver import solve
-from model.core.targets import INSTRUMENTS, TargetError, TargetSpec, balance, solve_target
+from model.core.instruments import INSTRUMENTS, TargetSpec, balance
+from model.core.targets import TargetError, solve_target
 
 
 def shock(bm, size=0.25):

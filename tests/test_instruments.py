@@ -19,7 +19,8 @@ from model.core.quotas import (AT_QUOTA, IN_QUOTA, OVER_QUOTA, PROHIBITED, cell_
                                make_quotas)
 from model.core.settings import SolverSettings
 from model.core.solver import solve
-from model.core.targets import INSTRUMENTS, TargetSpec, balance, solve_target
+from model.core.instruments import INSTRUMENTS, TargetSpec, balance
+from model.core.targets import solve_target
 
 TIGHT = SolverSettings(tol=1e-13)
 N, I, J = 0, 1, 2  # the quota cell: imports of region 0 from region 1 of sector 2

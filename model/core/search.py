@@ -15,7 +15,8 @@ from model.core.policy import Policy
 from model.core.quotas import QuotaError
 from model.core.settings import SolverSettings
 from model.core.solver import ConvergenceError, Solution, solve
-from model.core.targets import TargetError, TargetSpec, solve_target
+from model.core.instruments import TargetSpec
+from model.core.targets import TargetError, solve_target
 
 #: failures of a search or of the quotas; each carries the last ``solution``
 SEARCH_ERRORS = (TargetError, OptimumError, QuotaError)

@@ -15,7 +15,7 @@ import tomllib
 from pathlib import Path
 
 from model.core.settings import ModelError, SolverSettings
-from model.core.targets import INSTRUMENTS
+from model.core.instruments import INSTRUMENTS
 from model.scenario.errors import Errors, ScenarioError
 from model.scenario.records import (DEFAULT_CAPITAL_SHARE, CellEntry, Closure, Comparison,
                                     Nash, OptimalTariff, QuotaEntry, RegimeEntry, ReportSpec,

@@ -2,7 +2,7 @@
 
 :func:`prepare_scenarios` turns each scenario of a file into one
 :class:`PreparedScenario` record: the scenario, its :class:`~model.core.policy.Policy` and, for
-a scenario that meets a target, the resolved :class:`~model.core.targets.TargetSpec`.
+a scenario that meets a target, the resolved :class:`~model.core.instruments.TargetSpec`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from model.core.policy import Policy, deficit_rule, make_policy
 from model.core.settings import ModelError
 from model.core.optimal import NashSpec, OptimalTariffSpec
 from model.core.quotas import QuotaSet, make_quotas
-from model.core.targets import TargetSpec
+from model.core.instruments import TargetSpec
 from model.scenario.errors import Errors
 from model.scenario.records import (CellEntry, Nash, OptimalTariff, Scenario, ScenarioFile,
                                     Target)
@@ -31,7 +31,7 @@ CELL_ARRAYS = {"trade_costs": ("d_hat", 1.0), "export_taxes": ("e1", 0.0),
 @dataclass(frozen=True)
 class PreparedScenario:
     """A scenario ready to solve: its record, its policy and its endogenous search (a
-    :class:`~model.core.targets.TargetSpec`, :class:`~model.core.optimal.OptimalTariffSpec` or
+    :class:`~model.core.instruments.TargetSpec`, :class:`~model.core.optimal.OptimalTariffSpec` or
     :class:`~model.core.optimal.NashSpec`; None without one)."""
 
     scenario: Scenario
@@ -207,7 +207,7 @@ def resolve_nash(err: Errors, spec: Nash, bm: Benchmark, label: str = "") -> Nas
 def resolve_target(err: Errors, target: Target, bm: Benchmark, pol: Policy, rule=None,
                    label: str = "") -> TargetSpec:
     """Check a target against the dataset and the scenario's policy ``pol``; the
-    :class:`~model.core.targets.TargetSpec` with region indices and the boolean mask
+    :class:`~model.core.instruments.TargetSpec` with region indices and the boolean mask
     ``[importer, exporter, sector]`` of the instrument's cells."""
     for key, name in (("region", target.region), ("partner", target.partner)):
         if name is not None:

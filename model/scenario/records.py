@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from model.core.settings import SolverSettings
-from model.core.targets import Instrument
+from model.core.instruments import Instrument
 from model.scenario.selection import Selection
 
 #: default capital share of value added for factors = "specific_capital", when the scenario
@@ -82,7 +82,7 @@ class Target:
 
     ``balance`` is ``"bilateral"`` (exports of ``region`` to ``partner`` minus imports from it)
     or ``"overall"``; ``value`` the target in the dataset's unit; ``instrument`` one of
-    :data:`model.core.targets.INSTRUMENTS` acting on the selected cells (or, for
+    :data:`model.core.instruments.INSTRUMENTS` acting on the selected cells (or, for
     ``trade_balance``, on the overall balance of ``instrument_region``); ``bounds`` the search
     interval (None: the instrument's default, for ``trade_balance`` the region's benchmark
     exports plus imports either side of its balance in the scenario).
