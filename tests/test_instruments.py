@@ -416,7 +416,7 @@ def test_secant_steps_after_loose_solves_end_at_the_target():
         def gap(v, tol):
             return a * (v - root) + b * (v - root) ** 2 + size * tol * next(errors)
 
-        v = _secant(gap, 0.0, spec, 1e-14, 1e-13, 1.0)
+        v = _secant(gap, 0.0, spec, 1e-13, 1.0)  # a gap within 1e-14 ends it
         if v is not None:
             ended += 1
             worst = max(worst, abs(a * (v - root) + b * (v - root) ** 2))

@@ -75,23 +75,24 @@ def _tolerance(miss: float | None, tight: float) -> float:
     return min(max(FORCING * miss, tight), loose)
 
 
-def _secant(gap, guess: float, spec: TargetSpec, ftol: float, tight: float, scale: float,
+def _secant(gap, guess: float, spec: TargetSpec, tight: float, scale: float,
             loosen: bool = True, steps: int = 12):
     """Secant steps on the instrument (on its logarithm for a geometric one) from ``guess`` and
-    a point a thousandth away: the value at which ``|gap|`` is at most ``ftol`` or the next
-    step would move less than 1e-13 (``gap`` was last evaluated there, at tolerance
-    ``tight``), or None where a step leaves the bounds, the gap is flat, the model does not
-    solve or the quotas do not settle, or after ``steps`` steps (the bracketing search then
-    takes over).  ``gap(v, tol)`` solves at tolerance ``tol``; with ``loosen``, the steps'
-    solves are loose while the gap, relative to ``scale`` (world value added), is large
-    (:func:`_tolerance`; not for quotas, whose rounds settle their wedges to 1e-12 in each
-    solve), and the search ends only on tight ones."""
+    a point a thousandth away: the value at which ``|gap|`` is at most :data:`SECANT_FTOL` of
+    ``scale`` (world value added) or the next step would move less than 1e-13 (``gap`` was
+    last evaluated there, at tolerance ``tight``), or None where a step leaves the bounds, the
+    gap is flat, the model does not solve or the quotas do not settle, or after ``steps``
+    steps (the bracketing search then takes over).  ``gap(v, tol)`` solves at tolerance
+    ``tol``; with ``loosen``, the steps' solves are loose while the gap, relative to
+    ``scale``, is large (:func:`_tolerance`; not for quotas, whose rounds settle their wedges
+    to 1e-12 in each solve), and the search ends only on tight ones."""
     lo, hi = (_coordinate(spec, b) for b in spec.bounds)
     z0 = _coordinate(spec, guess)
     h = 1e-3 * (1.0 if spec.instrument.geometric else max(1.0, abs(z0)))
     z1 = z0 + h if z0 + h <= hi else z0 - h
     if not (np.isfinite(z0) and lo <= z1 <= hi):
         return None
+    ftol = SECANT_FTOL * scale
 
     def at(z: float, last: float | None) -> tuple[float, bool]:
         tol = _tolerance(None if last is None else abs(last) / scale, tight) if loosen else tight
@@ -132,7 +133,7 @@ JOINT_STEPS = 30
 
 
 def _joint_steps(bm: Benchmark, policy: Policy, spec: TargetSpec, settings: SolverSettings,
-                 x0, guess: float, start: QuotaOutcome, ftol: float):
+                 x0, guess: float, start: QuotaOutcome):
     r"""Broyden steps on the instrument and the quotas' wedges together, from ``guess`` and
     the wedges and rent transfers of ``start`` (a nearby problem's quota outcome): each
     evaluation is one equilibrium solve at an instrument value and wedges, which gives the
@@ -146,9 +147,9 @@ def _joint_steps(bm: Benchmark, policy: Policy, spec: TargetSpec, settings: Solv
     starts from the states of the previous ones extrapolated along the step (their own
     Broyden estimate of :math:`\partial x / \partial y`).  Its solves are loose while the
     target or a quota is missed by much (:func:`_tolerance`).  It stops, after two solves in a
-    row at the search's own tolerance, where the balance misses the target by at most ``ftol``
-    (or the instrument's step is below 1e-13 of it) and every wedge's step is below 1e-12: the
-    criteria of the nested search.
+    row at the search's own tolerance, where the balance misses the target by at most
+    :data:`SECANT_FTOL` of world value added (or the instrument's step is below 1e-13 of it)
+    and every wedge's step is below 1e-12: the criteria of the nested search.
 
     Returns ``(solution with its quota outcome, instrument value)``, or None where a quota's
     rent goes (in part) to the exporter (the transfers, updated after each solve in the quota
@@ -174,6 +175,7 @@ def _joint_steps(bm: Benchmark, policy: Policy, spec: TargetSpec, settings: Solv
     transfers = np.zeros(nr)  # every rent to the importer's government: none
 
     world = max(float(bm.VA0.sum()), 1.0)
+    ftol = SECANT_FTOL * world
 
     def evaluate(y, x, f_last=None):
         """The solve at ``y`` from ``x``, loose after a large miss ``f_last``
@@ -309,15 +311,13 @@ def solve_target(bm: Benchmark, policy: Policy, spec: TargetSpec,
                            dataclasses.replace(last, converged=False))
 
     if guess is not None and np.isfinite(guess):
-        world = max(float(bm.VA0.sum()), 1.0)
-        ftol = SECANT_FTOL * world
         if quota_start is not None:
-            joint = _joint_steps(bm, policy, spec, settings, x0, guess, quota_start, ftol)
+            joint = _joint_steps(bm, policy, spec, settings, x0, guess, quota_start)
             if joint is not None:
                 sol, v = joint
                 return sol, with_instrument(policy, spec, v), v
         loosen = with_instrument(policy, spec, guess).quotas is None
-        v = _secant(gap, guess, spec, ftol, settings.tol, world, loosen)
+        v = _secant(gap, guess, spec, settings.tol, max(float(bm.VA0.sum()), 1.0), loosen)
         if v is not None:  # the last solve was at v
             return state["sol"], with_instrument(policy, spec, v), v
         from scipy.optimize import brentq  # here: scipy.optimize takes half a second to import
