@@ -296,6 +296,45 @@ def test_welfare_in_money_is_welfare_times_benchmark_income(example_run):
                                rtol=1e-10, atol=1e-10)
 
 
+def test_a_run_hides_dask_unless_it_uses_a_cluster(tmp_path):
+    """`python -m model.run` makes dask look not installed to a run that sends nothing to a
+    Dask cluster: xarray would load dask and distributed (about half a second) only to find
+    that no array is a dask array.  Such a run loads no dask module, and its results are
+    those of a run where dask is loaded; a run that may use a cluster (a scheduler on the
+    command line or in the file, or a file that cannot be read) hides nothing."""
+    pytest.importorskip("dask")
+    from model.run import uses_cluster
+
+    example = str(ROOT / "scenarios" / "example.toml")
+    code = ("import sys\n"
+            "if sys.argv[2] == 'loaded': import dask.array\n"
+            "from model.run import main\n"
+            f"code = main([{example!r}, '--quiet', '--out', sys.argv[1]], whole_process=True)\n"
+            "print(code, sorted(m for m in sys.modules if m.split('.')[0] in ('dask', "
+            "'distributed') and sys.modules[m] is not None))")
+    outs = {}
+    for case in ("plain", "loaded"):
+        out = tmp_path / case / "results.nc"
+        done = subprocess.run([sys.executable, "-c", code, str(out), case], cwd=ROOT,
+                              capture_output=True, text=True, check=True)
+        code_, loaded = done.stdout.split(" ", 1)
+        assert code_ == "0", done.stdout + done.stderr
+        assert ("dask.array" in loaded) == (case == "loaded"), done.stdout
+        assert (loaded.strip() == "[]") == (case == "plain"), done.stdout
+        outs[case] = xr.load_dataset(out)
+    xr.testing.assert_identical(outs["plain"], outs["loaded"])
+    # which command lines may use a cluster
+    clustered = tmp_path / "clustered.toml"
+    clustered.write_text('data = "x"\n[sweep]\nscheduler = "tcp://h:1"\n', encoding="utf-8")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("data = \n", encoding="utf-8")
+    assert not uses_cluster([example, "--quiet", "--out", "x.nc"])
+    assert not uses_cluster([example, "--", "--scheduler"])  # a file named so, not the option
+    for argv in ([example, "--scheduler", "tcp://h:1"], ["--sch=tcp://h:1", example],
+                 [str(clustered)], [str(broken)], [str(tmp_path / "missing.toml")]):
+        assert uses_cluster(argv), argv
+
+
 def test_version():
     result = subprocess.run([sys.executable, "-m", "model.run", "--version"],
                             capture_output=True, text=True, cwd=ROOT)
@@ -304,8 +343,9 @@ def test_version():
 
 def test_the_sweep_modules_load_up_front_only_for_a_sweep(tmp_path):
     """Runs load up front (Ctrl-C held) what they will import; a file without a [sweep] table
-    does not pay for the sweep's modules, one with it or one that cannot be read does."""
-    from model.run import PRELOAD_SOBOL, PRELOAD_SWEEP, preloaded
+    does not pay for the sweep's modules, one with it or one that cannot be read does; the
+    same for the Sobol' sequence and the normal quantile function."""
+    from model.run import PRELOAD, PRELOAD_NORMAL, PRELOAD_SOBOL, PRELOAD_SWEEP, preloaded
 
     plain = tmp_path / "plain.toml"
     plain.write_text('data = "x"\n[scenarios.a]\n', encoding="utf-8")
@@ -324,6 +364,21 @@ def test_the_sweep_modules_load_up_front_only_for_a_sweep(tmp_path):
     assert not set(PRELOAD_SOBOL) & set(preloaded([str(swept)]))
     assert not set(PRELOAD_SOBOL) & set(preloaded([str(plain)]))
     assert set(PRELOAD_SOBOL) <= set(preloaded([str(broken)]))
+    # scipy.special only for a normal or lognormal parameter (or a file that cannot be read)
+    for dist in ("normal", "lognormal", "uniform"):
+        drawn = tmp_path / f"{dist}.toml"
+        drawn.write_text(f'data = "x"\n[sweep]\n[[sweep.parameters]]\nname = "sigma"\n'
+                         f'distribution = "{dist}"\n', encoding="utf-8")
+        assert (set(PRELOAD_NORMAL) <= set(preloaded([str(drawn)]))) == (dist != "uniform")
+    assert not set(PRELOAD_NORMAL) & set(preloaded([str(swept)]))
+    assert not set(PRELOAD_NORMAL) & set(preloaded([str(plain)]))
+    assert set(PRELOAD_NORMAL) <= set(preloaded([str(broken)]))
+    code = ("import sys, importlib; [importlib.import_module(m) for m in sys.argv[1:]]; "
+            "print(sorted(m for m in ('scipy.special', 'scipy.stats') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code, *PRELOAD, *PRELOAD_SWEEP,
+                             "model.sweep.designs", "model.study"],
+                            capture_output=True, text=True, cwd=ROOT, check=True)
+    assert loaded.stdout.strip() == "[]"  # nothing a sweep's modules import loads them
     # the file is found wherever the options and their values stand
     out = str(tmp_path / "o.nc")
     for argv in (["--out", out, str(plain)], [f"--out={out}", str(plain)],
