@@ -255,7 +255,9 @@ def optimal_tariff_figure(result: xr.Dataset):
 
 def save(fig, path: Path, dpi: int = 100) -> Path:
     """Write ``fig`` as a PNG, its layout computed once (``savefig`` would lay it out, draw it
-    without rendering and lay it out again while drawing it)."""
+    without rendering and lay it out again while drawing it), compressed at zlib's level 3
+    (the default, 6, takes 1.5-2.5 times as long to encode these figures for files 2-9 %
+    smaller)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     import matplotlib
@@ -271,5 +273,5 @@ def save(fig, path: Path, dpi: int = 100) -> Path:
             # laid out: no engine (not "none", which savefig takes as one), so one drawing
             fig.set_layout_engine(None)
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=dpi, format="png")
+            fig.savefig(tmp, dpi=dpi, format="png", pil_kwargs={"compress_level": 3})
     return path
