@@ -96,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args, out: Path, study, spec) -> int:
     """Solve, sweep and write, the output folder locked."""
     if not args.quiet and not compiled():
-        print("compiling the solver (once per installation; about a minute)...", flush=True)
+        print("compiling the solver (once per installation or update of its code; about a "
+              "minute)...", flush=True)
     solved = solve_study(study)
     for message in solved.warnings:
         print(f"warning: {message}", file=sys.stderr)

@@ -448,6 +448,9 @@ def evaluate_lean(x, p, ws):
         Ym = np.zeros((nr, ns))  # imports before the exporter's cost factor
         rents = np.zeros(nr)
         cost_factors(ws.lc, sigma_m, ec)
+        # which pass, as a value known at run time: with the constants True and False numba
+        # would compile sales_untaxed twice, once for each (a second of a first run)
+        first = nr > 0
         for n in range(nr):
             market_prices(n, ws.lc, pi0, sigma, sigma_m, ws.wD, wM, ws.m0, ec, ws.lPs, ws.lP,
                           pi1, sm, sc, live)
@@ -458,7 +461,7 @@ def evaluate_lean(x, p, ws):
                 _sales_of(n, pi1, inv1pt, inv1pe, E_old, Y, rents, revenue)
             else:
                 sales_untaxed(n, inv1pt, wMt, ec, pi1, scale, smr, E_old, Y, Ym, revenue, sm,
-                              True)
+                              first)
         ws.flags[STALE] = not taxed
         add_imports(ec, Ym, Y)
         _absorption(s.alpha, s.gamma, ws.income, Y, rents, revenue, ws.E)
@@ -470,7 +473,7 @@ def evaluate_lean(x, p, ws):
                 _sales_of(n, pi1, inv1pt, inv1pe, ws.E, ws.Y, ws.rents, revenue)
             else:
                 sales_untaxed(n, inv1pt, wMt, ec, pi1, scale, smr, ws.E, ws.Y, Ym, revenue, sm,
-                              False)
+                              not first)
         add_imports(ec, Ym, ws.Y)
     else:
         ws.flags[STALE] = 0  # pi1 is written whole here
