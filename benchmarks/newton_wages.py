@@ -20,9 +20,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from model.core.cache import install
 from model.core.fixed_point import fixed_point_map
 from model.core.kernels import workspace
 from model.core.layout import split
+
+install([__file__])  # compiled calls of the model's kernels: cached against their sources too
 
 
 @njit(cache=True)

@@ -158,8 +158,9 @@ def _write(args, out: Path, study, spec, solved, compared) -> tuple[int, list]:
 def compiled() -> bool:
     """Whether the solver's compiled code is in numba's cache (else the first solve compiles
     it): numba's index for the solver as it is now, in the folder numba reads (the function's
-    line is in the index's name and the source's time stamp inside it, so an index left by
-    other code does not count)."""
+    line is in the index's name, and the stamp of its source and the digest of every file with
+    compiled functions (:mod:`model.core.cache`) inside it, so an index left by other code
+    does not count)."""
     from model.core import fixed_point
 
     try:

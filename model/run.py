@@ -53,32 +53,38 @@ def scenario_argument(argv: list[str]) -> str | None:
     return None
 
 
-def _scenario_table(argv: list[str]) -> dict:
-    """The scenario file of ``argv`` as a table (the errors of one that cannot be read are
-    raised here and reported later, by the parser)."""
+def scenario_table(argv: list[str]):
+    """The scenario file of the command line ``argv`` as a table, or the exception that
+    reading it raised (the parser reports it later)."""
     import tomllib
-    from pathlib import Path
-
-    with open(Path(scenario_argument(argv)), "rb") as f:
-        return tomllib.load(f)
-
-
-def preloaded(argv: list[str]) -> tuple[str, ...]:
-    """The modules to load up front for the command line ``argv``: the sweep's only if the
-    scenario file has a ``[sweep]`` table, the searches' only if a scenario searches an
-    instrument or the report compares another file, and all of them if the file cannot be read
-    here (its errors are reported later, by the parser)."""
-    from pathlib import Path
 
     try:
-        doc = _scenario_table(argv)
+        with open(scenario_argument(argv), "rb") as f:
+            return tomllib.load(f)
+    except Exception as exc:  # anything unreadable
+        return exc
+
+
+def preloaded(argv: list[str], table=None) -> tuple[str, ...]:
+    """The modules to load up front for the command line ``argv`` (``table``: its
+    :func:`scenario_table`, read here if not given): the sweep's only if the scenario file has
+    a ``[sweep]`` table, the searches' only if a scenario searches an instrument or the report
+    compares another file, and all of them if the file cannot be read here (its errors are
+    reported later, by the parser)."""
+    from pathlib import Path
+
+    doc = scenario_table(argv) if table is None else table
+    try:
+        if isinstance(doc, Exception):
+            raise doc
         path = Path(scenario_argument(argv))
         sweep = doc.get("sweep")
         has_sweep = sweep is not None
-        sobol = not isinstance(sweep, dict) or sweep.get("method") == "sobol"
-        normal = not isinstance(sweep, dict) or any(
+        method = sweep.get("method") if isinstance(sweep, dict) else None
+        sobol = not isinstance(sweep, dict) or method == "sobol"
+        normal = not isinstance(sweep, dict) or method != "quadrature" and any(  # its nodes
             not isinstance(p, dict) or p.get("distribution") in ("normal", "lognormal")
-            for p in sweep.get("parameters", []))
+            for p in sweep.get("parameters", []))  # are standard normal: no quantiles
         searches = any(not isinstance(s, dict) or any(k in s for k in SEARCH_KEYS)
                        for s in doc.get("scenarios", {}).values())
         for entry in doc.get("report", {}).get("compare", []):
@@ -96,29 +102,30 @@ def preloaded(argv: list[str]) -> tuple[str, ...]:
 DASK = ("dask", "distributed")
 
 
-def uses_cluster(argv: list[str]) -> bool:
-    """Whether the command line ``argv`` may send work to a Dask cluster: it names a scheduler
-    (``--scheduler`` or an abbreviation, before any ``--``), its scenario file has a ``[sweep]``
-    ``scheduler``, or the file cannot be read here."""
+def uses_cluster(argv: list[str], table=None) -> bool:
+    """Whether the command line ``argv`` (``table``: its :func:`scenario_table`, read here if
+    not given) may send work to a Dask cluster: it names a scheduler (``--scheduler`` or an
+    abbreviation, before any ``--``), its scenario file has a ``[sweep]`` ``scheduler``, or the
+    file cannot be read here."""
     for a in argv:
         if a == "--":
             break
         name = a.split("=", 1)[0]
         if len(name) > 2 and name.startswith("--") and "--scheduler".startswith(name):
             return True
-    try:
-        sweep = _scenario_table(argv).get("sweep", {})
-        return not isinstance(sweep, dict) or "scheduler" in sweep
-    except Exception:
+    doc = scenario_table(argv) if table is None else table
+    if isinstance(doc, Exception):
         return True
+    sweep = doc.get("sweep", {})
+    return not isinstance(sweep, dict) or "scheduler" in sweep
 
 
 def hide_dask() -> None:
     """Make dask look not installed to this process, unless it is loaded already: for a run
     that sends nothing to a Dask cluster, before xarray is imported.  No array of such a run is
     a dask array and no dask scheduler runs in it, so xarray loses nothing by not knowing dask;
-    where dask is installed it would otherwise load dask, ``dask.array`` and ``distributed``
-    (about 0.8 s) only to find that out."""
+    where dask is installed it would otherwise load ``dask.base`` and ``distributed`` (about
+    0.5 s) only to find that out."""
     if "dask" in sys.modules:
         return
     for name in DASK:
@@ -136,9 +143,10 @@ def main(argv: list[str] | None = None, whole_process: bool = False) -> int:
 
         argv = sys.argv[1:] if argv is None else argv
         with deferred_interrupt():  # raises KeyboardInterrupt at its end if one came
-            if whole_process and not uses_cluster(argv):
+            table = scenario_table(argv)
+            if whole_process and not uses_cluster(argv, table):
                 hide_dask()
-            for name in preloaded(argv):
+            for name in preloaded(argv, table):
                 importlib.import_module(name)
         from model.cli import main as run
 

@@ -50,14 +50,56 @@ def test_a_cached_function_is_compiled_again_when_a_function_it_calls_changes(tm
     assert _run(code, cache) == (2.5, 0)  # and cached again
 
 
-def test_every_file_with_compiled_functions_is_followed():
+def test_every_file_with_compiled_functions_is_followed(tmp_path):
     """:data:`model.core.cache.SOURCES` lists every file of the package that defines a numba
-    function, and the digest changes with any of them."""
+    function; code outside it that compiles calls to the kernels (a benchmark) installs the
+    check for its own file; the package's functions are cached by the check's locators; and
+    the digest changes with a byte of any of the files."""
+    def compiles(p):
+        return "njit" in p.read_text(encoding="utf-8")
+
     compiled = {p.relative_to(ROOT / "model").as_posix()
-                for p in (ROOT / "model").rglob("*.py")
-                if "njit" in p.read_text(encoding="utf-8") and p.name != "cache.py"}
+                for p in (ROOT / "model").rglob("*.py") if compiles(p) and p.name != "cache.py"}
     assert compiled == set(SOURCES)
-    assert not any("njit" in p.read_text(encoding="utf-8")
-                   for p in (ROOT / "calibration").rglob("*.py"))
-    files = [ROOT / "model" / s for s in SOURCES]
-    assert digest(files) != digest(files[:-1])
+    assert not any(compiles(p) for p in (ROOT / "calibration").rglob("*.py"))
+    outside = [p for p in (ROOT / "benchmarks").rglob("*.py") if compiles(p)]
+    assert outside and all("install([__file__])" in p.read_text(encoding="utf-8")
+                           for p in outside)
+    from benchmarks import newton_wages
+    from model.core import fixed_point
+    from model.sweep import kernels
+
+    for function in (fixed_point.solve_with_retries, kernels.solve_draws, newton_wages._inner):
+        assert type(function._cache._impl.locator).__name__.startswith("AllSources")
+    files = [tmp_path / s.replace("/", "_") for s in SOURCES]
+    for f, s in zip(files, SOURCES):
+        f.write_bytes((ROOT / "model" / s).read_bytes())
+    before = digest(files)
+    for f in files:
+        text = f.read_bytes()
+        f.write_bytes(text[:-1] + b"\t")
+        assert digest(files) != before, f
+        f.write_bytes(text)
+    assert digest(files) == before
+
+
+def test_installing_again_replaces_the_check(tmp_path):
+    """A second install of the same files replaces the first (numba's list of locators does
+    not grow); one of other files is added beside it."""
+    from numba.core import caching
+
+    from model.core.cache import install
+
+    a, b = tmp_path / "a.py", tmp_path / "b.py"
+    a.write_text("x = 1\n", encoding="utf-8")
+    b.write_text("y = 1\n", encoding="utf-8")
+    original = list(caching.CacheImpl._locator_classes)
+    try:
+        assert install([a])
+        once = len(caching.CacheImpl._locator_classes)
+        assert install([a])
+        assert len(caching.CacheImpl._locator_classes) == once
+        assert install([b])
+        assert len(caching.CacheImpl._locator_classes) > once
+    finally:
+        caching.CacheImpl._locator_classes = original

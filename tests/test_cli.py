@@ -296,6 +296,28 @@ def test_welfare_in_money_is_welfare_times_benchmark_income(example_run):
                                rtol=1e-10, atol=1e-10)
 
 
+def _example_with_and_without_dask(tmp_path, run: str, report: str) -> dict:
+    """Run example.toml in a fresh process by the statements ``run`` (which write to ``out``),
+    once as it is and once with dask.array loaded first; its results must be the same both
+    times.  Returns what ``print(report)`` printed at the end, by case ("plain", "loaded")."""
+    code = ("import sys\n"
+            "out = sys.argv[1]\n"
+            "example = sys.argv[3]\n"
+            "if sys.argv[2] == 'loaded': import dask.array\n"
+            f"{run}\n"
+            f"print({report})")
+    printed, results = {}, {}
+    for case in ("plain", "loaded"):
+        out = tmp_path / case / "results.nc"
+        done = subprocess.run([sys.executable, "-c", code, str(out), case,
+                               str(ROOT / "scenarios" / "example.toml")], cwd=ROOT,
+                              capture_output=True, text=True, check=True)
+        printed[case] = done.stdout.strip()
+        results[case] = xr.load_dataset(out)
+    xr.testing.assert_identical(results["plain"], results["loaded"])
+    return printed
+
+
 def test_a_run_hides_dask_unless_it_uses_a_cluster(tmp_path):
     """`python -m model.run` makes dask look not installed to a run that sends nothing to a
     Dask cluster: xarray would load dask and distributed (about half a second) only to find
@@ -305,24 +327,14 @@ def test_a_run_hides_dask_unless_it_uses_a_cluster(tmp_path):
     pytest.importorskip("dask")
     from model.run import uses_cluster
 
+    printed = _example_with_and_without_dask(
+        tmp_path, "from model.run import main\n"
+                  "code = main([example, '--quiet', '--out', out], whole_process=True)",
+        "code, sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed') "
+        "and sys.modules[m] is not None)")
+    assert printed["plain"] == "0 []"
+    assert printed["loaded"].startswith("0 [") and "'dask.array'" in printed["loaded"]
     example = str(ROOT / "scenarios" / "example.toml")
-    code = ("import sys\n"
-            "if sys.argv[2] == 'loaded': import dask.array\n"
-            "from model.run import main\n"
-            f"code = main([{example!r}, '--quiet', '--out', sys.argv[1]], whole_process=True)\n"
-            "print(code, sorted(m for m in sys.modules if m.split('.')[0] in ('dask', "
-            "'distributed') and sys.modules[m] is not None))")
-    outs = {}
-    for case in ("plain", "loaded"):
-        out = tmp_path / case / "results.nc"
-        done = subprocess.run([sys.executable, "-c", code, str(out), case], cwd=ROOT,
-                              capture_output=True, text=True, check=True)
-        code_, loaded = done.stdout.split(" ", 1)
-        assert code_ == "0", done.stdout + done.stderr
-        assert ("dask.array" in loaded) == (case == "loaded"), done.stdout
-        assert (loaded.strip() == "[]") == (case == "plain"), done.stdout
-        outs[case] = xr.load_dataset(out)
-    xr.testing.assert_identical(outs["plain"], outs["loaded"])
     # which command lines may use a cluster
     clustered = tmp_path / "clustered.toml"
     clustered.write_text('data = "x"\n[sweep]\nscheduler = "tcp://h:1"\n', encoding="utf-8")
@@ -370,6 +382,10 @@ def test_the_sweep_modules_load_up_front_only_for_a_sweep(tmp_path):
         drawn.write_text(f'data = "x"\n[sweep]\n[[sweep.parameters]]\nname = "sigma"\n'
                          f'distribution = "{dist}"\n', encoding="utf-8")
         assert (set(PRELOAD_NORMAL) <= set(preloaded([str(drawn)]))) == (dist != "uniform")
+    quadrature = tmp_path / "quadrature.toml"  # its nodes are standard normal: no quantiles
+    quadrature.write_text('data = "x"\n[sweep]\nmethod = "quadrature"\n[[sweep.parameters]]\n'
+                          'name = "sigma"\ndistribution = "normal"\n', encoding="utf-8")
+    assert not set(PRELOAD_NORMAL) & set(preloaded([str(quadrature)]))
     assert not set(PRELOAD_NORMAL) & set(preloaded([str(swept)]))
     assert not set(PRELOAD_NORMAL) & set(preloaded([str(plain)]))
     assert set(PRELOAD_NORMAL) <= set(preloaded([str(broken)]))
@@ -484,17 +500,7 @@ def test_a_run_loads_no_dask_array_module(tmp_path):
 
     if not hasattr(pycompat, "_cached_duck_array_modules"):
         pytest.skip("this xarray keeps no record of its check")
-    code = ("import sys\n"
-            "if sys.argv[2] == 'loaded': import dask.array\n"
-            "from model.cli import main\n"
-            f"code = main([{str(ROOT / 'scenarios' / 'example.toml')!r}, '--quiet', '--out', "
-            "sys.argv[1]])\n"
-            "print(code, 'dask.array' in sys.modules)")
-    outs = {}
-    for case in ("plain", "loaded"):
-        out = tmp_path / case / "results.nc"
-        done = subprocess.run([sys.executable, "-c", code, str(out), case], cwd=ROOT,
-                              capture_output=True, text=True, check=True)
-        assert done.stdout.split() == ["0", str(case == "loaded")], done.stdout + done.stderr
-        outs[case] = xr.load_dataset(out)
-    xr.testing.assert_identical(outs["plain"], outs["loaded"])
+    printed = _example_with_and_without_dask(
+        tmp_path, "from model.cli import main\ncode = main([example, '--quiet', '--out', out])",
+        "code, 'dask.array' in sys.modules")
+    assert printed == {"plain": "0 False", "loaded": "0 True"}

@@ -6,11 +6,15 @@ file has changed (a limitation numba documents).  After an update of the package
 could then run the old equations.  :func:`install` makes numba check every compiled function
 of the package against a digest of all the files that hold compiled functions
 (:data:`SOURCES`) as well: a change to any of them compiles them again, once.
+
+Where ``NUMBA_CACHE_LOCATOR_CLASSES`` is set, numba uses the locators named there and only its
+own checks apply (a warning says so).
 """
 
 from __future__ import annotations
 
 import hashlib
+import warnings
 from pathlib import Path
 
 #: the files of the package with compiled (numba) functions, relative to ``model/``
@@ -29,39 +33,52 @@ def digest(paths) -> str:
     return h.hexdigest()
 
 
-def install(paths=None) -> bool:
-    """Make numba's cache check the compiled functions of ``paths`` (default: the package's
-    :data:`SOURCES`) against the digest of all of them, besides their own file; before those
-    functions are defined.  Returns False (numba's own checks only) where this numba keeps its
-    cache locators elsewhere or the files cannot be read."""
-    paths = [Path(p).resolve() for p in (paths or [_MODEL / s for s in SOURCES])]
+def install(files=None) -> bool:
+    """Make numba's cache check the compiled functions defined in ``files`` (default: the
+    package's :data:`SOURCES`) against the digest of :data:`SOURCES` and ``files`` together,
+    besides their own file; to be called before those functions are defined (code outside the
+    package that compiles calls to the package's kernels passes its own file).  Installing the
+    same files again replaces the earlier check.  Returns False where only numba's own checks
+    apply: ``NUMBA_CACHE_LOCATOR_CLASSES`` is set, this numba keeps its cache locators
+    elsewhere, or the files cannot be read."""
+    sources = [(_MODEL / s).resolve() for s in SOURCES]
+    claimed = [Path(p).resolve() for p in files] if files else sources
     try:
-        from numba.core import caching
+        from numba.core import caching, config
 
-        impl = getattr(caching, "CacheImpl", None) or caching._CacheImpl  # older numba
-        bases = list(impl._locator_classes)
+        impl = caching.CacheImpl
+        classes = list(impl._locator_classes)
     except (ImportError, AttributeError):
         return False
+    if getattr(config, "CACHE_LOCATOR_CLASSES", None):
+        warnings.warn("NUMBA_CACHE_LOCATOR_CLASSES is set: numba's cache is checked against "
+                      "each compiled function's own file only, so after a change to one of "
+                      "armington-cge's kernels its callers may keep the old code (clear the "
+                      "cache: remove the __pycache__ folders or NUMBA_CACHE_DIR)",
+                      stacklevel=2)
+        return False
     try:
-        stamp = digest(paths)
+        stamp = digest(sorted(set(sources) | set(claimed)))
     except OSError:  # not plain files (a zipped package): numba's own checks
         return False
-    files = {str(p) for p in paths}
-    wrapped = [_locator(base, files, stamp) for base in bases
-               if hasattr(base, "from_function") and hasattr(base, "get_source_stamp")]
-    impl._locator_classes = wrapped + bases
+    claims = frozenset(str(p) for p in claimed)
+    bases = [c for c in classes if getattr(c, "claims", None) is None]
+    others = [c for c in classes if getattr(c, "claims", None) not in (None, claims)]
+    impl._locator_classes = [_locator(base, claims, stamp) for base in bases
+                             if hasattr(base, "from_function")
+                             and hasattr(base, "get_source_stamp")] + others + bases
     return True
 
 
-def _locator(base, files: set[str], stamp: str):
-    """numba's cache locator ``base`` for the functions of ``files`` only, with ``stamp``
-    added to the stamp of each function's own file."""
+def _locator(base, claims: frozenset, stamp: str):
+    """numba's cache locator ``base`` for the functions defined in the files ``claims`` only,
+    with ``stamp`` added to the stamp of each function's own file."""
 
     class Locator(base):
         @classmethod
         def from_function(cls, py_func, py_file):
             try:
-                ours = str(Path(py_file).resolve()) in files
+                ours = str(Path(py_file).resolve()) in claims
             except (OSError, TypeError, ValueError):
                 ours = False
             return super().from_function(py_func, py_file) if ours else None
@@ -69,5 +86,6 @@ def _locator(base, files: set[str], stamp: str):
         def get_source_stamp(self):
             return super().get_source_stamp(), stamp
 
+    Locator.claims = claims
     Locator.__name__ = Locator.__qualname__ = f"AllSources{base.__name__}"
     return Locator

@@ -256,8 +256,8 @@ def optimal_tariff_figure(result: xr.Dataset):
 def save(fig, path: Path, dpi: int = 100) -> Path:
     """Write ``fig`` as a PNG, its layout computed once (``savefig`` would lay it out, draw it
     without rendering and lay it out again while drawing it), compressed at zlib's level 3
-    (the default, 6, takes 1.5-2.5 times as long to encode these figures for files 2-9 %
-    smaller)."""
+    (the default, 6, takes 1.5-2.5 times as long to encode these figures, for files at most
+    8 % smaller)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     import matplotlib
