@@ -266,9 +266,11 @@ def no_dask_arrays() -> None:
     loaded: a run never makes one (a sweep on a Dask cluster gets NumPy arrays back), and
     xarray would otherwise load ``dask.array`` (about 0.3 s) to check every array it is given.
 
-    xarray's own check is run with dask hidden from the import system, so its record is the
-    one xarray keeps when dask is not installed; where xarray keeps no such record (another
-    version), nothing is done."""
+    xarray's own check is run with dask hidden (:func:`model.run.hide_dask`, undone after), so
+    its record is the one xarray keeps when dask is not installed; where xarray keeps no such
+    record (another version), nothing is done."""
+    from model.run import hide_dask, unhide_dask
+
     if "dask" in sys.modules:
         return
     try:
@@ -279,22 +281,13 @@ def no_dask_arrays() -> None:
         return
     if "dask" in cache:
         return
-
-    class Hidden:
-        @staticmethod
-        def find_spec(name, path=None, target=None):
-            if name == "dask" or name.startswith("dask."):
-                raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-            return None
-
-    hidden = Hidden()
-    sys.meta_path.insert(0, hidden)
+    hidden = hide_dask()
     try:
         cache["dask"] = probe("dask")
     except Exception:  # another version's check: left to xarray
         pass
     finally:
-        sys.meta_path.remove(hidden)
+        unhide_dask(hidden)
 
 
 def _check_scheduler(address: str | None) -> None:

@@ -120,16 +120,25 @@ def uses_cluster(argv: list[str], table=None) -> bool:
     return not isinstance(sweep, dict) or "scheduler" in sweep
 
 
-def hide_dask() -> None:
+def hide_dask() -> tuple[str, ...]:
     """Make dask look not installed to this process, unless it is loaded already: for a run
     that sends nothing to a Dask cluster, before xarray is imported.  No array of such a run is
     a dask array and no dask scheduler runs in it, so xarray loses nothing by not knowing dask;
     where dask is installed it would otherwise load ``dask.base`` and ``distributed`` (about
-    0.5 s) only to find that out."""
+    0.5 s) only to find that out.  Returns the modules hidden (for :func:`unhide_dask`)."""
     if "dask" in sys.modules:
-        return
-    for name in DASK:
-        sys.modules.setdefault(name, None)  # the import system's "not installed"
+        return ()
+    hidden = tuple(name for name in DASK if name not in sys.modules)
+    for name in hidden:
+        sys.modules[name] = None  # the import system's "not installed"
+    return hidden
+
+
+def unhide_dask(hidden: tuple[str, ...]) -> None:
+    """Undo :func:`hide_dask` for the modules it ``hidden``."""
+    for name in hidden:
+        if name in sys.modules and sys.modules[name] is None:
+            del sys.modules[name]
 
 
 def main(argv: list[str] | None = None, whole_process: bool = False) -> int:
