@@ -75,6 +75,12 @@ class Benchmark:
         """(number of regions, number of sectors)."""
         return len(self.regions), len(self.sectors)
 
+    @property
+    def world_value_added(self) -> float:
+        """World value added, at least 1: the size that deficits, balance gaps and their
+        tolerances are measured against."""
+        return max(float(self.VA0.sum()), 1.0)
+
 
 def cost_shares(VA0: np.ndarray, M0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Value-added and intermediate cost shares ``(beta[n, j], gamma[n, k, j])``.

@@ -86,8 +86,7 @@ def make_policy(bm: Benchmark, t1=None, d_hat=None, D1=None, e1=None, pref=None,
         raise ModelError("a region cannot tax or change the trade cost of its own goods")
     if not np.isfinite(D1).all():
         raise ModelError("deficits must be finite")
-    scale = max(bm.VA0.sum(), 1.0)
-    if abs(D1.sum()) > 1e-9 * scale:
+    if abs(D1.sum()) > 1e-9 * bm.world_value_added:
         raise ModelError(f"deficits must sum to zero across regions; they sum to {D1.sum():.6g}")
     share = np.zeros((nr, ns)) if capital_share is None else np.broadcast_to(
         np.asarray(capital_share, dtype=float), (nr, ns)).copy()
@@ -130,7 +129,7 @@ def deficit_rule(bm: Benchmark, rule) -> np.ndarray:
         D1[n] = float(value)
         targeted[n] = True
     if targeted.all():
-        if abs(D1.sum()) > 1e-9 * max(bm.VA0.sum(), 1.0):
+        if abs(D1.sum()) > 1e-9 * bm.world_value_added:
             raise ModelError(
                 f"every region has a deficit target and the targets sum to {D1.sum():.6g}, not 0"
             )

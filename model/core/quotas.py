@@ -255,7 +255,7 @@ def solve_quotas(bm: Benchmark, policy, settings, x0, sigma, solve_fixed, start=
         if start.slope is not None:
             measured = start.slope.copy()
     u[zero] = np.inf
-    scale = max(bm.VA0.sum(), 1.0)
+    scale = bm.world_value_added
     prev = None  # (u, gap) of the previous round, for the secant
     x = x0
     for rounds in range(1, MAX_ROUNDS + 1):

@@ -174,7 +174,7 @@ def _joint_steps(bm: Benchmark, policy: Policy, spec: TargetSpec, settings: Solv
         return None
     transfers = np.zeros(nr)  # every rent to the importer's government: none
 
-    world = max(float(bm.VA0.sum()), 1.0)
+    world = bm.world_value_added
     ftol = SECANT_FTOL * world
 
     def evaluate(y, x, f_last=None):
@@ -317,7 +317,7 @@ def solve_target(bm: Benchmark, policy: Policy, spec: TargetSpec,
                 sol, v = joint
                 return sol, with_instrument(policy, spec, v), v
         loosen = with_instrument(policy, spec, guess).quotas is None
-        v = _secant(gap, guess, spec, settings.tol, max(float(bm.VA0.sum()), 1.0), loosen)
+        v = _secant(gap, guess, spec, settings.tol, bm.world_value_added, loosen)
         if v is not None:  # the last solve was at v
             return state["sol"], with_instrument(policy, spec, v), v
         from scipy.optimize import brentq  # here: scipy.optimize takes half a second to import
