@@ -144,7 +144,8 @@ def unhide_dask(hidden: tuple[str, ...]) -> None:
 def main(argv: list[str] | None = None, whole_process: bool = False) -> int:
     """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit code.
     ``whole_process``: the process ends with the run (``python -m model.run``), so that a run
-    that sends nothing to a Dask cluster may hide dask from it (:func:`hide_dask`)."""
+    that sends nothing to a Dask cluster may hide dask from it (:func:`hide_dask`), if xarray
+    is not loaded yet."""
     try:
         import importlib
 
@@ -153,7 +154,9 @@ def main(argv: list[str] | None = None, whole_process: bool = False) -> int:
         argv = sys.argv[1:] if argv is None else argv
         with deferred_interrupt():  # raises KeyboardInterrupt at its end if one came
             table = scenario_table(argv)
-            if whole_process and not uses_cluster(argv, table):
+            # not once xarray is loaded: it has found dask installed, and would fail to load
+            # it later (a process that imported xarray before calling this)
+            if whole_process and not uses_cluster(argv, table) and "xarray" not in sys.modules:
                 hide_dask()
             for name in preloaded(argv, table):
                 importlib.import_module(name)

@@ -296,25 +296,29 @@ def test_welfare_in_money_is_welfare_times_benchmark_income(example_run):
                                rtol=1e-10, atol=1e-10)
 
 
-def _example_with_and_without_dask(tmp_path, run: str, report: str) -> dict:
+def _example_with_and_without_dask(tmp_path, run: str, report: str,
+                                   cases=("plain", "loaded")) -> dict:
     """Run example.toml in a fresh process by the statements ``run`` (which write to ``out``),
-    once as it is and once with dask.array loaded first; its results must be the same both
-    times.  Returns what ``print(report)`` printed at the end, by case ("plain", "loaded")."""
+    once for each of ``cases``: as it is ("plain"), with dask.array loaded first ("loaded"),
+    with xarray loaded first ("xarray"); its results must be the same every time.  Returns
+    what ``print(report)`` printed at the end, by case."""
     code = ("import sys\n"
             "out = sys.argv[1]\n"
             "example = sys.argv[3]\n"
             "if sys.argv[2] == 'loaded': import dask.array\n"
+            "if sys.argv[2] == 'xarray': import xarray\n"
             f"{run}\n"
             f"print({report})")
     printed, results = {}, {}
-    for case in ("plain", "loaded"):
+    for case in cases:
         out = tmp_path / case / "results.nc"
         done = subprocess.run([sys.executable, "-c", code, str(out), case,
                                str(ROOT / "scenarios" / "example.toml")], cwd=ROOT,
                               capture_output=True, text=True, check=True)
         printed[case] = done.stdout.strip()
         results[case] = xr.load_dataset(out)
-    xr.testing.assert_identical(results["plain"], results["loaded"])
+    for case in cases[1:]:
+        xr.testing.assert_identical(results[cases[0]], results[case])
     return printed
 
 
@@ -323,7 +327,8 @@ def test_a_run_hides_dask_unless_it_uses_a_cluster(tmp_path):
     Dask cluster: xarray would load dask and distributed (about half a second) only to find
     that no array is a dask array.  Such a run loads no dask module, and its results are
     those of a run where dask is loaded; a run that may use a cluster (a scheduler on the
-    command line or in the file, or a file that cannot be read) hides nothing."""
+    command line or in the file, or a file that cannot be read) hides nothing, nor does a run
+    in a process that loaded xarray first (xarray has found dask installed by then)."""
     pytest.importorskip("dask")
     from model.run import uses_cluster
 
@@ -331,9 +336,10 @@ def test_a_run_hides_dask_unless_it_uses_a_cluster(tmp_path):
         tmp_path, "from model.run import main\n"
                   "code = main([example, '--quiet', '--out', out], whole_process=True)",
         "code, sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed') "
-        "and sys.modules[m] is not None)")
+        "and sys.modules[m] is not None)", cases=("plain", "loaded", "xarray"))
     assert printed["plain"] == "0 []"
     assert printed["loaded"].startswith("0 [") and "'dask.array'" in printed["loaded"]
+    assert printed["xarray"].startswith("0 ")
     example = str(ROOT / "scenarios" / "example.toml")
     # which command lines may use a cluster
     clustered = tmp_path / "clustered.toml"
