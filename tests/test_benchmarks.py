@@ -86,3 +86,28 @@ def test_gegravity_comparison():
     assert 0 < result["welfare_max_abs_gap_pp"] < 0.5 * max(
         abs(w) for w in result["welfare_ours_pct"])
     assert result["gegravity"]["message"] == "The solution converged."
+
+
+def test_main_job_benchmark_times_the_run_and_each_phase(tmp_path, capsys):
+    """``python -m benchmarks.main_job`` on the example sweep: the whole process timed, and one
+    run split into phases that cover it (the figures' child runs beside the others)."""
+    from benchmarks.main_job import main as main_job, spread
+
+    path = tmp_path / "main_job.json"
+    assert main_job(["--file", "scenarios/sweep_example.toml", "--repeat", "1",
+                     "--json", str(path)]) == 0
+    result = json.loads(path.read_text())
+    wall, cpu = result["whole"]["wall_s"], result["whole"]["cpu_s"]
+    assert result["whole"]["runs"] == 1 and 0 < wall[0] == wall[1] == wall[2]
+    assert cpu[0] > 0
+    phases = result["phases_s"]
+    child = "figures (drawn in a child)"
+    assert {"start-up (imports, data)", "study", "sweep: central solves", "sweep: draws",
+            "sweep: sweep.nc", "sweep: figure", child} <= set(phases)
+    run = phases["whole run"]
+    in_run = sum(v for k, v in phases.items() if k not in ("whole run", child))
+    assert 0.8 * run < in_run <= run + 1e-6  # the phases of the run's own process cover it
+    assert 0 < phases[child] < run
+    printed = capsys.readouterr().out
+    assert "min / median / max" in printed and "sweep: draws" in printed
+    assert spread([3.0, 1.0, 2.0, 10.0]) == [1.0, 2.5, 10.0]

@@ -1,0 +1,178 @@
+"""The main job, ``python -m model.run scenarios/kiuchi.toml``, timed as a user runs it:
+``python -m benchmarks.main_job [--repeat 5] [--file FILE] [--cold] [--json PATH]``.
+
+1. **Whole process**, numba cache on disk: wall time and CPU time (user + system, of the run
+   and the children it waited for) of ``--repeat`` runs in fresh processes after one untimed
+   run that fills the cache, as min/median/max.
+2. **Where one run spends its time**: the same command once more, in a fresh process with
+   timers around its phases: start-up (imports, reading and calibrating the data), the
+   study's scenarios, the compared files, the sweep (central solves, draws by scenario,
+   ``sweep.nc``), the sweep's figure, the other outputs, and the figures drawn in a child
+   process meanwhile (the run waits for them at the end).  A phase missing from the file (no
+   sweep, no compared file) is left out.
+3. With ``--cold``, one run with an empty numba cache (a first run after installation or an
+   update of the code: every kernel compiled).
+
+Times on a shared machine are noisy: compare runs made one after another in the same session
+(or use ``python -m benchmarks.versus`` for the solver alone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.timing import ROOT, machine
+
+#: the main job
+FILE = "scenarios/kiuchi.toml"
+
+#: run in a fresh process by :func:`phases`: ``python -c _PHASES EVENTS FILE OUT``; each
+#: timed call appends ``{"phase", "start", "end", "pid"}`` (seconds since the process
+#: started) to EVENTS, from the run and from the child that draws the figures
+_PHASES = r"""
+import json, os, sys, time
+T0 = time.perf_counter()
+events, argv = sys.argv[1], sys.argv[2:]
+
+def record(phase, start, end):
+    line = json.dumps({"phase": phase, "start": start - T0, "end": end - T0,
+                       "pid": os.getpid()}) + "\n"
+    fd = os.open(events, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    try:
+        os.write(fd, line.encode())  # unbuffered: the drawing child leaves by os._exit
+    finally:
+        os.close(fd)
+
+def timer(module, name, phase):
+    import importlib
+    mod = importlib.import_module(module)
+    inner = getattr(mod, name)  # an AttributeError here: the benchmark needs updating
+    def timed(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            label = phase(args, kwargs) if callable(phase) else phase
+            record(label, start, time.perf_counter())
+    setattr(mod, name, timed)
+
+from model.run import leave, main, uses_cluster, hide_dask, scenario_table
+if not uses_cluster(argv, scenario_table(argv)):
+    hide_dask()  # as python -m model.run does, before xarray is loaded
+timer("model.cli", "solve_study",
+      lambda a, k: "compared files" if k.get("decomposition") is False else "study")
+timer("model.sweep.runner", "prepare_scenario", "sweep: central solves")
+timer("model.sweep.runner", "solve_chunk",
+      lambda a, k: "sweep: draws, searched" if a[0].search is not None else "sweep: draws")
+timer("model.sweep.runner", "assemble", "sweep: sweep.nc")
+timer("model.sweep.report", "write_sweep_figure", "sweep: figure")
+timer("model.cli", "write_outputs", "outputs (waiting for the figures at the end)")
+timer("model.output.drawing", "write_figures", "figures (drawn in a child)")
+code = main(argv, whole_process=True)
+record("whole run", T0, time.perf_counter())
+leave(code)
+"""
+
+
+def _cpu_of_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _run(argv: list[str], env: dict | None = None) -> tuple[float, float]:
+    """``(wall, cpu)`` seconds of ``python ARGV`` from the project root."""
+    cpu = _cpu_of_children()
+    start = time.perf_counter()
+    subprocess.run([sys.executable, *argv], cwd=ROOT, env=env, check=True,
+                   capture_output=True, timeout=1800)
+    return time.perf_counter() - start, _cpu_of_children() - cpu
+
+
+def spread(values: list[float]) -> list[float]:
+    """``[min, median, max]``."""
+    ordered = sorted(values)
+    n = len(ordered)
+    mid = ordered[n // 2] if n % 2 else 0.5 * (ordered[n // 2 - 1] + ordered[n // 2])
+    return [ordered[0], mid, ordered[-1]]
+
+
+def whole(file: str, out: Path, repeat: int) -> dict:
+    """Wall and CPU seconds of ``python -m model.run FILE`` (min/median/max over ``repeat``
+    runs after an untimed one)."""
+    argv = ["-m", "model.run", file, "--quiet", "--out", str(out / "results.nc")]
+    _run(argv)
+    walls, cpus = zip(*(_run(argv) for _ in range(repeat)))
+    return {"wall_s": spread(list(walls)), "cpu_s": spread(list(cpus)), "runs": repeat,
+            "walls_s": list(walls)}
+
+
+def phases(file: str, out: Path) -> dict:
+    """Seconds of each phase of one run (summed over calls; the figures' child separately)
+    and the whole run, from :data:`_PHASES`."""
+    events = out / "events.jsonl"
+    _run(["-c", _PHASES, str(events), file, "--quiet", "--out", str(out / "results.nc")])
+    rows = [json.loads(line) for line in events.read_text().splitlines()]
+    total = {}
+    for row in rows:
+        total[row["phase"]] = total.get(row["phase"], 0.0) + row["end"] - row["start"]
+    run = next(r for r in rows if r["phase"] == "whole run")
+    first = min((r["start"] for r in rows if r["pid"] == run["pid"]
+                 and r["phase"] != "whole run"), default=run["end"])
+    return {"start-up (imports, data)": first, **total}
+
+
+def cold(file: str, out: Path) -> dict:
+    """Wall and CPU seconds of one run with an empty numba cache."""
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        wall, cpu = _run(["-m", "model.run", file, "--quiet", "--out",
+                          str(out / "results.nc")], env)
+    return {"wall_s": wall, "cpu_s": cpu}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.main_job",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--file", default=FILE, help=f"scenario file (default {FILE})")
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs (default 5)")
+    parser.add_argument("--cold", action="store_true",
+                        help="also one run with an empty numba cache (about a minute more)")
+    parser.add_argument("--json", default=None, help="also write the figures to this file")
+    args = parser.parse_args(argv)
+    result = {"file": args.file, "machine": machine()}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        result["whole"] = whole(args.file, tmp / "whole", args.repeat)
+        result["phases_s"] = phases(args.file, tmp / "phases")
+        if args.cold:
+            result["cold"] = cold(args.file, tmp / "cold")
+    w, c = result["whole"]["wall_s"], result["whole"]["cpu_s"]
+    print(f"python -m model.run {args.file} (fresh process, numba cache on disk, "
+          f"{args.repeat} runs, min / median / max):")
+    print(f"  wall {w[0]:.2f} / {w[1]:.2f} / {w[2]:.2f} s; CPU {c[0]:.2f} / {c[1]:.2f} / "
+          f"{c[2]:.2f} s")
+    ph = result["phases_s"]
+    run = ph.get("whole run", float("nan"))
+    print(f"one more run, by phase ({run:.2f} s in all; the figures are drawn in a child "
+          "process while the run writes its other outputs):")
+    for name, seconds in ph.items():
+        if name != "whole run":
+            print(f"  {name:48s} {seconds:6.2f} s  {100 * seconds / run:5.1f} %")
+    if "cold" in result:
+        print(f"with an empty numba cache (compiling every kernel): wall "
+              f"{result['cold']['wall_s']:.2f} s, CPU {result['cold']['cpu_s']:.2f} s")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
