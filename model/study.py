@@ -166,7 +166,7 @@ def solve_scenario(study: Study, prepared: PreparedScenario, settings: SolverSet
     except ConvergenceError as exc:
         return ScenarioResult(prepared, pol, exc.solution, None, label, error=str(exc))
     except SEARCH_ERRORS as exc:
-        sol = exc.solution or solve(bm, dataclasses.replace(pol, quotas=None), settings)
+        sol = exc.solution or solve(bm, pol.replace(quotas=None), settings)
         return ScenarioResult(prepared, pol, dataclasses.replace(sol, converged=False), None,
                               label, error=str(exc))
     pol = sol.policy  # the instrument applied, quotas as their tariff equivalents

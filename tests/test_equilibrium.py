@@ -204,3 +204,29 @@ def test_trade_balance_helper_counts_only_foreign_flows():
     X = np.zeros((2, 2, 1))
     X[0, 0, 0], X[0, 1, 0], X[1, 0, 0], X[1, 1, 0] = 100.0, 7.0, 3.0, 50.0
     np.testing.assert_array_equal(trade_balance(X), [4.0, -4.0])
+
+
+def test_a_replaced_policy_is_what_dataclasses_replace_makes():
+    """``Policy.replace`` (the searches' way to change a policy) gives the fields
+    ``dataclasses.replace`` gives, the new arrays frozen like the others, the original
+    untouched; an unknown field is an error."""
+    import dataclasses
+
+    bm = calibrate(random_dataset(3, 4, seed=2))
+    pol = make_policy(bm, capital_share=0.3, fixed_real_wage=[True, False, False])
+    e1 = np.full(pol.e1.shape, 0.1)
+    np.fill_diagonal(e1[:, :, 0], 0.0)
+    fast, slow = pol.replace(e1=e1, quotas=None), dataclasses.replace(pol, e1=e1.copy())
+    assert type(fast) is type(slow)
+    for field in dataclasses.fields(pol):
+        a, b = getattr(fast, field.name), getattr(slow, field.name)
+        if isinstance(a, np.ndarray):
+            np.testing.assert_array_equal(a, b)
+            assert not a.flags.writeable
+        else:
+            assert a == b
+    assert fast.e1 is e1 and (pol.e1 == 0).all() and fast.t1 is pol.t1
+    with pytest.raises(ValueError):
+        fast.e1[0, 1, 0] = 0.2
+    with pytest.raises(TypeError, match="tariffs"):
+        pol.replace(tariffs=pol.t1)

@@ -204,6 +204,28 @@ def test_the_overall_balance_meets_a_bilateral_target(world):
                                atol=1e-12)
 
 
+def test_the_balance_a_target_meets_is_the_bilateral_balance_of_the_shipments(world):
+    """``balance`` reads one pair of regions from the solution: the same number, to the bit,
+    as the bilateral balance of all the shipments (and zero for a region with itself), with a
+    quota's tariff equivalent in the effective policy."""
+    from calibration.accounts import bilateral_balance
+    from model.core.outcomes_numpy import shipments
+
+    bm = world
+    t1 = np.array(bm.t0)
+    t1[0, 1, :] += 0.3
+    t1[2, 0, 1] = np.inf  # a prohibitive tariff: no shipments there
+    quota = make_policy(bm, quotas=make_quotas([(N, I, J)], 0.8, 0.0))
+    for pol in (make_policy(bm, t1=t1), quota):
+        sol = solve(bm, pol, TIGHT)
+        X = shipments(sol.pi1, sol.E1, (sol.policy or pol).t1)
+        everything = bilateral_balance(X)
+        for r in range(3):
+            for p in range(3):
+                assert balance(pol, sol, r, p) == everything[r, p], (r, p)
+        assert balance(pol, sol, 0, 1) != 0.0
+
+
 # ------------------------------------------------------------------ optimal tariffs
 def two_countries(sigma=5.0, home=(80.0, 20.0), foreign=(20.0, 130.0)):
     X = np.array([[[home[0]], [home[1]]], [[foreign[0]], [foreign[1]]]])

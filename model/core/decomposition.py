@@ -29,7 +29,6 @@ total welfare change to about 1e-8 (percentage points).
 
 from __future__ import annotations
 
-import dataclasses
 
 import numpy as np
 
@@ -75,8 +74,7 @@ NET = "welfare_net_of_transfer"
 
 def policy_at(bm: Benchmark, policy: Policy, lam: float) -> Policy:
     """The policy a fraction ``lam`` of the way from the benchmark to ``policy``."""
-    return dataclasses.replace(
-        policy,
+    return policy.replace(
         t1=bm.t0 + lam * (policy.t1 - bm.t0),
         d_hat=np.exp(lam * np.log(policy.d_hat)),
         D1=bm.D0 + lam * (policy.D1 - bm.D0),

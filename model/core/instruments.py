@@ -11,13 +11,11 @@ value is in :mod:`model.core.targets`.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
-from calibration.accounts import bilateral_balance
-from model.core.outcomes_numpy import shipments
+from model.core.outcomes_numpy import shipments_to
 from model.core.policy import Policy
 from model.core.quotas import make_quotas, merged
 from model.core.solver import Solution
@@ -56,21 +54,21 @@ class _ExportTax(Instrument):
     def apply(self, policy, spec, v):
         e1 = policy.e1.copy()
         e1[spec.mask] = v
-        return dataclasses.replace(policy, e1=e1)
+        return policy.replace(e1=e1)
 
 
 class _Preference(Instrument):
     def apply(self, policy, spec, v):
         pref = policy.pref.copy()
         pref[spec.mask] = v
-        return dataclasses.replace(policy, pref=pref)
+        return policy.replace(pref=pref)
 
 
 class _UniformTariff(Instrument):
     def apply(self, policy, spec, v):
         t1 = policy.t1.copy()
         t1[spec.mask] = policy.t1[spec.mask] + v
-        return dataclasses.replace(policy, t1=t1)
+        return policy.replace(t1=t1)
 
     def bound_problem(self, t1, low):
         if (t1 + low <= -1.0).any():
@@ -87,7 +85,7 @@ class _ExportQuota(Instrument):
         cells = [tuple(c) for c in np.argwhere(spec.mask)]
         t_in = [policy.t1[c] for c in cells]
         quotas = make_quotas(cells, v, t_in, to_exporter=1.0)
-        return dataclasses.replace(policy, quotas=merged(policy.quotas, quotas))
+        return policy.replace(quotas=merged(policy.quotas, quotas))
 
 
 class _TradeBalance(Instrument):
@@ -101,7 +99,7 @@ class _TradeBalance(Instrument):
         change = -v - D1[r]
         D1 = D1 - change * spec.absorb
         D1[r] = -v
-        return dataclasses.replace(policy, D1=D1)
+        return policy.replace(D1=D1)
 
 
 #: the instruments, by their name in scenario files
@@ -162,7 +160,11 @@ def with_instrument(policy: Policy, spec: TargetSpec, v: float) -> Policy:
 
 
 def balance(policy: Policy, sol: Solution, region: int, partner: int) -> float:
-    """Exports of ``region`` to ``partner`` minus its imports from it, pre-tariff."""
+    """Exports of ``region`` to ``partner`` minus its imports from it, pre-tariff (the entry of
+    :func:`calibration.accounts.bilateral_balance` of the solution's shipments)."""
+    if region == partner:
+        return 0.0
     policy = sol.policy if sol.policy is not None else policy  # quotas: the effective one
-    X = shipments(sol.pi1, sol.E1, policy.t1)
-    return float(bilateral_balance(X)[region, partner])
+    exports = shipments_to(sol.pi1, sol.E1, policy.t1, region, partner)
+    imports = shipments_to(sol.pi1, sol.E1, policy.t1, partner, region)
+    return float(exports.sum() - imports.sum())

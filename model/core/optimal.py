@@ -110,7 +110,7 @@ def with_rate(policy: Policy, mask: np.ndarray, rate: float) -> Policy:
     """``policy`` with the uniform tariff ``rate`` on the cells of ``mask``."""
     t1 = np.array(policy.t1)
     t1[mask] = rate
-    return dataclasses.replace(policy, t1=t1)
+    return policy.replace(t1=t1)
 
 
 class _Searcher:
@@ -124,7 +124,7 @@ class _Searcher:
         self.settings = dataclasses.replace(settings, tol=min(settings.tol, SEARCH_TOL))
         self.last: Solution | None = None
         self.x: np.ndarray | None = None
-        base = dataclasses.replace(policy, quotas=None)
+        base = policy.replace(quotas=None)
         self.params = kernel_params(bm, base, self.settings)
         self.oi = outcome_inputs(bm, base)
         self.st = solver_tuple(self.settings)

@@ -22,6 +22,12 @@ def shipments(pi1: np.ndarray, E1: np.ndarray, t1: np.ndarray) -> np.ndarray:
     return np.transpose(spend, (1, 0, 2))
 
 
+def shipments_to(pi1: np.ndarray, E1: np.ndarray, t1: np.ndarray, i: int, n: int) -> np.ndarray:
+    """``X1[i, n, :]`` of :func:`shipments` alone, the same numbers (a search needs one pair
+    of regions at every solve)."""
+    return pi1[n, i] * E1[n] / (1.0 + t1[n, i])
+
+
 def consumer_price_index(alpha: np.ndarray, P_hat: np.ndarray) -> np.ndarray:
     r"""Cobb-Douglas consumer price change :math:`\hat P^c_n = \prod_j \hat P_{nj}^{\alpha_{nj}}`."""
     return np.exp((alpha * np.log(P_hat)).sum(axis=1))

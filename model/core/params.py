@@ -177,8 +177,18 @@ def _shock_arrays(d_hat, t1, t0, e1, pref):
 
 def elasticities(bm: Benchmark, policy: Policy, sigma=None) -> Elasticities:
     """The dataset's elasticities, or ``sigma`` in their place (both levels in proportion
-    under the nested form, for sensitivity analysis)."""
-    sig = bm.sigma if sigma is None else np.asarray(sigma, dtype=float)
+    under the nested form, for sensitivity analysis); the dataset's are made once per
+    benchmark and Armington form (the kernels never write to them)."""
+    if sigma is None:
+        key = ("elasticities", bool(policy.nested))
+        copies = _copies(bm)
+        if key not in copies:
+            copies[key] = _elasticities(bm, policy, bm.sigma)
+        return copies[key]
+    return _elasticities(bm, policy, np.asarray(sigma, dtype=float))
+
+
+def _elasticities(bm: Benchmark, policy: Policy, sig: np.ndarray) -> Elasticities:
     sig_m = bm.sigma_m * (sig / bm.sigma) if policy.nested else sig
     return Elasticities(sigma=np.array(sig, dtype=float), sigma_m=np.array(sig_m, dtype=float))
 

@@ -48,6 +48,20 @@ class Policy:
             if isinstance(value, np.ndarray):
                 value.setflags(write=False)
 
+    def replace(self, **changes) -> "Policy":
+        """This policy with ``changes`` (their arrays frozen like the others): what
+        ``dataclasses.replace`` returns, without its work per field (a search builds a policy
+        for every solve)."""
+        unknown = changes.keys() - vars(self).keys()
+        if unknown:
+            raise TypeError(f"Policy has no field {', '.join(sorted(unknown))}")
+        new = object.__new__(Policy)
+        vars(new).update(vars(self), **changes)
+        for value in changes.values():
+            if isinstance(value, np.ndarray):
+                value.setflags(write=False)
+        return new
+
 
 def make_policy(bm: Benchmark, t1=None, d_hat=None, D1=None, e1=None, pref=None,
                 nested: bool = False, capital_share=None, fixed_real_wage=None,

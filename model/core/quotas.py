@@ -180,7 +180,7 @@ def with_wedges(policy, q: QuotaSet, u: np.ndarray, transfers: np.ndarray):
     rent transfers added to the deficits (a transfer received finances imports)."""
     t1 = np.array(policy.t1)
     t1[q.n, q.i, q.j] = np.expm1(u)
-    return dataclasses.replace(policy, t1=t1, D1=np.array(policy.D1) + transfers, quotas=None)
+    return policy.replace(t1=t1, D1=np.array(policy.D1) + transfers, quotas=None)
 
 
 def rents(bm: Benchmark, q: QuotaSet, u: np.ndarray, X1: np.ndarray,

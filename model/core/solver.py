@@ -198,7 +198,7 @@ def _solution(x, p: KernelParams, converged, iterations, residuals, settings,
         fields = (np.full(nr, np.nan), np.full(nr, np.nan), nan2, nan2,
                   np.full((nr, nr, ns), np.nan), nan2, nan2, np.full(nr, np.nan))
     w, L, lP, lc, pi1, E1, Y1, rents = fields
-    lr = layout.split(x, nr, ns)[2]
+    lr = layout.split.py_func(x, nr, ns)[2]  # the same views, without a compiled call
     return Solution(
         converged=bool(converged),
         iterations=int(iterations),

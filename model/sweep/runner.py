@@ -13,7 +13,6 @@ bit-identical results for any chunk size and any number of workers.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from dataclasses import dataclass
@@ -111,7 +110,7 @@ def grid_policy(spec: SweepSpec, policy, point: tuple[int, ...]):
         if g.kind == "tariff":
             for n, i, j in g.cells:
                 t1[n, i, j] = g.values[k]
-    return dataclasses.replace(policy, t1=t1)
+    return policy.replace(t1=t1)
 
 
 def grid_scale(spec: SweepSpec, point: tuple[int, ...]) -> np.ndarray:
@@ -143,7 +142,7 @@ def prepare_scenario(spec: SweepSpec, bm: Benchmark, policy: Policy, settings: S
         pol = grid_policy(spec, policy, point)
         scale = grid_scale(spec, point)
         policies.append(pol)
-        shocks.append(shock(bm, dataclasses.replace(pol, quotas=None)))
+        shocks.append(shock(bm, pol.replace(quotas=None)))
         scales.append(scale)
         x0, guess, quota = None, np.nan, None
         try:
@@ -160,7 +159,7 @@ def prepare_scenario(spec: SweepSpec, bm: Benchmark, policy: Policy, settings: S
         x0s.append(x_init if x0 is None else x0)
     stacked = Shock(*(np.stack([getattr(s, f) for s in shocks]) for f in Shock._fields))
     rows_region, rows_sector = stored_rows()
-    base = dataclasses.replace(policy, quotas=None)
+    base = policy.replace(quotas=None)
     draws = (DrawSearch(bm, tuple(policies), search, draw_settings or settings,
                         tuple(x0s), tuple(guesses), tuple(quotas)) if endogenous else None)
     static = Static(writable(kernel_params(bm, base, settings)),
