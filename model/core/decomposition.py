@@ -132,15 +132,17 @@ def _wedges(bm: Benchmark, pol: Policy, sol: Solution, q: np.ndarray) -> np.ndar
 
 
 def _increments(a: dict, b: dict) -> dict:
-    """Each part of :math:`I\\,d\\ln U` over one step, by the trapezoid rule, for every region."""
+    """Each part of :math:`I\\,d\\ln U` over each step, by the trapezoid rule, for every region:
+    ``a`` and ``b`` hold the levels (:func:`_point`) at the start and the end of the steps,
+    stacked along a first axis of steps."""
     mid = {k: 0.5 * (a[k] + b[k]) for k in ("q", "p", "qf", "t", "e", "c", "rho", "wL")}
     dq, dp, dqf, dpf = b["q"] - a["q"], b["p"] - a["p"], b["qf"] - a["qf"], b["pf"] - a["pf"]
-    foreign = off_diagonal(np.ones_like(mid["q"]))
-    exp_tot = (foreign * mid["qf"] * dpf).sum(axis=(1, 2))  # exporter i, fob: sum over n, j
-    imp_tot = (foreign * mid["q"] * dp).sum(axis=(0, 2))  # importer n, cif: sum over i, j
-    tariff = (foreign * mid["t"] * mid["p"] * dq).sum(axis=(0, 2))
-    export_tax = (foreign * mid["e"] * mid["c"][:, None, :] * dqf).sum(axis=(1, 2))
-    pref = ((1 + mid["t"]) * mid["rho"] * mid["p"] * dq).sum(axis=(0, 2))
+    foreign = off_diagonal(np.ones(a["q"].shape[1:]))
+    exp_tot = (foreign * mid["qf"] * dpf).sum(axis=(2, 3))  # exporter i, fob: sum over n, j
+    imp_tot = (foreign * mid["q"] * dp).sum(axis=(1, 3))  # importer n, cif: sum over i, j
+    tariff = (foreign * mid["t"] * mid["p"] * dq).sum(axis=(1, 3))
+    export_tax = (foreign * mid["e"] * mid["c"][:, :, None, :] * dqf).sum(axis=(2, 3))
+    pref = ((1 + mid["t"]) * mid["rho"] * mid["p"] * dq).sum(axis=(1, 3))
     return {
         "welfare_tot": exp_tot - imp_tot,
         "welfare_volume": tariff + export_tax,
@@ -150,12 +152,17 @@ def _increments(a: dict, b: dict) -> dict:
     }
 
 
-def _integrate(points: list[dict]) -> dict:
-    total = {k: 0.0 for k in PARTS}
-    for a, b in zip(points[:-1], points[1:]):
-        weight = 100.0 * 0.5 * (a["U"] / a["I"] + b["U"] / b["I"])
-        for k, v in _increments(a, b).items():
-            total[k] = total[k] + weight * v
+def _integrate(points: dict) -> dict:
+    """The trapezoid sums of the parts over the path ``points`` (the levels of :func:`_point`
+    stacked along a first axis), each weighted by :math:`100\\,\\hat U / I`; summed step by
+    step in order (a running sum from zero)."""
+    a = {k: v[:-1] for k, v in points.items()}
+    b = {k: v[1:] for k, v in points.items()}
+    weight = 100.0 * 0.5 * (a["U"] / a["I"] + b["U"] / b["I"])
+    total = {}
+    for k, v in _increments(a, b).items():
+        steps = weight * v
+        total[k] = np.concatenate([np.zeros((1,) + steps.shape[1:]), steps]).cumsum(axis=0)[-1]
     return total
 
 
@@ -186,7 +193,9 @@ def decompose(bm: Benchmark, policy: Policy, settings: SolverSettings = SolverSe
         sol = solve(bm, pol, settings, x0=start)
         previous, x = x, sol.x
         points.append(_point(bm, pol, sol))
-    coarse, dense = _integrate(points[::2]), _integrate(points)
+    stacked = {k: np.stack([p[k] for p in points]) for k in points[0]}
+    coarse = _integrate({k: v[::2] for k, v in stacked.items()})
+    dense = _integrate(stacked)
     parts = {k: (4.0 * dense[k] - coarse[k]) / 3.0 for k in PARTS}
     parts[TOTAL] = sum(parts[k] for k in PARTS)
     parts[NET] = parts[TOTAL] - parts["welfare_transfer"]
