@@ -1,4 +1,5 @@
-"""The main job, ``python -m model.run scenarios/kiuchi.toml``, timed as a user runs it:
+"""The main job, ``python -m model.run scenarios/kiuchi.toml``, timed in fresh processes (with
+``--quiet``: no tables or progress bar printed):
 ``python -m benchmarks.main_job [--repeat 5] [--file FILE] [--cold] [--json PATH]``.
 
 1. **Whole process**, numba cache on disk: wall time and CPU time (user + system, of the run
@@ -8,8 +9,9 @@
    timers around its phases: start-up (imports, reading and calibrating the data), the
    study's scenarios, the compared files, the sweep (central solves, draws by scenario,
    ``sweep.nc``), the sweep's figure, the other outputs, and the figures drawn in a child
-   process meanwhile (the run waits for them at the end).  A phase missing from the file (no
-   sweep, no compared file) is left out.
+   process meanwhile (the run waits for them at the end; where the child cannot draw them,
+   the run does, and that time counts twice: under the figures and under the outputs).  A
+   phase missing from the file (no sweep, no compared file) is left out.
 3. With ``--cold``, one run with an empty numba cache (a first run after installation or an
    update of the code: every kernel compiled).
 

@@ -1,5 +1,6 @@
 """Smoke test of ``python -m benchmarks`` on the smallest size, and checks of the pieces it
-relies on: the gravity test problem, the Newton probe and the gegravity comparison."""
+relies on: the gravity test problem, the Newton probe and the gegravity comparison; and of
+``python -m benchmarks.main_job`` on the example sweep."""
 
 import json
 

@@ -87,3 +87,47 @@ def test_prohibitive_tariffs_are_not_decomposed(bm):
     t1[range(3), range(3), :] = 0.0
     parts = decompose(bm, make_policy(bm, t1=t1, D1=np.zeros(3)), steps=2)
     assert np.isnan(parts["welfare_tot"]).all()
+
+
+def test_the_path_is_integrated_as_a_loop_over_its_steps_would(monkeypatch):
+    """The parts are integrated over all the steps at once, a block of steps at a time: the
+    same numbers, to the bit, as a loop that forms each step's increments in C order and adds
+    them in order, whatever the block, on a path with dense preference shifts (every flow
+    has a wedge), export taxes and tariffs."""
+    import model.core.decomposition as dec
+    from model.core.settings import SolverSettings
+
+    bm = calibrate(random_dataset(6, 20, seed=3))
+    rng = np.random.default_rng(5)
+    idx = np.arange(6)
+    t1 = np.array(bm.t0) + rng.uniform(0.0, 0.3, bm.t0.shape)
+    e1 = rng.uniform(0.0, 0.1, bm.t0.shape)
+    t1[idx, idx, :] = e1[idx, idx, :] = 0.0
+    policy = make_policy(bm, t1=t1, e1=e1, pref=rng.uniform(0.7, 1.4, bm.t0.shape),
+                         nested=True)
+    settings = SolverSettings(tol=1e-12)
+    points, x = [], None
+    for lam in np.linspace(0.0, 1.0, 65):  # enough flows for NumPy to pick other orders
+        pol = dec.policy_at(bm, policy, float(lam))
+        sol = solve(bm, pol, settings, x0=x)
+        x = sol.x
+        points.append(dec._point(bm, pol, sol))
+    assert np.abs(points[-1]["rho"]).min() > 0  # every flow has a preference wedge
+
+    def looped(path):
+        total = {k: 0.0 for k in PARTS}
+        for a, b in zip(path[:-1], path[1:]):
+            one = dec._increments({k: np.asarray(v)[None] for k, v in a.items()},
+                                  {k: np.asarray(v)[None] for k, v in b.items()})
+            weight = 100.0 * 0.5 * (a["U"] / a["I"] + b["U"] / b["I"])
+            for k, v in one.items():
+                total[k] = total[k] + weight * v[0]
+        return total
+
+    for path in (points, points[::2]):
+        expected = looped(path)
+        for cells in (1, 3 * points[0]["q"].size, 1 << 30):  # a step, 3 steps, all at once
+            monkeypatch.setattr(dec, "BLOCK_CELLS", cells)
+            got = dec._integrate(path)
+            for k in PARTS:
+                np.testing.assert_array_equal(got[k], expected[k], err_msg=f"{k}, {cells}")

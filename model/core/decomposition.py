@@ -29,7 +29,6 @@ total welfare change to about 1e-8 (percentage points).
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from calibration.accounts import off_diagonal
@@ -134,15 +133,21 @@ def _wedges(bm: Benchmark, pol: Policy, sol: Solution, q: np.ndarray) -> np.ndar
 def _increments(a: dict, b: dict) -> dict:
     """Each part of :math:`I\\,d\\ln U` over each step, by the trapezoid rule, for every region:
     ``a`` and ``b`` hold the levels (:func:`_point`) at the start and the end of the steps,
-    stacked along a first axis of steps."""
+    stacked along a first axis of steps.  Every flow's terms are summed in one memory order
+    (C), whatever order NumPy gives their product, so that a step's sums do not depend on the
+    number of steps taken at once."""
     mid = {k: 0.5 * (a[k] + b[k]) for k in ("q", "p", "qf", "t", "e", "c", "rho", "wL")}
     dq, dp, dqf, dpf = b["q"] - a["q"], b["p"] - a["p"], b["qf"] - a["qf"], b["pf"] - a["pf"]
     foreign = off_diagonal(np.ones(a["q"].shape[1:]))
-    exp_tot = (foreign * mid["qf"] * dpf).sum(axis=(2, 3))  # exporter i, fob: sum over n, j
-    imp_tot = (foreign * mid["q"] * dp).sum(axis=(1, 3))  # importer n, cif: sum over i, j
-    tariff = (foreign * mid["t"] * mid["p"] * dq).sum(axis=(1, 3))
-    export_tax = (foreign * mid["e"] * mid["c"][:, :, None, :] * dqf).sum(axis=(2, 3))
-    pref = ((1 + mid["t"]) * mid["rho"] * mid["p"] * dq).sum(axis=(1, 3))
+
+    def total(terms, axis):
+        return np.ascontiguousarray(terms).sum(axis=axis)
+
+    exp_tot = total(foreign * mid["qf"] * dpf, (2, 3))  # exporter i, fob: sum over n, j
+    imp_tot = total(foreign * mid["q"] * dp, (1, 3))  # importer n, cif: sum over i, j
+    tariff = total(foreign * mid["t"] * mid["p"] * dq, (1, 3))
+    export_tax = total(foreign * mid["e"] * mid["c"][:, :, None, :] * dqf, (2, 3))
+    pref = total((1 + mid["t"]) * mid["rho"] * mid["p"] * dq, (1, 3))
     return {
         "welfare_tot": exp_tot - imp_tot,
         "welfare_volume": tariff + export_tax,
@@ -152,17 +157,28 @@ def _increments(a: dict, b: dict) -> dict:
     }
 
 
-def _integrate(points: dict) -> dict:
-    """The trapezoid sums of the parts over the path ``points`` (the levels of :func:`_point`
-    stacked along a first axis), each weighted by :math:`100\\,\\hat U / I`; summed step by
-    step in order (a running sum from zero)."""
-    a = {k: v[:-1] for k, v in points.items()}
-    b = {k: v[1:] for k, v in points.items()}
-    weight = 100.0 * 0.5 * (a["U"] / a["I"] + b["U"] / b["I"])
-    total = {}
-    for k, v in _increments(a, b).items():
-        steps = weight * v
-        total[k] = np.concatenate([np.zeros((1,) + steps.shape[1:]), steps]).cumsum(axis=0)[-1]
+#: flows (importer x exporter x sector cells times steps) whose increments are formed at once
+#: by :func:`_integrate`: its temporaries stay near those of a few steps of a large model
+BLOCK_CELLS = 1 << 16
+
+
+def _integrate(points: list[dict]) -> dict:
+    """The trapezoid sums of the parts over the path ``points`` (the levels of :func:`_point`),
+    each step weighted by :math:`100\\,\\hat U / I` and added in order to a running sum from
+    zero; the steps are formed a block at a time (:data:`BLOCK_CELLS`), which changes no
+    number."""
+    cells = points[0]["q"].size
+    block = max(1, BLOCK_CELLS // cells)  # steps at once
+    total = {k: 0.0 for k in PARTS}
+    for start in range(0, len(points) - 1, block):
+        chunk = points[start:start + block + 1]
+        stacked = {k: np.stack([p[k] for p in chunk]) for k in chunk[0]}
+        a = {k: v[:-1] for k, v in stacked.items()}
+        b = {k: v[1:] for k, v in stacked.items()}
+        weight = 100.0 * 0.5 * (a["U"] / a["I"] + b["U"] / b["I"])
+        for k, v in _increments(a, b).items():
+            running = np.concatenate([np.broadcast_to(total[k], v.shape[1:])[None], weight * v])
+            total[k] = running.cumsum(axis=0)[-1]
     return total
 
 
@@ -193,9 +209,7 @@ def decompose(bm: Benchmark, policy: Policy, settings: SolverSettings = SolverSe
         sol = solve(bm, pol, settings, x0=start)
         previous, x = x, sol.x
         points.append(_point(bm, pol, sol))
-    stacked = {k: np.stack([p[k] for p in points]) for k in points[0]}
-    coarse = _integrate({k: v[::2] for k, v in stacked.items()})
-    dense = _integrate(stacked)
+    coarse, dense = _integrate(points[::2]), _integrate(points)
     parts = {k: (4.0 * dense[k] - coarse[k]) / 3.0 for k in PARTS}
     parts[TOTAL] = sum(parts[k] for k in PARTS)
     parts[NET] = parts[TOTAL] - parts["welfare_transfer"]

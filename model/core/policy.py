@@ -43,15 +43,16 @@ class Policy:
     fixed_real_wage: np.ndarray
     quotas: object = None
 
-    def __post_init__(self):
+    def __post_init__(self):  # (:meth:`replace` does the same for the arrays it is given)
         for value in vars(self).values():
             if isinstance(value, np.ndarray):
                 value.setflags(write=False)
 
-    def replace(self, **changes) -> "Policy":
+    def replace(self, **changes) -> Policy:
         """This policy with ``changes`` (their arrays frozen like the others): what
         ``dataclasses.replace`` returns, without its work per field (a search builds a policy
-        for every solve)."""
+        for every solve).  The checks of a policy are :func:`make_policy`'s; this only
+        freezes."""
         unknown = changes.keys() - vars(self).keys()
         if unknown:
             raise TypeError(f"Policy has no field {', '.join(sorted(unknown))}")

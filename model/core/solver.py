@@ -198,7 +198,8 @@ def _solution(x, p: KernelParams, converged, iterations, residuals, settings,
         fields = (np.full(nr, np.nan), np.full(nr, np.nan), nan2, nan2,
                   np.full((nr, nr, ns), np.nan), nan2, nan2, np.full(nr, np.nan))
     w, L, lP, lc, pi1, E1, Y1, rents = fields
-    lr = layout.split.py_func(x, nr, ns)[2]  # the same views, without a compiled call
+    # the same views, without a compiled call (the plain function where numba's JIT is off)
+    lr = getattr(layout.split, "py_func", layout.split)(x, nr, ns)[2]
     return Solution(
         converged=bool(converged),
         iterations=int(iterations),
