@@ -31,7 +31,7 @@ import numpy as np
 from benchmarks import fresh, instruments
 from benchmarks.methods import METHODS, Method, active, equilibrium_residual, residual_time
 from benchmarks.problems import SIZES, Problem, tariff_problem
-from benchmarks.timing import ROOT, machine, median, run_limited, timed
+from benchmarks.timing import ROOT, machine, median, run_limited, spread, timed
 from model.core.layout import split
 
 MODES = {
@@ -163,11 +163,6 @@ def warm_up(methods, log) -> dict:
             first[method.key], _ = timed(lambda: method.run(problem))
             log(f"  first call of {method.key:<16} {first[method.key]:8.3f} s")
     return first
-
-
-def spread(values) -> tuple[float, float, float]:
-    """``(min, median, max)``."""
-    return (min(values), median(values), max(values)) if values else (float("nan"),) * 3
 
 
 def paired_ratios(base: list[float], times: list[float]) -> list[float]:

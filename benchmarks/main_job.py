@@ -31,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.timing import ROOT, machine
+from benchmarks.timing import ROOT, machine, spread
 
 #: the main job
 FILE = "scenarios/kiuchi.toml"
@@ -66,9 +66,8 @@ def timer(module, name, phase):
             record(label, start, time.perf_counter())
     setattr(mod, name, timed)
 
-from model.run import leave, main, uses_cluster, hide_dask, scenario_table
-if not uses_cluster(argv, scenario_table(argv)):
-    hide_dask()  # as python -m model.run does, before xarray is loaded
+from model.run import hide_dask_for, leave, main
+hide_dask_for(argv)  # as python -m model.run does, before the timers load xarray
 timer("model.cli", "solve_study",
       lambda a, k: "compared files" if k.get("decomposition") is False else "study")
 timer("model.sweep.runner", "prepare_scenario", "sweep: central solves")
@@ -96,14 +95,6 @@ def _run(argv: list[str], env: dict | None = None) -> tuple[float, float]:
     subprocess.run([sys.executable, *argv], cwd=ROOT, env=env, check=True,
                    capture_output=True, timeout=1800)
     return time.perf_counter() - start, _cpu_of_children() - cpu
-
-
-def spread(values: list[float]) -> list[float]:
-    """``[min, median, max]``."""
-    ordered = sorted(values)
-    n = len(ordered)
-    mid = ordered[n // 2] if n % 2 else 0.5 * (ordered[n // 2 - 1] + ordered[n // 2])
-    return [ordered[0], mid, ordered[-1]]
 
 
 def whole(file: str, out: Path, repeat: int) -> dict:

@@ -40,6 +40,7 @@ import numba
 import numpy as np
 
 from calibration.calibrate import calibrate
+from benchmarks.timing import ROOT, spread
 from calibration.synthetic import random_dataset
 from model import sweep as sw
 from model.sweep.runner import chunk_cases, prepare_scenario, solve_chunk
@@ -49,7 +50,6 @@ from model.core.policy import make_policy
 from model.core.solver import solve
 from model.study import prepare
 
-ROOT = Path(__file__).resolve().parents[1]
 SIGMA = {"name": "sigma", "sectors": "all", "distribution": "uniform", "low": 0.75,
          "high": 1.25}
 SCENARIO = """title = "Sweep benchmark: US tariff on Japan, uncertain elasticities"
@@ -137,8 +137,6 @@ def searched(draws: int, rounds: int = 3) -> None:
     """Print ms per draw of the main job's ``purchases`` draws one after another, on threads
     and on processes (min/median/max over ``rounds``), and each round's ratio to one after
     another."""
-    import statistics
-
     import model.sweep.runner as runner
     from model.processes import on_processes
     from model.threads import on_threads
@@ -168,8 +166,9 @@ def searched(draws: int, rounds: int = 3) -> None:
           f"one after another (same round)")
     for name, ts in times.items():
         ratio = [t / b for t, b in zip(ts, base)]
-        print(f"  {name:<20}{min(ts):7.2f}{statistics.median(ts):7.2f}{max(ts):7.2f}   "
-              f"ratio {min(ratio):.2f}/{statistics.median(ratio):.2f}/{max(ratio):.2f}")
+        low, mid, high = spread(ts)
+        print(f"  {name:<20}{low:7.2f}{mid:7.2f}{high:7.2f}   "
+              f"ratio {'/'.join(f'{r:.2f}' for r in spread(ratio))}")
 
 
 def main(argv=None) -> int:

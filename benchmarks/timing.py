@@ -103,3 +103,8 @@ def machine() -> dict:
 
 def median(values) -> float:
     return statistics.median(values) if values else float("nan")
+
+
+def spread(values) -> tuple[float, float, float]:
+    """``(min, median, max)``."""
+    return (min(values), median(values), max(values)) if values else (float("nan"),) * 3

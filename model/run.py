@@ -134,6 +134,16 @@ def hide_dask() -> tuple[str, ...]:
     return hidden
 
 
+def hide_dask_for(argv: list[str], table=None) -> tuple[str, ...]:
+    """:func:`hide_dask` for a process that runs the command line ``argv`` and nothing else
+    (``table``: its :func:`scenario_table`, read here if not given), unless the run may use a
+    Dask cluster (:func:`uses_cluster`) or xarray is loaded already (it has found dask
+    installed then, and would fail to load it later).  Returns the modules hidden."""
+    if "xarray" in sys.modules or uses_cluster(argv, table):
+        return ()
+    return hide_dask()
+
+
 def unhide_dask(hidden: tuple[str, ...]) -> None:
     """Undo :func:`hide_dask` for the modules it ``hidden``."""
     for name in hidden:
@@ -144,8 +154,7 @@ def unhide_dask(hidden: tuple[str, ...]) -> None:
 def main(argv: list[str] | None = None, whole_process: bool = False) -> int:
     """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit code.
     ``whole_process``: the process ends with the run (``python -m model.run``), so that a run
-    that sends nothing to a Dask cluster may hide dask from it (:func:`hide_dask`), if xarray
-    is not loaded yet."""
+    that sends nothing to a Dask cluster may hide dask from it (:func:`hide_dask_for`)."""
     try:
         import importlib
 
@@ -154,10 +163,8 @@ def main(argv: list[str] | None = None, whole_process: bool = False) -> int:
         argv = sys.argv[1:] if argv is None else argv
         with deferred_interrupt():  # raises KeyboardInterrupt at its end if one came
             table = scenario_table(argv)
-            # not once xarray is loaded: it has found dask installed, and would fail to load
-            # it later (a process that imported xarray before calling this)
-            if whole_process and not uses_cluster(argv, table) and "xarray" not in sys.modules:
-                hide_dask()
+            if whole_process:
+                hide_dask_for(argv, table)
             for name in preloaded(argv, table):
                 importlib.import_module(name)
         from model.cli import main as run

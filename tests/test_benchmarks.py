@@ -92,7 +92,8 @@ def test_gegravity_comparison():
 def test_main_job_benchmark_times_the_run_and_each_phase(tmp_path, capsys):
     """``python -m benchmarks.main_job`` on the example sweep: the whole process timed, and one
     run split into phases that cover it (the figures' child runs beside the others)."""
-    from benchmarks.main_job import main as main_job, spread
+    from benchmarks.main_job import main as main_job
+    from benchmarks.timing import spread
 
     path = tmp_path / "main_job.json"
     assert main_job(["--file", "scenarios/sweep_example.toml", "--repeat", "1",
@@ -111,4 +112,4 @@ def test_main_job_benchmark_times_the_run_and_each_phase(tmp_path, capsys):
     assert 0 < phases[child] < run
     printed = capsys.readouterr().out
     assert "min / median / max" in printed and "sweep: draws" in printed
-    assert spread([3.0, 1.0, 2.0, 10.0]) == [1.0, 2.5, 10.0]
+    assert spread([3.0, 1.0, 2.0, 10.0]) == (1.0, 2.5, 10.0)
