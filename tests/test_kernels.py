@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from numba import njit
 
 from calibration.calibrate import calibrate
 from calibration.io import make_dataset
@@ -251,3 +252,29 @@ def test_the_direct_absorption_solve_agrees_with_lapack():
         np.testing.assert_allclose(b, want, rtol=1e-12, atol=1e-12)
     singular = np.ones((3, 3))
     assert not gauss_solve(singular, np.ones(3))
+
+
+@njit
+def _write_through_split(x, nr, ns):
+    """Write 1, 2, 3 and 4 into the last entry of each part of the state, compiled."""
+    a, lP, lr, e = layout.split(x, nr, ns)
+    a[nr - 1] = 1.0
+    lP[nr - 1, ns - 1] = 2.0
+    lr[nr - 1, ns - 1] = 3.0
+    e[nr - 1, ns - 1] = 4.0
+
+
+@pytest.mark.parametrize("nr, ns", [(1, 1), (2, 13), (5, 3)])
+def test_split_gives_the_same_views_compiled_and_in_python(nr, ns):
+    """The compiled split makes its 2-D parts from the state's stride, the Python one reshapes
+    slices: the same shapes and values, and each part a view (writing into it writes into x)."""
+    x = np.random.default_rng(nr * ns).normal(size=layout.size(nr, ns))
+    compiled, python = layout.split(x, nr, ns), layout.split.py_func(x, nr, ns)
+    assert [p.shape for p in compiled] == [(nr,), (nr, ns), (nr, ns), (nr, ns)]
+    for c, p in zip(compiled, python):
+        np.testing.assert_array_equal(c, p)
+    np.testing.assert_array_equal(layout.join(*compiled), x)
+    _write_through_split(x, nr, ns)
+    m = nr * ns
+    assert (x[nr - 1], x[nr + m - 1], x[nr + 2 * m - 1], x[-1]) == (1.0, 2.0, 3.0, 4.0)
+    assert python[3][-1, -1] == 4.0  # the Python parts see the compiled writes
