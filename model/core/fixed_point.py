@@ -71,7 +71,8 @@ def _map_update(x, p, damping, g, ws):
     (a function of its own so that the solver calls the evaluation directly, one call level
     fewer for the compiler to optimise it again).  It passes :func:`_update` the arrays it
     reads, not the parameter and workspace tuples: a compiled call counts a reference to
-    each array it is given, in and out, 88 for the tuples, a tenth of a 2 x 13 iteration."""
+    each array it is given, in and out, 88 counts for the tuples, about 0.3 us of a 6.5 us
+    iteration at 2 x 13."""
     s = p.structure
     return _update(x, damping, g, s.va, s.vaL, s.vaK, s.frw, s.alpha, s.E0, ws.lw, ws.L,
                    ws.lP, ws.E, ws.LD, ws.KD)
