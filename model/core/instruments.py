@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model.core.outcomes_numpy import shipments_to
+from model.core.outcomes_numpy import shipments_at
 from model.core.policy import Policy
 from model.core.quotas import make_quotas, merged
 from model.core.solver import Solution
@@ -165,6 +165,6 @@ def balance(policy: Policy, sol: Solution, region: int, partner: int) -> float:
     if region == partner:
         return 0.0
     policy = sol.policy if sol.policy is not None else policy  # quotas: the effective one
-    exports = shipments_to(sol.pi1, sol.E1, policy.t1, region, partner)
-    imports = shipments_to(sol.pi1, sol.E1, policy.t1, partner, region)
+    exports = shipments_at(sol.pi1, sol.E1, policy.t1, partner, region)
+    imports = shipments_at(sol.pi1, sol.E1, policy.t1, region, partner)
     return float(exports.sum() - imports.sum())

@@ -22,10 +22,12 @@ def shipments(pi1: np.ndarray, E1: np.ndarray, t1: np.ndarray) -> np.ndarray:
     return np.transpose(spend, (1, 0, 2))
 
 
-def shipments_to(pi1: np.ndarray, E1: np.ndarray, t1: np.ndarray, i: int, n: int) -> np.ndarray:
-    """``X1[i, n, :]`` of :func:`shipments` alone, the same numbers (a search needs one pair
-    of regions at every solve)."""
-    return pi1[n, i] * E1[n] / (1.0 + t1[n, i])
+def shipments_at(pi1: np.ndarray, E1: np.ndarray, t1: np.ndarray, n, i,
+                 j=slice(None)) -> np.ndarray:
+    """``X1[i, n, j]`` of :func:`shipments` alone, the same numbers, for importers ``n``,
+    exporters ``i`` and sectors ``j`` (index arrays of one shape, or one pair of regions and
+    every sector): a search needs a few flows at every solve, not all of them."""
+    return pi1[n, i, j] * E1[n, j] / (1.0 + t1[n, i, j])
 
 
 def consumer_price_index(alpha: np.ndarray, P_hat: np.ndarray) -> np.ndarray:

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from calibration.calibrate import Benchmark
+from model.core.outcomes_numpy import shipments_at
 from model.core.settings import ModelError
 
 #: the regime of each quota at the solution
@@ -161,7 +162,7 @@ def merged(first: QuotaSet | None, second: QuotaSet) -> QuotaSet:
 def cell_quantity(bm: Benchmark, policy, sol, quotas: QuotaSet):
     """Quantity ratio to the benchmark, pre-tariff value and price change of each quota cell."""
     n, i, j = quotas.n, quotas.i, quotas.j
-    X1 = sol.pi1[n, i, j] * sol.E1[n, j] / (1.0 + policy.t1[n, i, j])
+    X1 = shipments_at(sol.pi1, sol.E1, policy.t1, n, i, j)
     price = sol.c_hat[i, j] * policy.d_hat[n, i, j] * (1.0 + policy.e1[n, i, j])
     X0 = bm.X0[i, n, j]
     return X1 / (X0 * price), X1, price
