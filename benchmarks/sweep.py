@@ -39,8 +39,8 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from calibration.calibrate import calibrate
 from benchmarks.timing import ROOT, spread
+from calibration.calibrate import calibrate
 from calibration.synthetic import random_dataset
 from model import sweep as sw
 from model.sweep.runner import chunk_cases, prepare_scenario, solve_chunk

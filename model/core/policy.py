@@ -43,10 +43,8 @@ class Policy:
     fixed_real_wage: np.ndarray
     quotas: object = None
 
-    def __post_init__(self):  # (:meth:`replace` does the same for the arrays it is given)
-        for value in vars(self).values():
-            if isinstance(value, np.ndarray):
-                value.setflags(write=False)
+    def __post_init__(self):
+        _freeze(vars(self).values())
 
     def replace(self, **changes) -> Policy:
         """This policy with ``changes`` (their arrays frozen like the others): what
@@ -58,10 +56,15 @@ class Policy:
             raise TypeError(f"Policy has no field {', '.join(sorted(unknown))}")
         new = object.__new__(Policy)
         vars(new).update(vars(self), **changes)
-        for value in changes.values():
-            if isinstance(value, np.ndarray):
-                value.setflags(write=False)
+        _freeze(changes.values())
         return new
+
+
+def _freeze(values) -> None:
+    """Make the arrays among ``values`` read-only (a policy's arrays are never written)."""
+    for value in values:
+        if isinstance(value, np.ndarray):
+            value.setflags(write=False)
 
 
 def make_policy(bm: Benchmark, t1=None, d_hat=None, D1=None, e1=None, pref=None,
