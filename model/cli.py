@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 
 from calibration.io import DatasetError
+from model import compiling
+from model.compiling import compiled
 from model.interrupts import deferred_interrupt
 from model.output.drawing import Drawing
 from model.output.files import LockError, folder_lock, staged_folder
@@ -95,9 +97,22 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args, out: Path, study, spec) -> int:
     """Solve, sweep and write, the output folder locked."""
-    if not args.quiet and not compiled():
-        print("compiling the solver (once per installation or update of its code; about a "
-              "minute)...", flush=True)
+    helper = None
+    if not compiled():
+        if not args.quiet:
+            print("compiling the solver (once per installation or update of its code; about "
+                  "half a minute)...", flush=True)
+        helper = compiling.start(study.benchmark, study.file.solver, spec is not None)
+    try:
+        return _solve_and_write(args, out, study, spec, helper)
+    finally:
+        if helper is not None:
+            helper.stop()
+
+
+def _solve_and_write(args, out: Path, study, spec, helper) -> int:
+    """:func:`_run` once the compilation is under way (``helper``, a
+    :class:`~model.compiling.Helper` or None)."""
     solved = solve_study(study)
     for message in solved.warnings:
         print(f"warning: {message}", file=sys.stderr)
@@ -107,6 +122,8 @@ def _run(args, out: Path, study, spec) -> int:
         return EXIT_BAD_INPUT
     compared = {other.label: solve_study(other, decomposition=False).results
                 for other in study.compare}
+    if helper is not None:  # the draw kernel, compiled beside the solves
+        helper.wait()
     try:
         code, written = _write(args, out, study, spec, solved, compared)
     except OSError as exc:  # a full disk, a folder made read-only while solving
@@ -153,24 +170,6 @@ def _write(args, out: Path, study, spec, solved, compared) -> tuple[int, list]:
         finally:
             drawing.stop()  # the child ends before the stage is moved or removed
     return code, written
-
-
-def compiled() -> bool:
-    """Whether the solver's compiled code is in numba's cache (else the first solve compiles
-    it): numba's index for the solver as it is now, in the folder numba reads (the function's
-    line is in the index's name, and the stamp of its source and the digest of every file with
-    compiled functions (:mod:`model.core.cache`) inside it, so an index left by other code
-    does not count)."""
-    from model.core import fixed_point
-
-    try:
-        index = fixed_point.solve_with_retries._cache._cache_file
-    except AttributeError:  # another numba's internals: say nothing rather than wrongly
-        return True
-    try:
-        return bool(index._load_index())
-    except Exception:  # an unreadable index: numba compiles again
-        return False
 
 
 def _open_sweep(extra):

@@ -456,7 +456,7 @@ def test_the_compile_message_knows_whether_the_solver_is_cached(tmp_path):
     stamp), whatever other folders hold."""
     code = """
 import pickle, sys
-from model.cli import compiled
+from model.compiling import compiled
 from model.core import fixed_point as f
 index = f.solve_with_retries._cache._cache_file
 print(compiled())
