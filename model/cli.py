@@ -101,13 +101,26 @@ def _run(args, out: Path, study, spec) -> int:
     if not compiled():
         if not args.quiet:
             print("compiling the solver (once per installation or update of its code; about "
-                  "half a minute)...", flush=True)
-        helper = compiling.start(study.benchmark, study.file.solver, spec is not None)
+                  "30 s on two cores)...", flush=True)
+        helper = compiling.start(study.benchmark, study.file.solver,
+                                 _draw_kernel_used(args, study, spec))
     try:
         return _solve_and_write(args, out, study, spec, helper)
     finally:
         if helper is not None:
             helper.stop()
+
+
+def _draw_kernel_used(args, study, spec) -> bool:
+    """Whether the run solves sweep draws in the compiled draw kernel here: a sweep run
+    without a Dask cluster, with a scenario that searches no instrument and has no quotas
+    (those are solved draw by draw)."""
+    if spec is None or args.scheduler or spec.scheduler:
+        return False
+    from model.sweep.runner import searched
+    from model.sweep.spec import swept
+
+    return not all(searched(p.search, p.policy) for p in swept(study, spec).scenarios)
 
 
 def _solve_and_write(args, out: Path, study, spec, helper) -> int:

@@ -7,7 +7,8 @@ solver itself; the first outcomes compile :func:`~model.core.outcomes.compute_ou
 a sweep its draw kernel (:func:`~model.sweep.kernels.solve_draws`).  :func:`start` shares that
 work with a forked child, on Linux, from the main thread (:func:`model.processes.can_fork`):
 
-- the run compiles the evaluation, for the types its solves pass it;
+- the run compiles the two small kernels both need (``split``, ``gauss_solve``), then forks
+  the child, then compiles the evaluation, for the types its solves pass it;
 - the child meanwhile compiles the solver's other kernels and the outcomes, for the same
   types, into numba's cache, then says so on a pipe;
 - the run waits for that word, then solves: compiling the solver loads the child's kernels
@@ -16,9 +17,12 @@ work with a forked child, on Linux, from the main thread (:func:`model.processes
   compiles the draw kernel; the run waits for it (:meth:`Helper.wait`) before its first
   draw.
 
-Nothing is computed differently: the kernels are the same code, compiled once each.  Where
-the child fails, is killed or cannot be had, or numba's cache cannot be written, the run
-compiles what is missing itself, as without the child.  The child ends at once on Ctrl-C
+Nothing is computed differently: the kernels are the same code, compiled once each, and a
+process loads a kernel from the cache only once the other has written it whole (numba writes
+a kernel's index before its code: a file left by an older version of the code could be read
+in between).  Where the child fails, is killed or cannot be had, where this machine lets the
+run use one core only, or where numba's cache cannot be written, the run compiles what is
+missing itself, as without the child.  The child ends at once on Ctrl-C
 and when the run ends (Linux's parent-death signal), and leaves with ``os._exit``.
 
 :func:`signatures` gives the argument types of each kernel as the solver, the outcomes and
@@ -29,25 +33,27 @@ from __future__ import annotations
 
 import os
 import select
-import time
 
 import numpy as np
 
-from model.processes import can_fork, child_setup, fork, forking, kill
+from model.processes import can_fork, exit_code, fork, forking, kill, leave_after
 
 #: seconds the run waits for the child's kernels before compiling them itself
 TIMEOUT = 300.0
 #: the child's word that the solver's kernels and the outcomes are in the cache
 _READY = b"r"
+#: compiled by the run before it forks the child: the evaluation calls them, and so do
+#: kernels of the child's
+SHARED = ("split", "gauss_solve")
 
 
 def signatures(bm, settings) -> dict:
-    """``{name: (dispatcher, argument types)}`` of the kernels the child compiles: the
-    solver's kernels other than the evaluation, the outcomes, and ``evaluate_lean`` itself
-    (which the run compiles), each for the types the solver and the outcomes pass."""
+    """``{name: (dispatcher, argument types)}`` of the kernels shared out, each for the types
+    the solver and the outcomes pass: :data:`SHARED`, ``evaluate_lean`` (the run's), then the
+    solver's other kernels and the outcomes (the child's)."""
     from numba import typeof
 
-    from model.core import fixed_point, kernels, outcomes
+    from model.core import fixed_point, kernels, layout, linalg, outcomes
     from model.core.params import kernel_params, solver_tuple
     from model.core.policy import make_policy
     from model.core.solver import initial_state
@@ -61,6 +67,8 @@ def signatures(bm, settings) -> dict:
     s = p.structure
     ev = fixed_point.Equilibrium(ws.lw, ws.L, ws.lP, ws.lc, ws.pi1, ws.E, ws.Y, ws.rents)
     calls = {
+        "split": (layout.split, (x, nr, ns)),
+        "gauss_solve": (linalg.gauss_solve, (ws.mat, ws.rhs)),
         "evaluate_lean": (kernels.evaluate_lean, (x, p, ws)),
         "workspace": (kernels.workspace, (nr, ns, p.direct)),
         "prepare_weights": (kernels.prepare_weights, (p, ws)),
@@ -79,41 +87,35 @@ def signatures(bm, settings) -> dict:
 
 class Helper:
     """The child compiling beside the run (see the module's notes): :meth:`wait` before the
-    first draw of a sweep, :meth:`stop` when the run ends."""
+    first draw of a sweep, :meth:`stop` when the run ends.  ``ready``: whether the child said
+    that its kernels are in the cache."""
 
-    def __init__(self, pid: int, ready: int, go: int):
-        self.pid, self.ready, self.go = pid, ready, go
+    def __init__(self, pid: int | None, words: int, go: int):
+        self.pid, self.words, self.go = pid, words, go
+        self.ready = False
 
-    def wait(self, timeout: float = TIMEOUT) -> None:
+    def wait(self, timeout: float = TIMEOUT) -> int | None:
         """Tell the child that the run has solved (the solver is in the cache, unless the
         cache cannot be written: the child then leaves) and wait for it to finish the draw
-        kernel, at most ``timeout`` seconds; then it is ended."""
-        if self.pid is None:
-            return
-        try:
-            os.write(self.go, _READY)
-        except OSError:  # the child has left
-            pass
-        deadline = time.monotonic() + timeout
-        delay = 0.005
-        try:
-            while time.monotonic() < deadline:
-                done, _ = os.waitpid(self.pid, os.WNOHANG)
-                if done:
-                    self.pid = None
-                    break
-                time.sleep(delay)
-                delay = min(2 * delay, 0.05)
-        except ChildProcessError:
+        kernel, at most ``timeout`` seconds (then it is ended).  Returns its exit code (None:
+        ended here, or already waited for)."""
+        code = None
+        if self.pid is not None:
+            try:
+                os.write(self.go, _READY)
+            except OSError:  # the child has left
+                pass
+            code = exit_code(self.pid, timeout)
             self.pid = None
         self.stop()
+        return code
 
     def stop(self) -> None:
-        """End the child (if it is still running) and close its pipe."""
+        """End the child (if it is still running) and close its pipes."""
         pid, self.pid = self.pid, None
         if pid is not None:
             kill(pid)
-        for name in ("ready", "go"):
+        for name in ("words", "go"):
             fd = getattr(self, name)
             setattr(self, name, None)
             if fd is not None:
@@ -121,34 +123,45 @@ class Helper:
 
 
 def compiled() -> bool:
-    """Whether the solver's compiled code is in numba's cache (else the first solve compiles
-    it): numba's index for the solver as it is now, in the folder numba reads (the function's
-    line is in the index's name, and the stamp of its source and the digest of every file with
-    compiled functions (:mod:`model.core.cache`) inside it, so an index left by other code
-    does not count)."""
+    """Whether the solver's compiled code is in numba's cache, whole (else the first solve
+    compiles it): numba's index for the solver as it is now, in the folder numba reads (the
+    function's line is in the index's name, and the stamp of its source and the digest of
+    every file with compiled functions (:mod:`model.core.cache`) inside it, so an index left
+    by other code does not count), and each code file it names written after it."""
     from model.core import fixed_point
 
     try:
         index = fixed_point.solve_with_retries._cache._cache_file
+        folder, path = index._cache_path, index._index_path
     except AttributeError:  # another numba's internals: say nothing rather than wrongly
         return True
     try:
-        return bool(index._load_index())
-    except Exception:  # an unreadable index: numba compiles again
+        overloads = index._load_index()
+        written = os.stat(path).st_mtime_ns
+        return bool(overloads) and all(
+            os.stat(os.path.join(folder, name)).st_mtime_ns >= written
+            for name in overloads.values())
+    except Exception:  # an unreadable index or code file: numba compiles again
         return False
 
 
 def start(bm, settings, sweep: bool) -> Helper | None:
     """Compile the solver's evaluation here while a forked child compiles the rest (see the
     module's notes), and return once the child's kernels are in the cache (or it failed, or
-    after :data:`TIMEOUT` seconds); None where no child can be had (the evaluation is then
-    left to the first solve).  ``sweep``: the child also compiles the draw kernel."""
-    if not can_fork():
+    after :data:`TIMEOUT` seconds); None where no child can be had or this process may use
+    one core only (the first solve then compiles everything).  ``sweep``: the child also
+    compiles the draw kernel."""
+    if not can_fork() or len(os.sched_getaffinity(0)) < 2:
         return None
     try:
         kernels = signatures(bm, settings)
     except Exception:  # a kernel's arguments have changed: the first solve compiles all
         return None
+    from numba.core.compiler_lock import global_compiler_lock
+
+    for name in SHARED:
+        function, types = kernels[name]
+        function.compile(types)
     pipes = []
     try:
         for _ in range(2):
@@ -157,26 +170,31 @@ def start(bm, settings, sweep: bool) -> Helper | None:
         for fd in pipes:
             os.close(fd)
         return None
-    ready_r, ready_w, go_r, go_w = pipes
+    words, words_w, go_r, go = pipes
+    childs = [words_w, go_r]  # the child's ends, closed here once it has them
     parent = os.getpid()
-    with forking() as mask:  # the run has the child's id before Ctrl-C can stop it
-        pid = fork()
-        if pid == 0:
-            os.close(ready_r)
-            os.close(go_w)
-            _child(kernels, bm, sweep, ready_w, go_r, mask, parent)  # never returns
-    os.close(ready_w)
-    os.close(go_r)
-    if pid is None:
-        os.close(ready_r)
-        os.close(go_w)
-        return None
-    helper = Helper(pid, ready_r, go_w)
+    helper = Helper(None, words, go)
     try:
+        # no other thread compiling while the child is forked (it would find numba's lock
+        # taken for ever); the run has the child's id before Ctrl-C can stop it
+        with global_compiler_lock, forking() as mask:
+            helper.pid = fork()
+            if helper.pid == 0:
+                os.close(words)
+                os.close(go)
+                leave_after(lambda: _child(kernels, bm, sweep, words_w, go_r), mask,
+                            parent)  # never returns
+        while childs:
+            os.close(childs.pop())
+        if helper.pid is None:  # no process to be had
+            helper.stop()
+            return None
         function, types = kernels["evaluate_lean"]
         function.compile(types)
-        _word(ready_r, TIMEOUT)
+        helper.ready = _word(words, TIMEOUT) == _READY
     except BaseException:
+        while childs:
+            os.close(childs.pop())
         helper.stop()
         raise
     if not sweep:
@@ -184,34 +202,30 @@ def start(bm, settings, sweep: bool) -> Helper | None:
     return helper
 
 
-def _word(fd: int, timeout: float | None) -> bool:
-    """Whether a word came on ``fd`` within ``timeout`` seconds (None: at once, without
-    waiting); False where its writer has left without one."""
-    readable, _, _ = select.select([fd], [], [], timeout)
-    return bool(readable) and os.read(fd, 1) == _READY
+def _word(fd: int, timeout: float) -> bytes | None:
+    """What came on ``fd`` within ``timeout`` seconds: a word, ``b""`` where its writer has
+    left without one, or None where nothing came."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    if not poller.poll(int(timeout * 1000)):
+        return None
+    return os.read(fd, 1)
 
 
-def _child(kernels: dict, bm, sweep: bool, ready: int, go: int, mask, parent: int) -> None:
-    """Compile every kernel but the evaluation into the cache and say so on ``ready``; then,
-    for a sweep, the draw kernel as soon as the run's solver is in the cache (or leave when
-    the run says on ``go`` that it has solved and the solver is not in the cache); leave."""
-    code = 1
-    try:
-        child_setup(mask, parent)
-        for name, (function, types) in kernels.items():
-            if name != "evaluate_lean":
-                function.compile(types)
-        os.write(ready, _READY)
-        os.close(ready)
-        if sweep:
-            from model.sweep.runner import warm_up
+def _child(kernels: dict, bm, sweep: bool, words: int, go: int) -> None:
+    """Compile the child's kernels into the cache and say so on ``words``; then, for a sweep,
+    the draw kernel as soon as the run's solver is in the cache (or leave when the run says
+    on ``go`` that it has solved and the solver is not in the cache, or has left)."""
+    for name, (function, types) in kernels.items():
+        if name not in SHARED + ("evaluate_lean",):
+            function.compile(types)
+    os.write(words, _READY)
+    os.close(words)
+    if sweep:
+        from model.sweep.runner import warm_up
 
-            while not compiled():  # the run's solver
-                if _word(go, 0.1) and not compiled():  # the cache cannot be written
-                    os._exit(1)
-            warm_up(bm)
-        code = 0
-    except BaseException:
-        pass
-    finally:
-        os._exit(code)
+        while not compiled():  # the run's solver
+            said = _word(go, 0.1)
+            if said is not None and (said != _READY or not compiled()):
+                raise RuntimeError("the run has solved, and the solver is not in the cache")
+        warm_up(bm)

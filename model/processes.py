@@ -23,6 +23,7 @@ import signal
 import struct
 import sys
 import threading
+import time
 import warnings
 from contextlib import contextmanager
 
@@ -244,3 +245,36 @@ def kill(pid: int) -> None:
         os.waitpid(pid, 0)
     except ChildProcessError:
         pass
+
+
+def exit_code(pid: int, timeout: float) -> int | None:
+    """A child's exit code once it has ended, or None: killed after ``timeout`` seconds, or
+    reaped by another (then it counts as failed)."""
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        try:
+            done, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return None
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() > deadline:
+            kill(pid)
+            return None
+        time.sleep(delay)
+        delay = min(2 * delay, 0.05)
+
+
+def leave_after(work, mask, parent: int) -> None:
+    """The whole life of a forked child that does ``work()``: :func:`child_setup`, then
+    ``work``, then ``os._exit`` with 0, or 1 where it raised (anything, Ctrl-C included)."""
+    code = 1
+    try:
+        child_setup(mask, parent)
+        work()
+        code = 0
+    except BaseException:
+        pass
+    finally:
+        os._exit(code)

@@ -452,25 +452,33 @@ def test_the_preloader_knows_which_options_take_a_value():
 
 def test_the_compile_message_knows_whether_the_solver_is_cached(tmp_path):
     """A run says it is compiling when numba's cache (here an empty NUMBA_CACHE_DIR) has no
-    index for the solver as it is now: none at all, or one left by other code (another time
-    stamp), whatever other folders hold."""
+    index for the solver as it is now (none at all, or one left by other code: another time
+    stamp, whatever other folders hold), or one that names a code file older than itself (a
+    file of an earlier version, read while numba writes the new one after the index)."""
     code = """
-import pickle, sys
+import os, pickle, sys, time
 from model.compiling import compiled
 from model.core import fixed_point as f
 index = f.solve_with_retries._cache._cache_file
+code = os.path.join(index._cache_path, "solve_with_retries.code.nbc")
 print(compiled())
-index._save_index({"an overload": 1})  # an index of the code as it is
+with open(code, "wb") as fh:  # left by an earlier version
+    fh.write(b"old")
+time.sleep(0.01)
+index._save_index({"an overload": "solve_with_retries.code.nbc"})  # the code as it is
 print(compiled())
-with open(index._index_path, "wb") as fh:  # one of other code
+with open(code, "wb") as fh:  # its code written after the index, as numba writes it
+    fh.write(b"new")
+print(compiled())
+with open(index._index_path, "wb") as fh:  # an index of other code
     pickle.dump(index._version, fh, protocol=-1)
-    fh.write(pickle.dumps(((0.0, 1), {"an overload": 1})))
+    fh.write(pickle.dumps(((0.0, 1), {"an overload": "solve_with_retries.code.nbc"})))
 print(compiled())
 """
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=ROOT, env=env, check=True).stdout.split()
-    assert out == ["False", "True", "False"]
+    assert out == ["False", "False", "True", "False"]
     assert any(tmp_path.rglob("*.nbi"))  # the cache folder asked for, not the package's
 
 

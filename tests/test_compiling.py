@@ -16,21 +16,27 @@ from model.core.settings import SolverSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: every kernel the child compiles; the run compiles none of them
-CHILD = {"workspace", "prepare_weights", "_copy", "_update", "_anderson_step", "store_shares",
-         "allocate", "compute_outcomes", "solve_draws", "shock_at", "scale_elasticities"}
+#: the kernels the child compiles (by name, with those they call, and the draw kernel)
+CHILD = {"workspace", "prepare_weights", "_copy", "_update", "_anderson_step", "_mixing_weights",
+         "store_shares", "allocate", "compute_outcomes", "solve_draws", "shock_at",
+         "scale_elasticities"}
+#: the kernels the run compiles
+PARENT = {"split", "gauss_solve", "evaluate_lean", "market_prices", "sales_untaxed",
+          "add_imports", "_unit_costs", "_absorption", "solve_with_retries"}
 
-#: a run from an empty numba cache that prints the kernels compiled in its own process
-#: (numba's compile events: a kernel loaded from the cache is not compiled)
+#: a run from an empty numba cache that logs each kernel compiled, by which process (numba's
+#: compile events, in the run and in its children: a kernel loaded from the cache is not
+#: compiled), and its own process id
 RUN = """
-import sys
+import os, sys
 from numba.core import event
 
-compiled = []
+log = sys.argv[1]
 
 class Listener(event.Listener):
     def on_start(self, ev):
-        compiled.append(ev.data["dispatcher"].py_func.__name__)
+        with open(log, "a") as fh:
+            fh.write(f"{os.getpid()} {ev.data['dispatcher'].py_func.__name__}\\n")
 
     def on_end(self, ev):
         pass
@@ -38,9 +44,7 @@ class Listener(event.Listener):
 event.register("numba:compile", Listener())
 from model.cli import main
 
-code = main(sys.argv[1:])
-print("compiled:", " ".join(sorted(set(compiled))))
-print("exit:", code)
+print(os.getpid(), main(sys.argv[2:]))
 """
 
 SWEPT = """
@@ -71,32 +75,40 @@ high = 1.2
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forks a child (Linux)")
 def test_a_first_run_compiles_each_kernel_once_in_one_of_two_processes(tmp_path):
     """From an empty cache, the run compiles the evaluation and the solver, the child every
-    other kernel (the solver's others, the outcomes, the draw kernel): the argument types the
-    child compiles for are those the solves, the outcomes and the draws pass, or the run
-    would compile them again.  The results are those of a run from a full cache."""
+    other kernel (the solver's others, the outcomes, the draw kernel), each once: the argument
+    types the child compiles for are those the solves, the outcomes and the draws pass, or the
+    run would compile them again.  The results are those of a run from a full cache."""
     scenario = tmp_path / "swept.toml"
     scenario.write_text(SWEPT.format(data=(ROOT / "data" / "example").as_posix()),
                         encoding="utf-8")
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
 
     def run(name):
-        done = subprocess.run([sys.executable, "-c", RUN, str(scenario), "--quiet", "--out",
-                               str(tmp_path / name / "results.nc")], capture_output=True,
-                              text=True, cwd=ROOT, env=env, timeout=900)
-        assert done.returncode == 0, done.stderr
-        lines = dict(line.split(":", 1) for line in done.stdout.splitlines() if ":" in line)
-        return set(lines["compiled"].split())
+        log = tmp_path / f"{name}.log"
+        log.touch()
+        done = subprocess.run([sys.executable, "-c", RUN, str(log), str(scenario), "--quiet",
+                               "--out", str(tmp_path / name / "results.nc")],
+                              capture_output=True, text=True, cwd=ROOT, env=env, timeout=900)
+        pid, code = done.stdout.split()
+        assert code == "0", done.stderr
+        events = [line.split() for line in log.read_text().splitlines()]
+        kernels = [(p == pid, k) for p, k in events if k in CHILD | PARENT]
+        return kernels
 
     cold = run("cold")
-    assert {"evaluate_lean", "solve_with_retries"} <= cold  # here, not in the child
-    assert not cold & CHILD
-    assert not run("warm") & (CHILD | {"evaluate_lean", "solve_with_retries"})
-    for name in ("results.nc", "sweep.nc"):
-        import xarray as xr
+    assert sorted(cold) == sorted([(True, k) for k in PARENT] + [(False, k) for k in CHILD])
+    assert run("warm") == []
+    import xarray as xr
 
+    for name in ("results.nc", "sweep.nc"):
         with xr.open_dataset(tmp_path / "cold" / name) as a, \
                 xr.open_dataset(tmp_path / "warm" / name) as b:
             xr.testing.assert_equal(a, b)  # attributes: the times of the runs
+
+
+@njit
+def _one(x):
+    return x - 1.0
 
 
 @njit
@@ -115,28 +127,44 @@ def _broken(x):
 
 
 def _kernels(other):
-    return {"evaluate_lean": (_here, (types.float64,)), "other": (other, (types.float64,))}
+    one = (types.float64,)
+    return {"split": (_one, one), "gauss_solve": (_one, one), "evaluate_lean": (_here, one),
+            "other": (other, one)}
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forks a child (Linux)")
 def test_the_run_compiles_its_part_and_goes_on_when_the_child_has_finished_or_failed(
-        monkeypatch):
-    """The run compiles the evaluation and waits for the child's word; a child that fails
-    (a kernel that does not compile) ends the wait at once, and so does one that has
-    finished; with a sweep, the child compiles the draw kernel before :meth:`wait` returns."""
+        monkeypatch, tmp_path):
+    """The run compiles the shared kernels and the evaluation and waits for the child's word;
+    a child that fails (a kernel that does not compile) ends the wait at once, without the
+    word.  With a sweep, the child compiles the draw kernel once the solver is in the cache
+    and :meth:`wait` returns its exit code; where the solver never reaches the cache, the
+    child leaves when the run has solved."""
+    import model.sweep.runner as runner
+
     bm = calibrate(random_dataset(2, 3, seed=0))
-    for other in (_there, _broken):
+    monkeypatch.setattr(compiling.os, "sched_getaffinity", lambda pid: {0, 1})
+    for other, ready in ((_there, True), (_broken, False)):
         monkeypatch.setattr(compiling, "signatures", lambda bm, settings: _kernels(other))
         begin = time.perf_counter()
         helper = compiling.start(bm, SolverSettings(), sweep=False)
-        assert time.perf_counter() - begin < 60  # not the TIMEOUT of a lost word
-        assert _here.signatures == [(types.float64,)]  # compiled here
-        assert helper.pid is None and helper.ready is None  # the child is done
+        assert time.perf_counter() - begin < 60  # not the TIMEOUT of a word that never came
+        assert helper.ready is ready
+        assert _here.signatures == [(types.float64,)] and _one.signatures  # compiled here
+        assert helper.pid is None and helper.words is None  # the child is done
     monkeypatch.setattr(compiling, "signatures", lambda bm, settings: _kernels(_there))
-    helper = compiling.start(bm, SolverSettings(), sweep=True)
-    assert helper.pid is not None  # compiling (here: loading) the draw kernel
-    helper.wait()
-    assert helper.pid is None and helper.go is None
+    marker = tmp_path / "draw kernel"
+    monkeypatch.setattr(runner, "warm_up", lambda bm: marker.write_text(str(bm.shape)))
+    for cached, code in ((True, 0), (False, 1)):
+        monkeypatch.setattr(compiling, "compiled", lambda: cached)
+        helper = compiling.start(bm, SolverSettings(), sweep=True)
+        assert helper.ready
+        assert helper.wait() == code
+        assert marker.exists() is cached
+        assert helper.pid is None and helper.go is None
+        marker.unlink(missing_ok=True)
+    monkeypatch.setattr(compiling.os, "sched_getaffinity", lambda pid: {0})
+    assert compiling.start(bm, SolverSettings(), sweep=True) is None  # one core: no child
 
 
 def test_the_kernels_types_are_those_of_the_package_as_it_is():
@@ -144,8 +172,7 @@ def test_the_kernels_types_are_those_of_the_package_as_it_is():
     otherwise only show as a slower first run)."""
     bm = calibrate(random_dataset(2, 3, seed=0))
     kernels = compiling.signatures(bm, SolverSettings())
-    assert set(kernels) == {"evaluate_lean"} | (CHILD - {"solve_draws", "shock_at",
-                                                          "scale_elasticities"})
+    assert list(kernels)[:3] == list(compiling.SHARED) + ["evaluate_lean"]
     for name, (function, argtypes) in kernels.items():
         assert function.py_func.__name__ == name
         assert function.py_func.__code__.co_argcount == len(argtypes)

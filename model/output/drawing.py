@@ -16,13 +16,12 @@ reported as it would be without a child.
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import xarray as xr
 
 from model.output.figures import figure_builders, write_figures
-from model.processes import can_fork, child_setup, fork, forking, kill
+from model.processes import can_fork, exit_code, fork, forking, kill, leave_after
 
 #: seconds the run waits for the child before drawing the figures itself
 TIMEOUT = 300.0
@@ -57,7 +56,7 @@ class Drawing:
         started) drawn here."""
         if self.pid is not None:
             try:
-                code = _exit_code(self.pid, TIMEOUT)
+                code = exit_code(self.pid, TIMEOUT)
             except BaseException:  # an interrupt while waiting
                 self.stop()
                 raise
@@ -87,38 +86,7 @@ def _fork(result: xr.Dataset, folder: Path, mask) -> int | None:
     parent = os.getpid()
     pid = fork()
     if pid == 0:
-        _child(result, folder, mask, parent)  # never returns
+        # draw and leave: Ctrl-C ends the child at once (no Python code of the run's runs
+        # in it), and so does the end of the run (Linux's parent-death signal)
+        leave_after(lambda: write_figures(result, folder), mask, parent)  # never returns
     return pid
-
-
-def _child(result: xr.Dataset, folder: Path, mask, parent: int) -> None:
-    """Draw and leave: Ctrl-C ends the child at once (no Python code of the run's runs in it),
-    and so does the end of the run (Linux's parent-death signal)."""
-    code = 1
-    try:
-        child_setup(mask, parent)
-        write_figures(result, folder)
-        code = 0
-    except BaseException:  # the run draws them again and reports what goes wrong
-        pass
-    finally:
-        os._exit(code)
-
-
-def _exit_code(pid: int, timeout: float) -> int | None:
-    """The child's exit code once it has ended, or None: killed after ``timeout``, or reaped
-    by another (then it counts as failed)."""
-    deadline = time.monotonic() + timeout
-    delay = 0.005
-    while True:
-        try:
-            done, status = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            return None
-        if done:
-            return os.waitstatus_to_exitcode(status)
-        if time.monotonic() > deadline:
-            kill(pid)
-            return None
-        time.sleep(delay)
-        delay = min(2 * delay, 0.05)

@@ -124,6 +124,12 @@ def grid_scale(spec: SweepSpec, point: tuple[int, ...]) -> np.ndarray:
     return scale
 
 
+def searched(search, policy: Policy) -> bool:
+    """Whether a scenario's draws are solved one by one (:class:`DrawSearch`: an endogenous
+    instrument ``search`` or quotas), not in the compiled draw kernel."""
+    return search is not None or policy.quotas is not None
+
+
 def prepare_scenario(spec: SweepSpec, bm: Benchmark, policy: Policy, settings: SolverSettings,
                      draw_settings: SolverSettings | None = None, search=None):
     """Solve the central case of every grid point (the warm starts) and collect the arrays the
@@ -136,7 +142,7 @@ def prepare_scenario(spec: SweepSpec, bm: Benchmark, policy: Policy, settings: S
     """
     points = list(np.ndindex(*spec.grid_shape)) if spec.grid else [()]
     x_init = initial_state(bm)
-    endogenous = search is not None or policy.quotas is not None
+    endogenous = searched(search, policy)
     shocks, x0s, scales, failed, policies, guesses, quotas = [], [], [], [], [], [], []
     for point in points:
         pol = grid_policy(spec, policy, point)
