@@ -18,6 +18,17 @@ def example_copy(tmp_path) -> Path:
     return target
 
 
+#: a scenario of the example dataset: FOREIGN's tariff of 25 % on HOME's autos
+AUTO_TARIFF = """
+[scenarios.auto_tariff]
+[[scenarios.auto_tariff.tariffs]]
+importer = "FOREIGN"
+exporter = "HOME"
+sectors = ["autos"]
+rate = 0.25
+"""
+
+
 def write_scenario(folder: Path, body: str, data: str = "data") -> Path:
     """A scenario file in ``folder`` pointing at the dataset folder ``data`` beside it."""
     path = folder / "scenario.toml"

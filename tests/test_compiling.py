@@ -4,7 +4,6 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from numba import njit, types
@@ -13,8 +12,8 @@ from calibration.calibrate import calibrate
 from calibration.synthetic import random_dataset
 from model import compiling
 from model.core.settings import SolverSettings
+from tests.conftest import AUTO_TARIFF, EXAMPLE, ROOT, write_scenario
 
-ROOT = Path(__file__).resolve().parents[1]
 
 #: the kernels the child compiles (by name, with those they call, and the draw kernel)
 CHILD = {"workspace", "prepare_weights", "_copy", "_update", "_anderson_step", "_mixing_weights",
@@ -47,17 +46,7 @@ from model.cli import main
 print(os.getpid(), main(sys.argv[2:]))
 """
 
-SWEPT = """
-title = "A first run"
-data = "{data}"
-
-[scenarios.auto_tariff]
-[[scenarios.auto_tariff.tariffs]]
-importer = "FOREIGN"
-exporter = "HOME"
-sectors = ["autos"]
-rate = 0.25
-
+SWEEP = """
 [sweep]
 method = "monte_carlo"
 draws = 8
@@ -78,9 +67,7 @@ def test_a_first_run_compiles_each_kernel_once_in_one_of_two_processes(tmp_path)
     other kernel (the solver's others, the outcomes, the draw kernel), each once: the argument
     types the child compiles for are those the solves, the outcomes and the draws pass, or the
     run would compile them again.  The results are those of a run from a full cache."""
-    scenario = tmp_path / "swept.toml"
-    scenario.write_text(SWEPT.format(data=(ROOT / "data" / "example").as_posix()),
-                        encoding="utf-8")
+    scenario = write_scenario(tmp_path, AUTO_TARIFF + SWEEP, EXAMPLE.as_posix())
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
 
     def run(name):

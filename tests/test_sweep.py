@@ -12,16 +12,9 @@ from model.study import prepare
 from model.sweep import draw_values, parse_sweep, sigma_scales, stroud3
 from model.sweep.designs import saltelli_uniform
 from model.sweep.statistics import sobol_indices, summary
-from tests.conftest import EXAMPLE, write_scenario
+from tests.conftest import AUTO_TARIFF, EXAMPLE, write_scenario
 
-SCENARIO = """
-[scenarios.auto_tariff]
-[[scenarios.auto_tariff.tariffs]]
-importer = "FOREIGN"
-exporter = "HOME"
-sectors = ["autos"]
-rate = 0.25
-"""
+SCENARIO = AUTO_TARIFF
 
 SIGMA = """
 [[sweep.parameters]]

@@ -28,16 +28,9 @@ from model.core.solver import ConvergenceError, solve
 from model.study import prepare
 from model.sweep.kernels import INVALID
 from model.sweep.report import uncertainty_markdown, write_sweep_figure
-from tests.conftest import EXAMPLE, ROOT, write_scenario
+from tests.conftest import AUTO_TARIFF, EXAMPLE, ROOT, write_scenario
 
-SCENARIOS = """
-[scenarios.auto_tariff]
-[[scenarios.auto_tariff.tariffs]]
-importer = "FOREIGN"
-exporter = "HOME"
-sectors = ["autos"]
-rate = 0.25
-
+SCENARIOS = AUTO_TARIFF + """
 [scenarios.balanced_trade]
 closure = { trade_balance = { HOME = 0.0 } }
 """
