@@ -135,10 +135,8 @@ def _solve_and_write(args, out: Path, study, spec, helper) -> int:
         return EXIT_BAD_INPUT
     compared = {other.label: solve_study(other, decomposition=False).results
                 for other in study.compare}
-    if helper is not None:  # the draw kernel, compiled beside the solves
-        helper.wait()
     try:
-        code, written = _write(args, out, study, spec, solved, compared)
+        code, written = _write(args, out, study, spec, solved, compared, helper)
     except OSError as exc:  # a full disk, a folder made read-only while solving
         print(f"error: cannot write the outputs in {out.parent} ({exc.strerror or exc}); no "
               "half-written file was put in place, and the next run there finishes or removes "
@@ -155,9 +153,11 @@ def _solve_and_write(args, out: Path, study, spec, helper) -> int:
     return EXIT_NOT_CONVERGED if solved.failed else code
 
 
-def _write(args, out: Path, study, spec, solved, compared) -> tuple[int, list]:
+def _write(args, out: Path, study, spec, solved, compared, helper=None) -> tuple[int, list]:
     """Run the sweep (if any) and write every output into a staging folder moved into place
-    together; returns the exit code so far and the files written."""
+    together; returns the exit code so far and the files written.  ``helper`` (a
+    :class:`~model.compiling.Helper`) is compiling the draw kernel: the figures are drawn
+    meanwhile."""
     code, written = EXIT_OK, []
     with staged_folder(out.parent) as stage:
         sections, extra = (), ()
@@ -165,6 +165,9 @@ def _write(args, out: Path, study, spec, solved, compared) -> tuple[int, list]:
         # outputs are written (started once the sweep is solved, not to slow its solving)
         drawing = Drawing(solved.results, stage.path)
         try:
+            if helper is not None and helper.running:  # the figures on a core that waits
+                drawing.start()
+                helper.wait()
             if spec is not None:
                 code, sections, extra = _sweep(args, study, spec, stage.path, out.parent,
                                                solved.results, drawing)

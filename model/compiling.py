@@ -94,6 +94,11 @@ class Helper:
         self.pid, self.words, self.go = pid, words, go
         self.ready = False
 
+    @property
+    def running(self) -> bool:
+        """Whether the child may still be compiling (the draw kernel)."""
+        return self.pid is not None
+
     def wait(self, timeout: float = TIMEOUT) -> int | None:
         """Tell the child that the run has solved (the solver is in the cache, unless the
         cache cannot be written: the child then leaves) and wait for it to finish the draw

@@ -83,6 +83,9 @@ def test_a_first_run_compiles_each_kernel_once_in_one_of_two_processes(tmp_path)
         return kernels
 
     cold = run("cold")
+    # the figures, drawn while the draw kernel compiled, and the sweep's
+    assert all((tmp_path / "cold" / f).is_file() for f in ("headline.png", "output.png",
+                                                              "sweep.png"))
     assert sorted(cold) == sorted([(True, k) for k in PARENT] + [(False, k) for k in CHILD])
     assert run("warm") == []
     import xarray as xr
