@@ -1,6 +1,6 @@
 """The main job, ``python -m model.run scenarios/kiuchi.toml``, timed in fresh processes (with
 ``--quiet``: no tables or progress bar printed):
-``python -m benchmarks.main_job [--repeat 5] [--file FILE] [--cold] [--json PATH]``.
+``python -m benchmarks.main_job [--repeat 5] [--file FILE] [--cold [N]] [--json PATH]``.
 
 1. **Whole process**, numba cache on disk: wall time and CPU time (user + system, of the run
    and the children it waited for) of ``--repeat`` runs in fresh processes after one untimed
@@ -12,8 +12,8 @@
    process meanwhile (the run waits for them at the end; where the child cannot draw them,
    the run does, and that time counts twice: under the figures and under the outputs).  A
    phase missing from the file (no sweep, no compared file) is left out.
-3. With ``--cold``, one run with an empty numba cache (a first run after installation or an
-   update of the code: every kernel compiled).
+3. With ``--cold [N]``, N runs (default 1), each with an empty numba cache (a first run
+   after installation or an update of the code: every kernel compiled), as min/median/max.
 
 Times on a shared machine are noisy: compare runs made one after another in the same session
 (or use ``python -m benchmarks.versus`` for the solver alone).
@@ -122,13 +122,18 @@ def phases(file: str, out: Path) -> dict:
     return {"start-up (imports, data)": first, **total}
 
 
-def cold(file: str, out: Path) -> dict:
-    """Wall and CPU seconds of one run with an empty numba cache."""
-    with tempfile.TemporaryDirectory() as cache:
-        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
-        wall, cpu = _run(["-m", "model.run", file, "--quiet", "--out",
-                          str(out / "results.nc")], env)
-    return {"wall_s": wall, "cpu_s": cpu}
+def cold(file: str, out: Path, repeat: int = 1) -> dict:
+    """Wall and CPU seconds of ``repeat`` runs, each with an empty numba cache (min/median/
+    max)."""
+    walls, cpus = [], []
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory() as cache:
+            env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+            wall, cpu = _run(["-m", "model.run", file, "--quiet", "--out",
+                              str(out / "results.nc")], env)
+        walls.append(wall)
+        cpus.append(cpu)
+    return {"wall_s": spread(walls), "cpu_s": spread(cpus), "runs": repeat}
 
 
 def main(argv=None) -> int:
@@ -136,8 +141,9 @@ def main(argv=None) -> int:
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--file", default=FILE, help=f"scenario file (default {FILE})")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs (default 5)")
-    parser.add_argument("--cold", action="store_true",
-                        help="also one run with an empty numba cache (about a minute more)")
+    parser.add_argument("--cold", type=int, nargs="?", const=1, default=0, metavar="N",
+                        help="also N runs (default 1), each with an empty numba cache "
+                             "(about 45 s each)")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
     args = parser.parse_args(argv)
     result = {"file": args.file, "machine": machine()}
@@ -146,7 +152,7 @@ def main(argv=None) -> int:
         result["whole"] = whole(args.file, tmp / "whole", args.repeat)
         result["phases_s"] = phases(args.file, tmp / "phases")
         if args.cold:
-            result["cold"] = cold(args.file, tmp / "cold")
+            result["cold"] = cold(args.file, tmp / "cold", args.cold)
     w, c = result["whole"]["wall_s"], result["whole"]["cpu_s"]
     print(f"python -m model.run {args.file} (fresh process, numba cache on disk, "
           f"{args.repeat} runs, min / median / max):")
@@ -160,8 +166,10 @@ def main(argv=None) -> int:
         if name != "whole run":
             print(f"  {name:48s} {seconds:6.2f} s  {100 * seconds / run:5.1f} %")
     if "cold" in result:
-        print(f"with an empty numba cache (compiling every kernel): wall "
-              f"{result['cold']['wall_s']:.2f} s, CPU {result['cold']['cpu_s']:.2f} s")
+        w, c = result["cold"]["wall_s"], result["cold"]["cpu_s"]
+        print(f"with an empty numba cache (compiling every kernel; {args.cold} runs, min / "
+              f"median / max): wall {w[0]:.2f} / {w[1]:.2f} / {w[2]:.2f} s; CPU "
+              f"{c[0]:.2f} / {c[1]:.2f} / {c[2]:.2f} s")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))
     return 0

@@ -13,17 +13,17 @@ work with a forked child, on Linux, from the main thread (:func:`model.processes
   types, into numba's cache, then says so on a pipe;
 - the run waits for that word, then solves: compiling the solver loads the child's kernels
   from the cache instead of compiling them;
-- for a file with a sweep, the child then waits for the solver to be in the cache and
-  compiles the draw kernel; the run waits for it (:meth:`Helper.wait`) before its first
-  draw.
+- for a sweep solved in the draw kernel, the child then waits for the solver to be in the
+  cache and compiles the draw kernel; the run waits for it (:meth:`Helper.wait`) before the
+  sweep, drawing its figures meanwhile (:mod:`model.cli`).
 
 Nothing is computed differently: the kernels are the same code, compiled once each, and a
 process loads a kernel from the cache only once the other has written it whole (numba writes
 a kernel's index before its code: a file left by an older version of the code could be read
 in between).  Where the child fails, is killed or cannot be had, where this machine lets the
 run use one core only, or where numba's cache cannot be written, the run compiles what is
-missing itself, as without the child.  The child ends at once on Ctrl-C
-and when the run ends (Linux's parent-death signal), and leaves with ``os._exit``.
+missing itself, as without the child.  The child ends at once on Ctrl-C and when the run
+ends (Linux's parent-death signal), and leaves with ``os._exit``.
 
 :func:`signatures` gives the argument types of each kernel as the solver, the outcomes and
 the draws call them (a test checks that the run then compiles none of them).
