@@ -153,20 +153,21 @@ def compiled() -> bool:
 def start(bm, settings, sweep: bool) -> Helper | None:
     """Compile the solver's evaluation here while a forked child compiles the rest (see the
     module's notes), and return once the child's kernels are in the cache (or it failed, or
-    after :data:`TIMEOUT` seconds); None where no child can be had or this process may use
-    one core only (the first solve then compiles everything).  ``sweep``: the child also
+    after :data:`TIMEOUT` seconds); None where no child can be had, this process may use one
+    core only, or a kernel does not compile for the types given (the first solve then
+    compiles what is not in the cache).  ``sweep``: the child also
     compiles the draw kernel."""
     if not can_fork() or len(os.sched_getaffinity(0)) < 2:
         return None
-    try:
-        kernels = signatures(bm, settings)
-    except Exception:  # a kernel's arguments have changed: the first solve compiles all
-        return None
     from numba.core.compiler_lock import global_compiler_lock
 
-    for name in SHARED:
-        function, types = kernels[name]
-        function.compile(types)
+    try:
+        kernels = signatures(bm, settings)
+        for name in SHARED:
+            function, types = kernels[name]
+            function.compile(types)
+    except Exception:  # a kernel's arguments have changed: the first solve compiles all
+        return None
     pipes = []
     try:
         for _ in range(2):
@@ -197,10 +198,12 @@ def start(bm, settings, sweep: bool) -> Helper | None:
         function, types = kernels["evaluate_lean"]
         function.compile(types)
         helper.ready = _word(words, TIMEOUT) == _READY
-    except BaseException:
+    except BaseException as exc:
         while childs:
             os.close(childs.pop())
         helper.stop()
+        if isinstance(exc, Exception):  # the evaluation's types have changed: the first
+            return None  # solve compiles what it needs, the child's kernels from the cache
         raise
     if not sweep:
         helper.stop()

@@ -129,7 +129,8 @@ def test_the_run_compiles_its_part_and_goes_on_when_the_child_has_finished_or_fa
     a child that fails (a kernel that does not compile) ends the wait at once, without the
     word.  With a sweep, the child compiles the draw kernel once the solver is in the cache
     and :meth:`wait` returns its exit code; where the solver never reaches the cache, the
-    child leaves when the run has solved."""
+    child leaves when the run has solved.  A kernel of the run's that does not compile (types
+    that have changed) leaves the compiling to the first solve, no child left behind."""
     import model.sweep.runner as runner
 
     bm = calibrate(random_dataset(2, 3, seed=0))
@@ -155,6 +156,11 @@ def test_the_run_compiles_its_part_and_goes_on_when_the_child_has_finished_or_fa
         marker.unlink(missing_ok=True)
     monkeypatch.setattr(compiling.os, "sched_getaffinity", lambda pid: {0})
     assert compiling.start(bm, SolverSettings(), sweep=True) is None  # one core: no child
+    monkeypatch.setattr(compiling.os, "sched_getaffinity", lambda pid: {0, 1})
+    for name in ("split", "evaluate_lean"):  # a kernel of the run's that does not compile
+        kernels = {**_kernels(_there), name: (_broken, (types.float64,))}
+        monkeypatch.setattr(compiling, "signatures", lambda bm, settings: kernels)
+        assert compiling.start(bm, SolverSettings(), sweep=True) is None
 
 
 def test_the_kernels_types_are_those_of_the_package_as_it_is():
