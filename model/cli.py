@@ -19,7 +19,6 @@ from pathlib import Path
 
 from calibration.io import DatasetError
 from model import compiling
-from model.compiling import compiled
 from model.interrupts import deferred_interrupt
 from model.output.drawing import Drawing
 from model.output.files import LockError, folder_lock, staged_folder
@@ -98,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args, out: Path, study, spec) -> int:
     """Solve, sweep and write, the output folder locked."""
     helper = None
-    if not compiled():
+    if not compiling.compiled():
         if not args.quiet:
             print("compiling the solver (once per installation or update of its code; about "
                   "30 s on two cores)...", flush=True)
@@ -162,7 +161,8 @@ def _write(args, out: Path, study, spec, solved, compared, helper=None) -> tuple
     with staged_folder(out.parent) as stage:
         sections, extra = (), ()
         # the figures, drawn in a child process while the sweep's section and the other
-        # outputs are written (started once the sweep is solved, not to slow its solving)
+        # outputs are written (started once the sweep is solved, not to slow its solving;
+        # on a first run, while the run waits for the draw kernel to compile)
         drawing = Drawing(solved.results, stage.path)
         try:
             if helper is not None and helper.running:  # the figures on a core that waits

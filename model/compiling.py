@@ -155,8 +155,8 @@ def start(bm, settings, sweep: bool) -> Helper | None:
     module's notes), and return once the child's kernels are in the cache (or it failed, or
     after :data:`TIMEOUT` seconds); None where no child can be had, this process may use one
     core only, or a kernel does not compile for the types given (the first solve then
-    compiles what is not in the cache).  ``sweep``: the child also
-    compiles the draw kernel."""
+    compiles what is not in the cache).  ``sweep``: the child also compiles the draw
+    kernel."""
     if not can_fork() or len(os.sched_getaffinity(0)) < 2:
         return None
     from numba.core.compiler_lock import global_compiler_lock

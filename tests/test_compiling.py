@@ -6,6 +6,7 @@ import sys
 import time
 
 import pytest
+import xarray as xr
 from numba import njit, types
 
 from calibration.calibrate import calibrate
@@ -13,7 +14,6 @@ from calibration.synthetic import random_dataset
 from model import compiling
 from model.core.settings import SolverSettings
 from tests.conftest import AUTO_TARIFF, EXAMPLE, ROOT, write_scenario
-
 
 #: the kernels the child compiles (by name, with those they call, and the draw kernel)
 CHILD = {"workspace", "prepare_weights", "_copy", "_update", "_anderson_step", "_mixing_weights",
@@ -88,8 +88,6 @@ def test_a_first_run_compiles_each_kernel_once_in_one_of_two_processes(tmp_path)
                                                               "sweep.png"))
     assert sorted(cold) == sorted([(True, k) for k in PARENT] + [(False, k) for k in CHILD])
     assert run("warm") == []
-    import xarray as xr
-
     for name in ("results.nc", "sweep.nc"):
         with xr.open_dataset(tmp_path / "cold" / name) as a, \
                 xr.open_dataset(tmp_path / "warm" / name) as b:
