@@ -54,7 +54,8 @@ def check_figure(fig):
     assert panels
     for ax in panels:
         assert ax.get_title(), "a panel without a title"
-        assert ax.get_xlabel(), f"{ax.get_title()}: no x label"
+        siblings = ax.get_shared_x_axes().get_siblings(ax)
+        assert any(s.get_xlabel() for s in siblings), f"{ax.get_title()}: no x label"
         siblings = ax.get_shared_y_axes().get_siblings(ax)
         assert any(s.get_ylabel() for s in siblings), f"{ax.get_title()}: no y label"
         for axis in (ax.xaxis, ax.yaxis):
@@ -102,6 +103,13 @@ def test_output_figure_reads(kiuchi):
     check_figure(fig)
     (bar,) = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
     assert "percent change" in bar.get_ylabel()
+    # the scenarios named once, below the last panel: a column is one scenario in every panel
+    panels = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    named = [[t.get_text() for t in ax.get_xticklabels() if t.get_visible()]
+             for ax in panels]
+    assert named[-1] == [str(s) for s in kiuchi.scenario.values]
+    assert not any(any(names) for names in named[:-1])
+    assert all(ax.get_xlim() == panels[-1].get_xlim() for ax in panels)
     # every finite cell labelled with its value; light text on dark cells, dark on light ones
     from matplotlib.colors import to_rgba
 

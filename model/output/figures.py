@@ -196,8 +196,9 @@ def _glyphs(text: str, size: float):
 
 def output_figure(result: xr.Dataset):
     """Sectoral real output (percent change): one heat map per region (sectors by scenario),
-    stacked, each cell labelled; the colour scale is symmetric and clipped at the 99th
-    percentile of the absolute changes (the colour bar says so)."""
+    stacked, each cell labelled, the scenarios named below the last (a column is one scenario
+    in every panel); the colour scale is symmetric and clipped at the 99th percentile of the
+    absolute changes (the colour bar says so)."""
     from matplotlib.figure import Figure
 
     scenarios = [str(s) for s in result.scenario.values]
@@ -209,18 +210,19 @@ def output_figure(result: xr.Dataset):
     limit = limit if limit > 0 else 1.0
     fig = Figure(figsize=(3.5 + 0.55 * len(scenarios),
                           len(regions) * (1.6 + 0.3 * len(sectors))), layout="constrained")
-    axes = fig.subplots(len(regions), 1, squeeze=False)[:, 0]
+    # the scenarios' names once, below the last panel (each copy is text to lay out and draw)
+    axes = fig.subplots(len(regions), 1, squeeze=False, sharex=True)[:, 0]
     for ax, (k, region) in zip(axes, enumerate(regions)):
         image = ax.imshow(data[:, k, :].T, cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
         ax.set_title(f"{region}: real output by sector (percent change)", fontsize=10)
-        ax.set_xticks(range(len(scenarios)), scenarios, rotation=90, fontsize=7)
         ax.set_yticks(range(len(sectors)), sectors, fontsize=7)
-        ax.set_xlabel("scenario")
         ax.set_ylabel("sector")
         s_idx, j_idx = np.nonzero(np.isfinite(data[:, k, :]))
         values = data[s_idx, k, j_idx]
         cell_labels(ax, [f"{v:.1f}".replace("-0.0", "0.0") for v in values], s_idx, j_idx,
                     np.where(np.abs(values) > 0.55 * limit, "white", "black"))
+    axes[-1].set_xticks(range(len(scenarios)), scenarios, rotation=90, fontsize=7)
+    axes[-1].set_xlabel("scenario")
     bar = fig.colorbar(image, ax=list(axes), shrink=0.5, extend="both", location="right")
     bar.set_label(f"real output, percent change (colour clipped at ±{limit:.1f})")
     fig.suptitle(result.attrs.get("title", ""))
