@@ -7,9 +7,9 @@
    run that fills the cache, as min/median/max.
 2. **Where one run spends its time**: the same command once more, in a fresh process with
    timers around its phases: start-up (imports, reading and calibrating the data), the
-   study's scenarios, the compared files, the sweep (central solves, draws by scenario,
-   ``sweep.nc``), the sweep's figure, the other outputs, and the figures drawn in a child
-   process meanwhile (the run waits for them at the end; where the child cannot draw them,
+   study's scenarios with those of the compared files (solved together), the sweep (central
+   solves, draws by scenario, ``sweep.nc``), the sweep's figure, the other outputs, and the
+   figures drawn in a child process meanwhile (the run waits for them at the end; where the child cannot draw them,
    the run does, and that time counts twice: under the figures and under the outputs).  A
    phase missing from the file (no sweep, no compared file) is left out.
 3. With ``--cold [N]``, N runs (default 1), each with an empty numba cache (a first run
@@ -68,8 +68,8 @@ def timer(module, name, phase):
 
 from model.run import hide_dask_for, leave, main
 hide_dask_for(argv)  # as python -m model.run does, before the timers load xarray
-timer("model.cli", "solve_study",
-      lambda a, k: "compared files" if k.get("decomposition") is False else "study")
+timer("model.cli", "solve_studies",
+      lambda a, k: "study" if len(a[0]) == 1 else "study and compared files")
 timer("model.sweep.runner", "prepare_scenario", "sweep: central solves")
 timer("model.sweep.runner", "solve_chunk",
       lambda a, k: "sweep: draws, searched" if a[0].search is not None else "sweep: draws")

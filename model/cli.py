@@ -26,7 +26,7 @@ from model.output.report import terminal_table
 from model.output.results import package_version
 from model.output.write import write_outputs
 from model.scenario import ScenarioError
-from model.study import prepare, solve_study
+from model.study import prepare, solve_studies
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_NOT_CONVERGED, EXIT_INTERRUPTED = 0, 2, 3, 130
 
@@ -125,15 +125,17 @@ def _draw_kernel_used(args, study, spec) -> bool:
 def _solve_and_write(args, out: Path, study, spec, helper) -> int:
     """:func:`_run` once the compilation is under way (``helper``, a
     :class:`~model.compiling.Helper` or None)."""
-    solved = solve_study(study)
+    # the compared files' scenarios on the same threads as the file's (no core waits for the
+    # file's longest scenario before they start); reported only after the file's warnings
+    solved, *others = solve_studies([(study, True)]
+                                    + [(other, False) for other in study.compare])
     for message in solved.warnings:
         print(f"warning: {message}", file=sys.stderr)
     if args.strict and solved.warnings:
         print("error: --strict: the warnings above are errors; nothing was written",
               file=sys.stderr)
         return EXIT_BAD_INPUT
-    compared = {other.label: solve_study(other, decomposition=False).results
-                for other in study.compare}
+    compared = {other.label: result.results for other, result in zip(study.compare, others)}
     try:
         code, written = _write(args, out, study, spec, solved, compared, helper)
     except OSError as exc:  # a full disk, a folder made read-only while solving

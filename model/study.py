@@ -23,7 +23,7 @@ from model.core.decomposition import DECOMPOSITION, decompose
 from model.core.outcomes import outcomes
 from model.core.policy import Policy
 from model.core.settings import SolverSettings
-from model.core.optimal import SearchResult
+from model.core.optimal import NashSpec, OptimalTariffSpec, SearchResult
 from model.core.search import SEARCH_ERRORS, describe, solve_scenario_policy
 from model.core.solver import ConvergenceError, Solution, solve
 from model.output import notes
@@ -274,18 +274,52 @@ def solve_study(study: Study, settings: SolverSettings | None = None,
     ``converged = False`` and its residual in the results, and the others are unaffected.
     ``decomposition = False`` skips the welfare decompositions (a compared file's report shows
     welfare and real GDP only)."""
-    settings = settings or study.file.solver
-    records = tuple(on_threads(lambda p: solve_scenario(study, p, settings, decomposition),
-                               [(p,) for p in study.scenarios]))
-    attrs = {
-        "title": study.file.title,
-        "scenario_file": display_path(study.file.path),
-        "scenario_text": study.file.text,
-        "warnings": "\n".join(f"{r.scenario.name}: {r.warning}" for r in records if r.warning),
-        **{f"solver_{k}": (str(v) if isinstance(v, str) else v)
-           for k, v in settings.as_dict().items()},
-    }
-    return StudyResult(build_results(study.dataset, study.benchmark, records, attrs), records)
+    return solve_studies([(study, decomposition)], settings)[0]
+
+
+def solve_studies(jobs: list[tuple[Study, bool]],
+                  settings: SolverSettings | None = None) -> list[StudyResult]:
+    """:func:`solve_study` of each ``(study, decomposition)`` of ``jobs`` (a file and the files
+    its report compares it with), the scenarios of all of them on one pool of threads; the
+    results are those of one study at a time.  The scenarios start in the order of
+    :func:`_expected_work`, the longest first, so that no long one starts last while a core
+    waits (the order changes no result)."""
+    tasks = [(k, prepared) for k, (study, _) in enumerate(jobs) for prepared in study.scenarios]
+    order = sorted(range(len(tasks)),
+                   key=lambda t: _expected_work(tasks[t][1], jobs[tasks[t][0]][1]))
+
+    def work(t: int) -> ScenarioResult:
+        k, prepared = tasks[t]
+        study, decomposition = jobs[k]
+        return solve_scenario(study, prepared, settings or study.file.solver, decomposition)
+
+    solved = dict(zip(order, on_threads(work, [(t,) for t in order])))
+    results = []
+    for k, (study, _) in enumerate(jobs):
+        chosen = settings or study.file.solver
+        records = tuple(solved[t] for t in range(len(tasks)) if tasks[t][0] == k)
+        attrs = {
+            "title": study.file.title,
+            "scenario_file": display_path(study.file.path),
+            "scenario_text": study.file.text,
+            "warnings": "\n".join(f"{r.scenario.name}: {r.warning}" for r in records
+                                  if r.warning),
+            **{f"solver_{name}": (str(v) if isinstance(v, str) else v)
+               for name, v in chosen.as_dict().items()},
+        }
+        results.append(StudyResult(build_results(study.dataset, study.benchmark, records,
+                                                 attrs), records))
+    return results
+
+
+def _expected_work(prepared: PreparedScenario, decomposition: bool) -> tuple[int, bool]:
+    """A sort key, smallest for the scenarios expected to take longest: a Nash game (an
+    optimal tariff per player, round after round), an optimal tariff, a target or quotas (a
+    search), then a plain solve; a welfare decomposition (65 solves) before none."""
+    search = prepared.search
+    rank = (0 if isinstance(search, NashSpec) else 1 if isinstance(search, OptimalTariffSpec)
+            else 2 if search is not None or prepared.policy.quotas is not None else 3)
+    return rank, not decomposition
 
 
 def run_file(path: str | Path) -> xr.Dataset:

@@ -204,7 +204,7 @@ def test_write_failures_and_refused_resumes_are_named_and_destroy_nothing(tmp_pa
             raise PermissionError(13, "Permission denied")
         return real_open(name, *args, **kwargs)
     monkeypatch.setattr(files.os, "open", read_only)
-    monkeypatch.setattr("model.cli.solve_study", lambda *a, **k: pytest.fail("solved"))
+    monkeypatch.setattr("model.cli.solve_studies", lambda *a, **k: pytest.fail("solved"))
     assert main([str(path), "--out", str(out), "--quiet"]) == 2
     assert "cannot write there (Permission denied)" in capsys.readouterr().err
     monkeypatch.undo()
@@ -222,7 +222,7 @@ def test_write_failures_and_refused_resumes_are_named_and_destroy_nothing(tmp_pa
     chunks = out.parent / "sweep_chunks"
     chunks.mkdir()
     (chunks / "manifest.json").write_text('{"fingerprint": "of another sweep"}')
-    monkeypatch.setattr("model.cli.solve_study", lambda *a, **k: pytest.fail("solved"))
+    monkeypatch.setattr("model.cli.solve_studies", lambda *a, **k: pytest.fail("solved"))
     assert main([str(path), "--out", str(out), "--quiet", "--resume"]) == 2
     assert "belong to a different sweep" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in out.parent.iterdir() if p.is_file()} == before

@@ -49,6 +49,39 @@ def test_a_study_on_threads_equals_it_solved_one_scenario_after_another(monkeypa
     xr.testing.assert_identical(threaded, serial)
 
 
+def test_a_file_and_its_compared_files_solved_together_equal_them_solved_apart(monkeypatch):
+    """One pool for a study and a compared file: each result is the study's alone, its
+    scenarios in file order; the scenarios start longest first (a Nash game, an optimal
+    tariff, searches and quotas, a plain solve; with a decomposition before without)."""
+    study = prepare(ROOT / "scenarios" / "kiuchi.toml")
+    keep = ("april_2025", "ver_quota", "spend_at_home", "tariff_war", "us_optimal")
+    study = dataclasses.replace(study, scenarios=tuple(p for p in study.scenarios
+                                                       if p.name in keep))
+    other = study.compare[0]
+    other = dataclasses.replace(other, scenarios=other.scenarios[:2])
+    started = []
+    solve_scenario = model.study.solve_scenario
+
+    def record(study, prepared, settings, decomposition):
+        started.append((prepared.name, decomposition))
+        return solve_scenario(study, prepared, settings, decomposition)
+
+    together = model.study.solve_studies([(study, True), (other, False)])
+    monkeypatch.setattr(model.study, "solve_scenario", record)
+    monkeypatch.setattr(model.study, "on_threads",
+                        lambda work, parts: [work(*args) for args in parts])
+    model.study.solve_studies([(study, True), (other, False)])
+    assert [p.search is None and p.policy.quotas is None for p in other.scenarios] == [True] * 2
+    assert started == [("tariff_war", True), ("us_optimal", True), ("spend_at_home", True),
+                       ("ver_quota", True), ("april_2025", True)] + [
+        (p.name, False) for p in other.scenarios]
+    monkeypatch.undo()
+    assert list(together[0].results.scenario.values) == [p.name for p in study.scenarios]
+    xr.testing.assert_identical(together[0].results, solve_study(study).results)
+    xr.testing.assert_identical(together[1].results,
+                                solve_study(other, decomposition=False).results)
+
+
 def test_ctrl_c_stops_the_parts_running_at_their_next_solve():
     """An interrupt does not wait for whole parts (a search can take minutes): those running
     stop at their next solve, those not started are dropped."""
