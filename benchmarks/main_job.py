@@ -9,9 +9,10 @@
    timers around its phases: start-up (imports, reading and calibrating the data), the
    study's scenarios with those of the compared files (solved together), the sweep (central
    solves, draws by scenario, ``sweep.nc``), the sweep's figure, the other outputs, and the
-   figures drawn in a child process meanwhile (the run waits for them at the end; where the child cannot draw them,
-   the run does, and that time counts twice: under the figures and under the outputs).  A
-   phase missing from the file (no sweep, no compared file) is left out.
+   figures drawn in a child process meanwhile (the run waits for them at the end; where the
+   child cannot draw them, the run does, and that time counts twice: under the figures and
+   under the outputs).  A phase missing from the file (no sweep, no compared file) is left
+   out.
 3. With ``--cold [N]``, N runs (default 1), each with an empty numba cache (a first run
    after installation or an update of the code: every kernel compiled), as min/median/max.
 
