@@ -65,6 +65,11 @@ def check_figure(fig):
     for bar in bars:
         assert bar.get_ylabel() or bar.get_xlabel(), "a colour bar without a label"
     covered = [(ax.get_window_extent(renderer), ax.get_title()) for ax in panels + bars]
+    for ax in panels:  # a title longer than its panel may run under a colour bar
+        title = ax.title.get_window_extent(renderer)
+        assert not [b for b in bars if overlapping([(title, "title"),
+                                                    (b.get_window_extent(renderer), "bar")])], (
+            f"{ax.get_title()}: a colour bar covers the title")
     for legend in fig.legends + [ax.get_legend() for ax in panels if ax.get_legend()]:
         box = legend.get_window_extent(renderer)
         hit = [t for b, t in covered if overlapping([(box, "legend"), (b, t)])]
@@ -124,6 +129,13 @@ def test_output_figure_reads(kiuchi):
             assert text == f"{value:.1f}".replace("-0.0", "0.0")
             dark = abs(value) > 0.55 * limit
             assert tuple(colour) == to_rgba("white" if dark else "black")
+
+
+def test_output_figure_of_a_few_scenarios_reads(kiuchi):
+    """A narrow figure (a few scenarios, as the two-region teaching case's three): the titles
+    stay clear of the colour bar."""
+    for count in (1, 2, 3, 6):
+        check_figure(output_figure(kiuchi.isel(scenario=list(range(count)))))
 
 
 def test_optimal_tariff_figure_reads(kiuchi):

@@ -208,7 +208,9 @@ def output_figure(result: xr.Dataset):
     finite = np.abs(data[np.isfinite(data)])
     limit = float(np.percentile(finite, 99)) if finite.size else 1.0
     limit = limit if limit > 0 else 1.0
-    fig = Figure(figsize=(3.5 + 0.55 * len(scenarios),
+    # at least 7 inches wide: a panel's title needs about 3.6 beside the sector names and the
+    # colour bar (a narrower panel's title would run under the colour bar)
+    fig = Figure(figsize=(max(3.5 + 0.55 * len(scenarios), 7.0),
                           len(regions) * (1.6 + 0.3 * len(sectors))), layout="constrained")
     # the scenarios' names once, below the last panel (each copy is text to lay out and draw)
     axes = fig.subplots(len(regions), 1, squeeze=False, sharex=True)[:, 0]
