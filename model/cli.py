@@ -116,7 +116,7 @@ def _draw_kernel_used(args, study, spec) -> bool:
     (those are solved draw by draw)."""
     if spec is None or args.scheduler or spec.scheduler:
         return False
-    from model.sweep.runner import searched
+    from model.core.search import searched
     from model.sweep.spec import swept
 
     return not all(searched(p.search, p.policy) for p in swept(study, spec).scenarios)

@@ -24,7 +24,7 @@ from model.core.outcomes import outcomes
 from model.core.policy import Policy
 from model.core.settings import SolverSettings
 from model.core.optimal import NashSpec, OptimalTariffSpec, SearchResult
-from model.core.search import SEARCH_ERRORS, describe, solve_scenario_policy
+from model.core.search import SEARCH_ERRORS, describe, searched, solve_scenario_policy
 from model.core.solver import ConvergenceError, Solution, solve
 from model.output import notes
 from model.output.files import display_path
@@ -318,7 +318,7 @@ def _expected_work(prepared: PreparedScenario, decomposition: bool) -> tuple[int
     search), then a plain solve; a welfare decomposition (65 solves) before none."""
     search = prepared.search
     rank = (0 if isinstance(search, NashSpec) else 1 if isinstance(search, OptimalTariffSpec)
-            else 2 if search is not None or prepared.policy.quotas is not None else 3)
+            else 2 if searched(search, prepared.policy) else 3)
     return rank, not decomposition
 
 

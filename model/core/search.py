@@ -29,6 +29,14 @@ def with_sigma(bm: Benchmark, sigma) -> Benchmark:
     return dataclasses.replace(bm, sigma=sigma, sigma_m=bm.sigma_m * (sigma / bm.sigma))
 
 
+def searched(search, policy: Policy) -> bool:
+    """Whether solving a scenario is more than one solve: it searches an endogenous instrument
+    (``search``: a target, an optimal tariff, a Nash game) or has quotas (solved for their
+    tariff equivalents).  A sweep solves such a scenario's draws one by one, not in the
+    compiled draw kernel."""
+    return search is not None or policy.quotas is not None
+
+
 def describe(search, regions, sectors) -> str:
     """A short text for the results' ``instrument`` variable ("" without a search)."""
     return "" if search is None else search.describe(regions, sectors)
@@ -64,5 +72,5 @@ def solve_scenario_policy(bm: Benchmark, policy: Policy, search,
     raise TypeError(f"unknown search {type(search).__name__}")
 
 
-__all__ = ["SEARCH_ERRORS", "ConvergenceError", "describe", "solve_scenario_policy",
+__all__ = ["SEARCH_ERRORS", "ConvergenceError", "describe", "searched", "solve_scenario_policy",
            "with_sigma"]

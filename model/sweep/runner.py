@@ -27,7 +27,7 @@ from model.core.outcomes import REGION, SECTOR, OutcomeInputs, outcome_inputs, o
 from model.core.params import (KernelParams, Shock, SolverTuple, kernel_params, shock,
                                solver_tuple, writable)
 from model.core.policy import Policy
-from model.core.search import SEARCH_ERRORS, solve_scenario_policy, with_sigma
+from model.core.search import SEARCH_ERRORS, searched, solve_scenario_policy, with_sigma
 from model.core.settings import SolverSettings
 from model.core.solver import ConvergenceError, initial_state
 from model.interrupts import deferred_interrupt
@@ -122,12 +122,6 @@ def grid_scale(spec: SweepSpec, point: tuple[int, ...]) -> np.ndarray:
             for j in g.sectors:
                 scale[j] = g.values[k] if g.relative else g.values[k] / sigma0[j]
     return scale
-
-
-def searched(search, policy: Policy) -> bool:
-    """Whether a scenario's draws are solved one by one (:class:`DrawSearch`: an endogenous
-    instrument ``search`` or quotas), not in the compiled draw kernel."""
-    return search is not None or policy.quotas is not None
 
 
 def prepare_scenario(spec: SweepSpec, bm: Benchmark, policy: Policy, settings: SolverSettings,
