@@ -284,6 +284,7 @@ def solve_studies(jobs: list[tuple[Study, bool]],
     results are those of one study at a time.  The scenarios start in the order of
     :func:`_expected_work`, the longest first, so that no long one starts last while a core
     waits (the order changes no result)."""
+    chosen = [settings or study.file.solver for study, _ in jobs]  # each study's own
     tasks = [(k, prepared) for k, (study, _) in enumerate(jobs) for prepared in study.scenarios]
     order = sorted(range(len(tasks)),
                    key=lambda t: _expected_work(tasks[t][1], jobs[tasks[t][0]][1]))
@@ -291,12 +292,11 @@ def solve_studies(jobs: list[tuple[Study, bool]],
     def work(t: int) -> ScenarioResult:
         k, prepared = tasks[t]
         study, decomposition = jobs[k]
-        return solve_scenario(study, prepared, settings or study.file.solver, decomposition)
+        return solve_scenario(study, prepared, chosen[k], decomposition)
 
     solved = dict(zip(order, on_threads(work, [(t,) for t in order])))
     results = []
     for k, (study, _) in enumerate(jobs):
-        chosen = settings or study.file.solver
         records = tuple(solved[t] for t in range(len(tasks)) if tasks[t][0] == k)
         attrs = {
             "title": study.file.title,
@@ -305,7 +305,7 @@ def solve_studies(jobs: list[tuple[Study, bool]],
             "warnings": "\n".join(f"{r.scenario.name}: {r.warning}" for r in records
                                   if r.warning),
             **{f"solver_{name}": (str(v) if isinstance(v, str) else v)
-               for name, v in chosen.as_dict().items()},
+               for name, v in chosen[k].as_dict().items()},
         }
         results.append(StudyResult(build_results(study.dataset, study.benchmark, records,
                                                  attrs), records))
