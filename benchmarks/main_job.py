@@ -8,11 +8,11 @@
 2. **Where one run spends its time**: the same command once more, in a fresh process with
    timers around its phases: start-up (imports, reading and calibrating the data), the
    study's scenarios with those of the compared files (solved together), the sweep (central
-   solves, draws by scenario, ``sweep.nc``), the sweep's figure, the other outputs, and the
-   figures drawn in a child process meanwhile (the run waits for them at the end; where the
-   child cannot draw them, the run does, and that time counts twice: under the figures and
-   under the outputs).  A phase missing from the file (no sweep, no compared file) is left
-   out.
+   solves, draws by scenario, ``sweep.nc``), the other outputs, and the figures, drawn in a
+   child process meanwhile (the study's while the sweep is solved, the sweep's once it is;
+   the run waits for them at the end; where the child cannot draw them, the run does, and
+   that time counts twice: under the figures and under the outputs).  A phase missing from
+   the file (no sweep, no compared file) is left out.
 3. With ``--cold [N]``, N runs (default 1), each with an empty numba cache (a first run
    after installation or an update of the code: every kernel compiled), as min/median/max.
 
@@ -75,7 +75,7 @@ timer("model.sweep.runner", "prepare_scenario", "sweep: central solves")
 timer("model.sweep.runner", "solve_chunk",
       lambda a, k: "sweep: draws, searched" if a[0].search is not None else "sweep: draws")
 timer("model.sweep.runner", "assemble", "sweep: sweep.nc")
-timer("model.sweep.report", "write_sweep_figure", "sweep: figure")
+timer("model.sweep.report", "write_sweep_figure", "sweep figure (drawn in a child)")
 timer("model.cli", "write_outputs", "outputs (waiting for the figures at the end)")
 timer("model.output.drawing", "write_figures", "figures (drawn in a child)")
 code = main(argv, whole_process=True)
@@ -162,7 +162,7 @@ def main(argv=None) -> int:
     ph = result["phases_s"]
     run = ph.get("whole run", float("nan"))
     print(f"one more run, by phase ({run:.2f} s in all; the figures are drawn in a child "
-          "process while the run writes its other outputs):")
+          "process while the run solves the sweep and writes its other outputs):")
     for name, seconds in ph.items():
         if name != "whole run":
             print(f"  {name:48s} {seconds:6.2f} s  {100 * seconds / run:5.1f} %")

@@ -162,17 +162,17 @@ def _write(args, out: Path, study, spec, solved, compared, helper=None) -> tuple
     code, written = EXIT_OK, []
     with staged_folder(out.parent) as stage:
         sections, extra = (), ()
-        # the figures, drawn in a child process while the sweep's section and the other
-        # outputs are written (started once the sweep is solved, not to slow its solving;
-        # on a first run, while the run waits for the draw kernel to compile)
-        drawing = Drawing(solved.results, stage.path)
+        # the figures, drawn in a child process (model.output.drawing) while the run does
+        # the rest: the study's at once (while the sweep is solved, or on a first run while
+        # the draw kernel compiles), the sweep's once it is solved
+        drawings = [Drawing(solved.results, stage.path)]
         try:
-            if helper is not None and helper.running:  # the figures on a core that waits
-                drawing.start()
+            drawings[0].start()
+            if helper is not None and helper.running:
                 helper.wait()
             if spec is not None:
                 code, sections, extra = _sweep(args, study, spec, stage.path, out.parent,
-                                               solved.results, drawing)
+                                               solved.results, drawings)
             if code in (EXIT_BAD_INPUT, EXIT_INTERRUPTED):
                 stage.abandon()
             else:
@@ -181,12 +181,15 @@ def _write(args, out: Path, study, spec, solved, compared, helper=None) -> tuple
                     try:
                         written = write_outputs(stage.path, out.name, solved.results, study,
                                                 compared, sections, extra, sweep,
-                                                excel=args.excel, drawing=drawing)
+                                                excel=args.excel, drawing=drawings[0])
                     finally:
                         if sweep is not None:
                             sweep.close()
+                    for drawing in drawings[1:]:
+                        drawing.paths()
         finally:
-            drawing.stop()  # the child ends before the stage is moved or removed
+            for drawing in drawings:  # each child ends before the stage is moved or removed
+                drawing.stop()
     return code, written
 
 
@@ -323,11 +326,11 @@ def _check_scheduler(address: str | None) -> None:
                             "like tcp://10.0.0.5:8786") from None
 
 
-def _sweep(args, study, spec, stage: Path, folder: Path, central=None, drawing=None):
+def _sweep(args, study, spec, stage: Path, folder: Path, central, drawings: list):
     """Run the sweep of the file into ``stage`` (its chunks are saved in ``folder``, where a
     resumed run finds them); returns ``(exit code, report sections, files written)``.
-    ``drawing`` (a :class:`~model.output.drawing.Drawing`) is started once the sweep is
-    solved, before its section is written."""
+    The drawing of the sweep's figures (a :class:`~model.output.drawing.Drawing`) is
+    started and added to ``drawings``."""
     from model.sweep import run_sweep
     from model.sweep.report import sweep_section
     from model.sweep.spec import swept
@@ -348,10 +351,11 @@ def _sweep(args, study, spec, stage: Path, folder: Path, central=None, drawing=N
         print(f"interrupted: the solved chunks are saved in {chunks}; run the same command "
               "with --resume to finish", file=sys.stderr)
         return EXIT_INTERRUPTED, (), ()
-    if drawing is not None:
-        drawing.start()
     with deferred_interrupt():  # reads sweep.nc
-        section, figures = sweep_section(path, stage, central)
+        section, names = sweep_section(path)
+    figures = Drawing.of_sweep(path, stage, central, names)
+    drawings.append(figures)
+    figures.start()
     if not args.quiet:
         print(f"sweep: {run.solves} solves in {run.seconds:.1f} s "
               f"({run.solves / max(run.seconds, 1e-9):,.0f} per second)")
@@ -364,5 +368,4 @@ def _sweep(args, study, spec, stage: Path, folder: Path, central=None, drawing=N
         print(f"error: sweep, scenario {name}: the central solution at grid point {point} did "
               "not converge; its draws started from the benchmark", file=sys.stderr)
     code = EXIT_NOT_CONVERGED if run.central_failed else EXIT_OK
-    return code, (section,), (path, *figures)
-
+    return code, (section,), (path, *figures.files())

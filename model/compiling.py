@@ -36,7 +36,8 @@ import select
 
 import numpy as np
 
-from model.processes import can_fork, exit_code, fork, forking, kill, leave_after
+from model.processes import (can_fork, exit_code, fork, forking, kill, leave_after,
+                             several_cores)
 
 #: seconds the run waits for the child's kernels before compiling them itself
 TIMEOUT = 300.0
@@ -157,7 +158,7 @@ def start(bm, settings, sweep: bool) -> Helper | None:
     core only, or a kernel does not compile for the types given (the first solve then
     compiles what is not in the cache).  ``sweep``: the child also compiles the draw
     kernel."""
-    if not can_fork() or len(os.sched_getaffinity(0)) < 2:
+    if not can_fork() or not several_cores():
         return None
     from numba.core.compiler_lock import global_compiler_lock
 

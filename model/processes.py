@@ -41,6 +41,15 @@ def can_fork() -> bool:
             and threading.current_thread() is threading.main_thread())
 
 
+def several_cores() -> bool:
+    """Whether this process may run on more than one core (where a child working beside it
+    gains time rather than taking it)."""
+    try:
+        return len(os.sched_getaffinity(0)) > 1
+    except AttributeError:  # not on Linux
+        return (os.cpu_count() or 1) > 1
+
+
 def on_processes(work, parts: list, processes: int = SOLVE_THREADS) -> list:
     """``[work(*args) for args in parts]`` computed by this process and up to
     ``processes - 1`` forked children, in the order of ``parts``; on threads where no child

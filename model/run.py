@@ -16,7 +16,10 @@ EXIT_INTERRUPTED = 130
 
 #: modules a run imports sooner or later, loaded up front with Ctrl-C held: an interrupt that
 #: lands inside Python's import machinery cannot be caught (Python prints it and goes on)
-PRELOAD = ("model.cli", "matplotlib.figure", "matplotlib.backends.backend_agg", "tqdm")
+PRELOAD = ("model.cli", "tqdm")
+#: and, where the run draws its figures itself (no drawer: :mod:`model.output.drawer`),
+#: matplotlib
+PRELOAD_FIGURES = ("matplotlib.figure", "matplotlib.backends.backend_agg")
 #: and those of a file with a ``[sweep]`` table
 PRELOAD_SWEEP = ("model.sweep.runner", "model.sweep.report")
 #: and, for a Sobol' design, its sequence (scipy.stats: most of a second to import)
@@ -157,19 +160,25 @@ def main(argv: list[str] | None = None, whole_process: bool = False) -> int:
     that sends nothing to a Dask cluster may hide dask from it (:func:`hide_dask_for`)."""
     try:
         import importlib
+        from contextlib import ExitStack
 
         from model.interrupts import deferred_interrupt
 
-        argv = sys.argv[1:] if argv is None else argv
-        with deferred_interrupt():  # raises KeyboardInterrupt at its end if one came
-            table = scenario_table(argv)
-            if whole_process:
-                hide_dask_for(argv, table)
-            for name in preloaded(argv, table):
-                importlib.import_module(name)
-        from model.cli import main as run
+        from model.output.drawer import shared_drawer
 
-        return run(argv)
+        argv = sys.argv[1:] if argv is None else argv
+        with ExitStack() as run_lifetime:
+            with deferred_interrupt():  # raises KeyboardInterrupt at its end if one came
+                table = scenario_table(argv)
+                if whole_process:
+                    hide_dask_for(argv, table)
+                # the figures' process, loading matplotlib on the other core meanwhile
+                drawer = run_lifetime.enter_context(shared_drawer())
+                for name in preloaded(argv, table) + (() if drawer else PRELOAD_FIGURES):
+                    importlib.import_module(name)
+            from model.cli import main as run
+
+            return run(argv)
     except KeyboardInterrupt:
         return _interrupted()
     except Exception as exc:  # Python wraps an interrupt inside some imports (__set_name__)

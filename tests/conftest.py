@@ -29,6 +29,24 @@ rate = 0.25
 """
 
 
+def sigma_sweep(method: str = "monte_carlo", draws: int = 8, low: float = 0.8,
+                high: float = 1.2) -> str:
+    """A ``[sweep]`` table: ``draws`` draws (seed 1) of one uniform multiplier of every
+    Armington elasticity, between ``low`` and ``high``."""
+    return f"""
+[sweep]
+method = "{method}"
+draws = {draws}
+seed = 1
+[[sweep.parameters]]
+name = "sigma"
+sectors = "all"
+distribution = "uniform"
+low = {low}
+high = {high}
+"""
+
+
 def write_scenario(folder: Path, body: str, data: str = "data") -> Path:
     """A scenario file in ``folder`` pointing at the dataset folder ``data`` beside it."""
     path = folder / "scenario.toml"

@@ -13,7 +13,7 @@ from calibration.calibrate import calibrate
 from calibration.synthetic import random_dataset
 from model import compiling
 from model.core.settings import SolverSettings
-from tests.conftest import AUTO_TARIFF, EXAMPLE, ROOT, write_scenario
+from tests.conftest import AUTO_TARIFF, EXAMPLE, ROOT, sigma_sweep, write_scenario
 
 #: the kernels the child compiles (by name, with those they call, and the draw kernel)
 CHILD = {"workspace", "prepare_weights", "_copy", "_update", "_anderson_step", "_mixing_weights",
@@ -46,19 +46,7 @@ from model.cli import main
 print(os.getpid(), main(sys.argv[2:]))
 """
 
-SWEEP = """
-[sweep]
-method = "monte_carlo"
-draws = 8
-seed = 1
-
-[[sweep.parameters]]
-name = "sigma"
-sectors = "all"
-distribution = "uniform"
-low = 0.8
-high = 1.2
-"""
+SWEEP = sigma_sweep()
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forks a child (Linux)")

@@ -4,7 +4,7 @@ checked before anything is solved."""
 import pytest
 
 from model.run import main
-from tests.conftest import EXAMPLE, write_scenario
+from tests.conftest import EXAMPLE, sigma_sweep, write_scenario
 
 BODY = """
 [report]
@@ -100,18 +100,7 @@ def test_a_failed_report_leaves_the_previous_outputs_untouched(tmp_path, monkeyp
 
 def test_a_sweep_keeps_the_study_sections_of_the_report(tmp_path, example_copy):
     path = study(tmp_path, "Notes: welfare {{welfare|autos|HOME}}.", example_copy)
-    path.write_text(path.read_text() + """
-[sweep]
-method = "monte_carlo"
-draws = 4
-seed = 1
-[[sweep.parameters]]
-name = "sigma"
-sectors = "all"
-distribution = "uniform"
-low = 0.9
-high = 1.1
-""")
+    path.write_text(path.read_text() + sigma_sweep(draws=4, low=0.9, high=1.1))
     out = tmp_path / "out" / "results.nc"
     assert main([str(path), "--out", str(out), "--quiet"]) == 0
     report = (out.parent / "report.md").read_text()

@@ -1,92 +1,133 @@
-"""The figures of a run drawn in a child process while the run writes its other outputs.
+"""The figures of a run drawn in a child process while the run does its other work.
 
 Drawing a study's figures is seconds of matplotlib's text layout on one core, and so is
-writing its netCDF files, tables, report and sweep figure: :class:`Drawing` forks a child that
-runs :func:`~model.output.figures.write_figures` into the staging folder meanwhile (on Linux,
-where forking a process that has loaded these libraries is safe).  The child only draws (it
-shares no lock with a thread that is running: the run's solving threads are idle by then),
-ends at once on Ctrl-C or when the run ends, and leaves with ``os._exit``, running none of the
-run's exit handlers or ``finally`` blocks and flushing none of its buffers.  Wherever a child
-cannot be had (another system, a call from a thread other than the main one, no process to
-be had), fails, or has not finished after :data:`TIMEOUT` seconds (it is killed and its
-partial files removed), the figures are drawn in the run's own process, so a failure there is
-reported as it would be without a child.
+writing its netCDF files, tables and report: a :class:`Drawing` is drawn by a child process,
+a :class:`~model.output.drawer.Drawer` (on Linux, where forking is safe): the run's drawer,
+started before the run loaded its libraries (:func:`model.output.drawer.shared_drawer`), or
+else one forked for this drawing alone.  The child only draws, ends at once on Ctrl-C or when
+the run ends, and leaves with ``os._exit``, running none of the run's exit handlers or
+``finally`` blocks and flushing none of its buffers.  Wherever a child cannot be had (another
+system, a call from a thread other than the main one, no process to be had), fails, or has not
+finished after :data:`TIMEOUT` seconds (it is killed and its partial files removed), the
+figures are drawn in the run's own process, so a failure there is reported as it would be
+without a child.
+
+Two kinds of drawing (:data:`JOBS`): the study's figures (:func:`figures`) and a sweep's
+(:func:`sweep_figures`).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import xarray as xr
 
+from model.output.drawer import Drawer, shared
 from model.output.figures import figure_builders, write_figures
-from model.processes import can_fork, exit_code, fork, forking, kill, leave_after
 
 #: seconds the run waits for the child before drawing the figures itself
 TIMEOUT = 300.0
 
 
+def figures(result: xr.Dataset, folder: Path) -> list[Path]:
+    """The study's figures (:func:`~model.output.figures.write_figures`)."""
+    return write_figures(result, folder)
+
+
+def sweep_figures(sweep: Path, folder: Path, central: xr.Dataset | None = None) -> list[Path]:
+    """A sweep's figures (:func:`~model.sweep.report.write_sweep_figures`) from its
+    ``sweep.nc``."""
+    from model.sweep.report import write_sweep_figures
+
+    return write_sweep_figures(sweep, folder, central)
+
+
+#: the kinds of drawing, as a drawer looks them up (at the call: a test may replace one)
+JOBS = {"figures": lambda *args: figures(*args),
+        "sweep": lambda *args: sweep_figures(*args)}
+
+
 class Drawing:
-    """:func:`~model.output.figures.write_figures` of ``result`` into ``folder`` in a child
-    process: :meth:`start` starts it (once), :meth:`paths` waits for it and returns the files,
-    :meth:`stop` ends it (before its folder is moved or removed)."""
+    """The figures of ``result`` drawn into ``folder`` in a child process: :meth:`start`
+    starts it (once), :meth:`paths` waits for it and returns the files, :meth:`stop` ends a
+    child of its own (before its folder is moved or removed).  :meth:`of_sweep` is a drawing
+    of a sweep's figures."""
 
     def __init__(self, result: xr.Dataset, folder: Path):
-        self.result, self.folder = result, Path(folder)
+        self.kind, self.args = "figures", (result, Path(folder))
+        self.names = [name for name, _ in figure_builders(result)]
+        self.folder = Path(folder)
         self.started = False
-        self.pid = None
+        self.drawer, self.number, self.own = None, None, False
+
+    @classmethod
+    def of_sweep(cls, sweep: Path, folder: Path, central: xr.Dataset | None = None,
+                 names: tuple[str, ...] = ("sweep.png",)) -> Drawing:
+        """The figures ``names`` of the sweep whose results are ``sweep`` (``sweep.nc``),
+        ``central`` its central solutions."""
+        drawing = cls.__new__(cls)
+        drawing.kind, drawing.args = "sweep", (Path(sweep), Path(folder), central)
+        drawing.names, drawing.folder = list(names), Path(folder)
+        drawing.started = False
+        drawing.drawer, drawing.number, drawing.own = None, None, False
+        return drawing
+
+    @property
+    def pid(self) -> int | None:
+        """The process id of the child drawing it, while it may be drawing."""
+        return self.drawer.pid if self.drawer is not None else None
 
     def start(self) -> None:
-        """Start the child (no-op after the first call)."""
+        """Send the drawing to the run's drawer, or to one of its own (no-op after the first
+        call)."""
         if self.started:
             return
         self.started = True
-        if not can_fork():
-            return
-        with forking() as mask:  # the run has the child's id before Ctrl-C can stop it
-            self.pid = _fork(self.result, self.folder, mask)
+        drawer = shared()
+        if drawer is not None:
+            self.number = drawer.send(self.kind, *self.args)
+        if self.number is None:
+            drawer = Drawer.start()
+            if drawer is None:
+                return
+            self.number, self.own = drawer.send(self.kind, *self.args), True
+            drawer.close()  # its only job: it leaves once it is drawn
+            if self.number is None:
+                drawer.stop()
+                return
+        self.drawer = drawer
 
     def files(self) -> list[Path]:
         """The figures' paths, drawn or not."""
-        return [self.folder / name for name, _ in figure_builders(self.result)]
+        return [self.folder / name for name in self.names]
 
     def paths(self) -> list[Path]:
         """The figures, drawn: the child's where it succeeded, else (or where it was not
         started) drawn here."""
-        if self.pid is not None:
+        if self.drawer is not None:
             try:
-                code = exit_code(self.pid, TIMEOUT)
+                drawn = self.drawer.drawn(self.number, TIMEOUT)
             except BaseException:  # an interrupt while waiting
                 self.stop()
                 raise
-            self.pid = None
-            if code == 0 and all(p.is_file() for p in self.files()):
+            if self.own:
+                self.drawer.stop()
+            self.drawer = None
+            if drawn and all(p.is_file() for p in self.files()):
                 return self.files()
             self._remove_partial()  # a child killed (a signal, the timeout) mid-figure
-        return write_figures(self.result, self.folder)
+        return JOBS[self.kind](*self.args)
 
     def stop(self) -> None:
-        """End the child, if it is still drawing, wait for it and remove what it left
+        """End the child, if it may still be drawing this (the run's drawer too: no later
+        drawing of the run waits for it then), wait for it and remove what it left
         half-written."""
-        pid, self.pid = self.pid, None
-        if pid is not None:
-            kill(pid)
+        drawer, self.drawer = self.drawer, None
+        if drawer is not None:
+            drawer.stop()
             self._remove_partial()
 
     def _remove_partial(self) -> None:
-        for name, _ in figure_builders(self.result):
+        for name in self.names:
             for tmp in self.folder.glob(f".{name}.*.tmp"):  # atomic_path's temporary files
                 tmp.unlink(missing_ok=True)
-
-
-def _fork(result: xr.Dataset, folder: Path, mask) -> int | None:
-    """The process id of a child drawing the figures, or None where no process can be had
-    (a process limit, memory)."""
-    parent = os.getpid()
-    pid = fork()
-    if pid == 0:
-        # draw and leave: Ctrl-C ends the child at once (no Python code of the run's runs
-        # in it), and so does the end of the run (Linux's parent-death signal)
-        leave_after(lambda: write_figures(result, folder), mask, parent)  # never returns
-    return pid

@@ -235,15 +235,29 @@ def _grid_panel(ax, sw, design, name, base, grid) -> None:
     ax.set_xlabel(grid[0])
 
 
-def sweep_section(sweep_path: Path, folder: Path,
-                  central: xr.Dataset | None = None) -> tuple[str, tuple[Path, ...]]:
-    """The uncertainty section for ``report.md`` (with its figures) and ``sweep.png`` (and,
-    for Sobol' sweeps, ``sobol.png``), drawn into ``folder``; ``central`` holds the central
-    solutions (the run's results) marked on the histograms."""
+def figure_names(sw: xr.Dataset) -> tuple[str, ...]:
+    """The figures of the sweep ``sw``: ``sweep.png`` and, for Sobol' sweeps, ``sobol.png``."""
+    return ("sweep.png", "sobol.png") if "welfare_S1" in sw else ("sweep.png",)
+
+
+def write_sweep_figures(sweep_path: Path, folder: Path,
+                        central: xr.Dataset | None = None) -> list[Path]:
+    """The figures of the sweep whose results are ``sweep_path`` (:func:`figure_names`),
+    drawn into ``folder``; ``central`` holds the central solutions (the run's results) marked
+    on the histograms."""
     with xr.open_dataset(sweep_path, engine="netcdf4") as sw:
         figures = [write_sweep_figure(sw, folder, central)]
-        if "welfare_S1" in sw:
+        if "sobol.png" in figure_names(sw):
             figures.append(save(sobol_figure(sw), Path(folder) / "sobol.png", dpi=110))
+    return figures
+
+
+def sweep_section(sweep_path: Path) -> tuple[str, tuple[str, ...]]:
+    """The uncertainty section for ``report.md`` of the sweep whose results are
+    ``sweep_path``, and the names of its figures (:func:`figure_names`, which the section
+    shows; drawn by :func:`write_sweep_figures`)."""
+    with xr.open_dataset(sweep_path, engine="netcdf4") as sw:
+        names = figure_names(sw)
         section = uncertainty_markdown(sw)
-    images = "\n\n".join(f"![{f.stem}]({f.name})" for f in figures)
-    return f"{section}\n\n{images}", tuple(figures)
+    images = "\n\n".join(f"![{Path(name).stem}]({name})" for name in names)
+    return f"{section}\n\n{images}", names
