@@ -100,7 +100,7 @@ def _run(args, out: Path, study, spec) -> int:
     if not compiling.compiled():
         if not args.quiet:
             print("compiling the solver (once per installation or update of its code; about "
-                  "30 s on two cores)...", flush=True)
+                  "25 s on two cores)...", flush=True)
         helper = compiling.start(study.benchmark, study.file.solver,
                                  _draw_kernel_used(args, study, spec))
     try:
