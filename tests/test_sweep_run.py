@@ -28,7 +28,7 @@ from model.core.solver import ConvergenceError, solve
 from model.study import prepare
 from model.sweep.kernels import INVALID
 from model.sweep.report import uncertainty_markdown, write_sweep_figure
-from tests.conftest import AUTO_TARIFF, EXAMPLE, ROOT, write_scenario
+from tests.conftest import AUTO_TARIFF, EXAMPLE, ROOT, sigma_sweep, write_scenario
 
 SCENARIOS = AUTO_TARIFF + """
 [scenarios.balanced_trade]
@@ -401,6 +401,31 @@ sd = 0.35
     assert main([str(path), "--out", str(fresh), "--quiet"]) == 0
     xr.testing.assert_identical(xr.load_dataset(fresh.parent / "sweep.nc"), resumed)
     assert f"{n_failed} of 80" in (out.parent / "report.md").read_text()
+
+
+def test_ctrl_c_while_the_sweep_is_assembled_keeps_its_chunks(tmp_path, capsys, monkeypatch):
+    """An interrupt that comes while sweep.nc is assembled (held until the file is whole)
+    stops the run before the chunks are removed: it exits 130, says so, and --resume
+    finishes from them without solving a draw again."""
+    import os
+    import signal
+
+    path = write_scenario(tmp_path, SCENARIOS + sigma_sweep(draws=20), data=EXAMPLE.as_posix())
+    out = tmp_path / "out" / "results.nc"
+    original = sw.assemble
+
+    def interrupted(*args):
+        os.kill(os.getpid(), signal.SIGINT)
+        return original(*args)
+
+    monkeypatch.setattr(sw, "assemble", interrupted)
+    assert main([str(path), "--out", str(out), "--quiet"]) == 130
+    assert "--resume" in capsys.readouterr().err
+    assert (out.parent / "sweep_chunks").is_dir() and not out.exists()
+    monkeypatch.setattr(sw, "assemble", original)
+    monkeypatch.setattr(sw, "solve_chunk", lambda *a: pytest.fail("a chunk solved again"))
+    assert main([str(path), "--out", str(out), "--quiet", "--resume"]) == 0
+    assert (out.parent / "sweep.nc").is_file() and not (out.parent / "sweep_chunks").exists()
 
 
 def test_grid_sweep_equals_brute_force_at_every_point(tmp_path):

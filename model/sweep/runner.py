@@ -328,6 +328,8 @@ def run_sweep(study, spec: SweepSpec, path, *, resume: bool = False, scheduler=N
             client.close()
     with deferred_interrupt():  # reads and writes netCDF files throughout
         failed = assemble(study, spec, path, store, n_chunks, settings)
+    # after an interrupt while assembling (raised above) the chunks stay, for --resume
+    with deferred_interrupt():
         store.remove()
     return SweepRun(path, total * len(study.scenarios), failed, central_failed,
                     time.perf_counter() - begin)
