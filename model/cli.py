@@ -188,8 +188,9 @@ def _write(args, out: Path, study, spec, solved, compared, helper=None) -> tuple
                     for drawing in drawings[1:]:
                         drawing.paths()
         finally:
-            for drawing in drawings:  # each child ends before the stage is moved or removed
-                drawing.stop()
+            with deferred_interrupt():  # a second Ctrl-C: every child is still ended
+                for drawing in drawings:  # before the stage is moved or removed
+                    drawing.stop()
     return code, written
 
 
@@ -348,8 +349,12 @@ def _sweep(args, study, spec, stage: Path, folder: Path, central, drawings: list
         print(f"error: sweep: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT, (), ()
     except KeyboardInterrupt:
-        print(f"interrupted: the solved chunks are saved in {chunks}; run the same command "
-              "with --resume to finish", file=sys.stderr)
+        if chunks.is_dir():
+            print(f"interrupted: the solved chunks are saved in {chunks}; run the same command "
+                  "with --resume to finish", file=sys.stderr)
+        else:  # the sweep was solved and its chunks removed as the interrupt came
+            print("interrupted: the sweep was solved but no output was written; run the same "
+                  "command again", file=sys.stderr)
         return EXIT_INTERRUPTED, (), ()
     with deferred_interrupt():  # reads sweep.nc
         section, names = sweep_section(path)

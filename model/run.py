@@ -164,16 +164,18 @@ def main(argv: list[str] | None = None, whole_process: bool = False) -> int:
 
         from model.interrupts import deferred_interrupt
 
-        from model.output.drawer import shared_drawer
-
         argv = sys.argv[1:] if argv is None else argv
         with ExitStack() as run_lifetime:
             with deferred_interrupt():  # raises KeyboardInterrupt at its end if one came
+                from model.output.drawer import shared_drawer
+
                 table = scenario_table(argv)
                 if whole_process:
                     hide_dask_for(argv, table)
-                # the figures' process, loading matplotlib on the other core meanwhile
-                drawer = run_lifetime.enter_context(shared_drawer())
+                # the figures' process, loading matplotlib on the other core meanwhile (none
+                # for a file that cannot be read: the run stops at its error)
+                drawer = None if isinstance(table, Exception) else run_lifetime.enter_context(
+                    shared_drawer())
                 for name in preloaded(argv, table) + (() if drawer else PRELOAD_FIGURES):
                     importlib.import_module(name)
             from model.cli import main as run

@@ -99,7 +99,7 @@ def test_a_drawer_answers_each_job_in_order(jobs):
     from model.output.drawer import Drawer
 
     drawer = Drawer.start()
-    assert drawer is not None and drawer.pid != os.getpid()
+    assert drawer is not None
     try:
         numbers = [drawer.send("write", "a"), drawer.send("fail"), drawer.send("write", "b")]
         assert numbers == [0, 1, 2]
@@ -134,6 +134,52 @@ def test_a_drawer_that_dies_is_noticed_at_once(jobs):
         drawer.stop()
 
 
+def test_a_job_sent_to_a_drawer_that_died_unnoticed_is_refused(jobs):
+    """The pipe of jobs has no reader: the send fails at once (no job file left) and the
+    drawer counts as ended; stopping it does not signal a process it no longer is."""
+    import signal
+
+    from model.output.drawer import Drawer
+
+    drawer = Drawer.start()
+    pid = drawer.pid
+    try:
+        os.kill(pid, signal.SIGKILL)
+        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)  # ended, not reaped
+        assert drawer.alive and drawer.send("write", "late") is None
+        assert not drawer.alive and not list(drawer.folder.iterdir())
+    finally:
+        drawer.stop()
+    with pytest.raises(ChildProcessError):  # reaped by stop()
+        os.waitpid(pid, os.WNOHANG)
+    assert not (jobs / "late").exists()
+
+
+def test_ctrl_c_while_a_drawing_starts_leaves_no_child(jobs, monkeypatch):
+    """Ctrl-C as the drawing's child is forked: the interrupt is raised once the drawing
+    knows its child, so that stop() ends it."""
+    import signal
+
+    from model.output.drawer import Drawer
+
+    start = Drawer.start.__func__
+
+    def interrupted(cls):
+        drawer = start(cls)
+        os.kill(os.getpid(), signal.SIGINT)
+        return drawer
+
+    monkeypatch.setattr(Drawer, "start", classmethod(interrupted))
+    drawing = job(jobs, "sleep")
+    with pytest.raises(KeyboardInterrupt):
+        drawing.start()
+    pid = drawing.pid
+    assert pid is not None and drawing.own
+    drawing.stop()
+    with pytest.raises(ChildProcessError):  # killed and reaped
+        os.waitpid(pid, os.WNOHANG)
+
+
 def job(folder, kind: str, *args):
     """A Drawing of a test's kind in ``folder``, its only file ``args[0]`` (if any)."""
     import model.output.drawing as drawing
@@ -147,6 +193,7 @@ def test_drawings_go_to_the_shared_drawer_and_stopping_one_ends_it(jobs):
     """Within shared_drawer(), a Drawing is sent to the run's drawer; a drawing stopped
     before it is drawn (the run failed) ends the drawer, so that nothing is written into a
     folder the run removes, and the next drawing has a drawer of its own."""
+    import model.output.drawer as drawer_module
     from model.output.drawer import shared, shared_drawer
 
     if not several_cores():
@@ -167,4 +214,40 @@ def test_drawings_go_to_the_shared_drawer_and_stopping_one_ends_it(jobs):
         pid = third.pid
         assert third.paths() == [jobs / "third"]
         assert (jobs / "third").read_text() == str(pid) and third.pid is None
-    assert shared() is None
+    assert drawer_module._shared[0] is None  # the next run starts a drawer of its own
+
+
+def test_a_drawing_sent_to_a_drawer_that_died_unnoticed_has_a_drawer_of_its_own(jobs):
+    import signal
+
+    from model.output.drawer import shared_drawer
+
+    if not several_cores():
+        pytest.skip("a drawer is started on several cores only")
+    with shared_drawer() as drawer:
+        os.kill(drawer.pid, signal.SIGKILL)
+        os.waitid(os.P_PID, drawer.pid, os.WEXITED | os.WNOWAIT)
+        drawing = job(jobs, "write", "late")
+        drawing.start()
+        assert drawing.own and drawing.pid not in (None, drawer.pid)
+        pid = drawing.pid
+        assert drawing.paths() == [jobs / "late"]
+        assert (jobs / "late").read_text() == str(pid)
+
+
+def test_a_sweeps_figures_without_a_child_are_drawn_here(tmp_path, monkeypatch):
+    """Where no child can be had, the run draws the sweep's figures itself, the same
+    figures."""
+    from model.output.drawing import Drawing
+    from model.sweep.report import write_sweep_figures
+
+    folder = ROOT / "results" / "kiuchi"
+    central = xr.load_dataset(folder / "results.nc")
+    here = write_sweep_figures(folder / "sweep.nc", tmp_path / "reference", central)
+    monkeypatch.delattr(os, "fork")
+    drawing = Drawing.of_sweep(folder / "sweep.nc", tmp_path / "run", central)
+    drawing.start()
+    assert drawing.pid is None
+    paths = drawing.paths()
+    assert [p.name for p in paths] == [p.name for p in here] == ["sweep.png"]
+    assert paths[0].read_bytes() == here[0].read_bytes()

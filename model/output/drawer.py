@@ -26,6 +26,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from model.interrupts import deferred_interrupt
 from model.processes import (_TOKEN, _take, can_fork, child_setup, fork, forking, kill,
                              several_cores)
 
@@ -59,8 +60,9 @@ class Drawer:
             return None
         pipes = []
         try:
-            pipes = [*os.pipe(), *os.pipe()]
-        except OSError:
+            for _ in range(2):
+                pipes.extend(os.pipe())
+        except OSError:  # too many open files
             for fd in pipes:
                 os.close(fd)
             shutil.rmtree(folder, ignore_errors=True)
@@ -92,6 +94,10 @@ class Drawer:
         try:
             path.write_bytes(pickle.dumps((kind, args), protocol=pickle.HIGHEST_PROTOCOL))
             os.write(self.jobs, _TOKEN.pack(number))
+        except BrokenPipeError:  # the drawer has ended
+            self.alive = False
+            path.unlink(missing_ok=True)
+            return None
         except (OSError, pickle.PicklingError, TypeError, AttributeError):
             path.unlink(missing_ok=True)
             return None  # a later job's number is the same: the drawer never read this one
@@ -107,7 +113,7 @@ class Drawer:
         while len(self.answered) <= number and self.alive:
             left = deadline - time.monotonic()
             if not poller.poll(max(left, 0.0) * 1000):
-                self.stop()  # too slow: every later job is drawn by the run
+                self.stop()  # too slow: the jobs sent are drawn by the run
                 break
             answer = os.read(self.answers, 1)
             if not answer:  # the drawer has ended
@@ -126,8 +132,14 @@ class Drawer:
         """End the child (if it is still running), wait for it and remove its folder."""
         if self.pid is None:
             return
-        pid, self.pid, self.alive = self.pid, None, False
-        kill(pid)
+        self.alive = False
+        try:
+            ended, _ = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:  # reaped by another: its process id is no longer ours
+            ended = True
+        if not ended:
+            kill(self.pid)
+        self.pid = None
         self.close()
         os.close(self.answers)
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -181,5 +193,6 @@ def shared_drawer():
         yield shared()
     finally:
         if drawer is not None:
-            _shared[0] = None
-            drawer.stop()
+            with deferred_interrupt():  # a second Ctrl-C: the drawer is still ended
+                _shared[0] = None
+                drawer.stop()

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import xarray as xr
 
+from model.interrupts import deferred_interrupt
 from model.output.drawer import Drawer, shared
 from model.output.figures import figure_builders, write_figures
 
@@ -49,9 +50,9 @@ JOBS = {"figures": lambda *args: figures(*args),
 
 class Drawing:
     """The figures of ``result`` drawn into ``folder`` in a child process: :meth:`start`
-    starts it (once), :meth:`paths` waits for it and returns the files, :meth:`stop` ends a
-    child of its own (before its folder is moved or removed).  :meth:`of_sweep` is a drawing
-    of a sweep's figures."""
+    starts it (once), :meth:`paths` waits for it and returns the files, :meth:`stop` ends the
+    child if it may still be drawing them (before their folder is moved or removed).
+    :meth:`of_sweep` is a drawing of a sweep's figures."""
 
     def __init__(self, result: xr.Dataset, folder: Path):
         self.kind, self.args = "figures", (result, Path(folder))
@@ -83,19 +84,20 @@ class Drawing:
         if self.started:
             return
         self.started = True
-        drawer = shared()
-        if drawer is not None:
-            self.number = drawer.send(self.kind, *self.args)
-        if self.number is None:
-            drawer = Drawer.start()
-            if drawer is None:
-                return
-            self.number, self.own = drawer.send(self.kind, *self.args), True
-            drawer.close()  # its only job: it leaves once it is drawn
+        with deferred_interrupt():  # the drawing knows its drawer before Ctrl-C can stop it
+            drawer = shared()
+            if drawer is not None:
+                self.drawer, self.number = drawer, drawer.send(self.kind, *self.args)
             if self.number is None:
-                drawer.stop()
-                return
-        self.drawer = drawer
+                self.drawer = drawer = Drawer.start()
+                if drawer is None:
+                    return
+                self.own = True
+                self.number = drawer.send(self.kind, *self.args)
+                drawer.close()  # its only job: it leaves once it is drawn
+                if self.number is None:
+                    self.drawer = None
+                    drawer.stop()
 
     def files(self) -> list[Path]:
         """The figures' paths, drawn or not."""
