@@ -251,3 +251,29 @@ def test_a_sweeps_figures_without_a_child_are_drawn_here(tmp_path, monkeypatch):
     paths = drawing.paths()
     assert [p.name for p in paths] == [p.name for p in here] == ["sweep.png"]
     assert paths[0].read_bytes() == here[0].read_bytes()
+
+
+def test_a_drawer_removes_the_folders_of_runs_that_were_killed(tmp_path, monkeypatch):
+    """A run killed by a signal leaves its drawer's folder; the next drawer removes it, and
+    leaves those of runs still running and anything else."""
+    import tempfile
+
+    from model.output.drawer import PREFIX, Drawer
+
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)
+    dead = int(ended.stdout)
+    stale, live, other = (tmp_path / f"{PREFIX}{dead}-x", tmp_path / f"{PREFIX}{os.getppid()}-y",
+                          tmp_path / "armington-other")
+    for folder in (stale, live, other):
+        folder.mkdir()
+        (folder / "0.pickle").write_bytes(b"")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    drawer = Drawer.start()
+    try:
+        assert drawer.folder.parent == tmp_path
+        assert drawer.folder.name.startswith(f"{PREFIX}{os.getpid()}-")
+        assert not stale.exists() and live.is_dir() and other.is_dir()
+    finally:
+        drawer.stop()
+    assert not drawer.folder.exists()

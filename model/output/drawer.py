@@ -13,6 +13,8 @@ byte on another pipe: drawn, or failed (the run then draws it itself, so an erro
 as it would be without a drawer).  The end of that pipe tells the run the drawer has ended
 (killed, Ctrl-C).  The drawer ends at once on Ctrl-C and when the run ends (Linux's
 parent-death signal), and leaves with ``os._exit``, running none of the run's exit handlers.
+Its folder is named after the run's process id: a run killed by a signal leaves it, and the
+next drawer removes it (:func:`remove_stale`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from model.processes import (_TOKEN, _take, can_fork, child_setup, fork, forking
 #: what a drawer loads before its first job
 PRELOAD = ("model.output.drawing", "model.sweep.report", "matplotlib.figure",
            "matplotlib.backends.backend_agg")
+#: the start of the name of a drawer's temporary folder, followed by the run's process id
+PREFIX = "armington-drawing-"
 #: the drawer's answers
 DRAWN, FAILED = b"\x00", b"\x01"
 
@@ -55,9 +59,10 @@ class Drawer:
         if not can_fork():
             return None
         try:
-            folder = Path(tempfile.mkdtemp(prefix="armington-drawing-"))
+            folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-"))
         except OSError:
             return None
+        remove_stale(folder.parent)
         pipes = []
         try:
             for _ in range(2):
@@ -143,6 +148,29 @@ class Drawer:
         self.close()
         os.close(self.answers)
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def remove_stale(tmp: Path) -> None:
+    """Remove the drawers' temporary folders in ``tmp`` whose run has ended: one killed by a
+    signal (the drawer dies with it) leaves its folder, with the jobs not yet drawn."""
+    try:
+        entries = list(os.scandir(tmp))
+    except OSError:
+        return
+    for entry in entries:
+        pid = entry.name[len(PREFIX):].split("-", 1)[0]
+        if entry.name.startswith(PREFIX) and pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process
+        return True
+    return True
 
 
 def _serve(jobs: int, answers: int, folder: Path, mask, parent: int) -> None:
