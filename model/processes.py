@@ -245,7 +245,13 @@ def _die_with_parent(parent: int) -> None:
 
 
 def kill(pid: int) -> None:
-    """Kill a child (if it is still running) and reap it."""
+    """Kill a child (if it is still running) and reap it.  A child that another has reaped
+    is not signalled: its process id may be another process's by then."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0]:
+            return  # it had ended: reaped now
+    except ChildProcessError:  # reaped by another
+        return
     try:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:

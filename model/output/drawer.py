@@ -138,12 +138,7 @@ class Drawer:
         if self.pid is None:
             return
         self.alive = False
-        try:
-            ended, _ = os.waitpid(self.pid, os.WNOHANG)
-        except ChildProcessError:  # reaped by another: its process id is no longer ours
-            ended = True
-        if not ended:
-            kill(self.pid)
+        kill(self.pid)
         self.pid = None
         self.close()
         os.close(self.answers)
