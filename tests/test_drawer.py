@@ -184,8 +184,8 @@ def job(folder, kind: str, *args):
     """A Drawing of a test's kind in ``folder``, its only file ``args[0]`` (if any)."""
     import model.output.drawing as drawing
 
-    made = drawing.Drawing(xr.Dataset({"curve_rate": ("x", [float("nan")])}), folder)
-    made.kind, made.args, made.names = kind, args, list(args[:1])
+    made = drawing.Drawing.__new__(drawing.Drawing)
+    made._setup(kind, args, folder, args[:1])
     return made
 
 

@@ -12,8 +12,8 @@ finished after :data:`TIMEOUT` seconds (it is killed and its partial files remov
 figures are drawn in the run's own process, so a failure there is reported as it would be
 without a child.
 
-Two kinds of drawing (:data:`JOBS`): the study's figures (:func:`figures`) and a sweep's
-(:func:`sweep_figures`).
+Two kinds of drawing (:data:`JOBS`): the study's figures
+(:func:`~model.output.figures.write_figures`) and a sweep's (:func:`sweep_figures`).
 """
 
 from __future__ import annotations
@@ -30,11 +30,6 @@ from model.output.figures import figure_builders, write_figures
 TIMEOUT = 300.0
 
 
-def figures(result: xr.Dataset, folder: Path) -> list[Path]:
-    """The study's figures (:func:`~model.output.figures.write_figures`)."""
-    return write_figures(result, folder)
-
-
 def sweep_figures(sweep: Path, folder: Path, central: xr.Dataset | None = None) -> list[Path]:
     """A sweep's figures (:func:`~model.sweep.report.write_sweep_figures`) from its
     ``sweep.nc``."""
@@ -44,7 +39,7 @@ def sweep_figures(sweep: Path, folder: Path, central: xr.Dataset | None = None) 
 
 
 #: the kinds of drawing, as a drawer looks them up (at the call: a test may replace one)
-JOBS = {"figures": lambda *args: figures(*args),
+JOBS = {"figures": lambda *args: write_figures(*args),
         "sweep": lambda *args: sweep_figures(*args)}
 
 
@@ -55,11 +50,8 @@ class Drawing:
     :meth:`of_sweep` is a drawing of a sweep's figures."""
 
     def __init__(self, result: xr.Dataset, folder: Path):
-        self.kind, self.args = "figures", (result, Path(folder))
-        self.names = [name for name, _ in figure_builders(result)]
-        self.folder = Path(folder)
-        self.started = False
-        self.drawer, self.number, self.own = None, None, False
+        self._setup("figures", (result, Path(folder)), folder,
+                    [name for name, _ in figure_builders(result)])
 
     @classmethod
     def of_sweep(cls, sweep: Path, folder: Path, central: xr.Dataset | None = None,
@@ -67,11 +59,15 @@ class Drawing:
         """The figures ``names`` of the sweep whose results are ``sweep`` (``sweep.nc``),
         ``central`` its central solutions."""
         drawing = cls.__new__(cls)
-        drawing.kind, drawing.args = "sweep", (Path(sweep), Path(folder), central)
-        drawing.names, drawing.folder = list(names), Path(folder)
-        drawing.started = False
-        drawing.drawer, drawing.number, drawing.own = None, None, False
+        drawing._setup("sweep", (Path(sweep), Path(folder), central), folder, names)
         return drawing
+
+    def _setup(self, kind: str, args: tuple, folder: Path, names) -> None:
+        """A drawing of the kind ``kind`` (a key of :data:`JOBS`) with ``args``, writing the
+        files ``names`` into ``folder``; not started."""
+        self.kind, self.args, self.names, self.folder = kind, args, list(names), Path(folder)
+        self.started = False
+        self.drawer, self.number, self.own = None, None, False
 
     @property
     def pid(self) -> int | None:
