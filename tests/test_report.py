@@ -197,3 +197,55 @@ def test_a_variant_naming_an_unknown_scenario_exits_2(tmp_path, example_copy, ca
     assert main([str(path), "--out", str(tmp_path / "out" / "r.nc"), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "no scenario 'cars'" in err and "flat" in err
+
+
+def _table(text: str, region: str) -> dict:
+    """``{scenario: [cells]}`` of the Markdown table under ``### region`` in ``text``."""
+    lines = text.split(f"### {region}\n\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    return {row[0]: row[1:] for row in
+            ([c.strip() for c in line.strip("|").split("|")] for line in lines[2:])}
+
+
+def test_comparison_tables_align_scenarios_and_regions_across_files():
+    """Each file's value of a scenario in that scenario's row, whatever the file's order of
+    scenarios and regions; n/a where a file lacks the scenario or the region."""
+    import numpy as np
+    import xarray as xr
+
+    from model.output.report import comparison_tables
+
+    def results(scenarios, regions, offset):
+        welfare = offset + np.arange(len(scenarios))[:, None] + 0.1 * np.arange(len(regions))
+        return xr.Dataset({"welfare": (("scenario", "region"), welfare),
+                           "real_gdp": (("region", "scenario"), -welfare.T)},
+                          coords={"scenario": scenarios, "region": regions})
+
+    files = {"main": results(["a", "b", "c"], ["X", "Y"], 0.0),
+             "other": results(["c", "a"], ["Y"], 10.0)}
+    text = comparison_tables(files, ["X", "Y"])
+    x, y = _table(text, "X"), _table(text, "Y")
+    assert list(x) == ["a", "c"]  # b: no other file has it
+    # welfare (main), welfare (other), real_gdp (main), real_gdp (other)
+    assert x["a"] == ["0.00", "n/a", "0.00", "n/a"] and x["c"] == ["2.00", "n/a", "-2.00", "n/a"]
+    assert y["a"] == ["0.10", "11.00", "-0.10", "-11.00"]
+    assert y["c"] == ["2.10", "10.00", "-2.10", "-10.00"]
+
+
+def test_largest_output_changes_by_absolute_value_without_nan():
+    import numpy as np
+    import xarray as xr
+
+    from model.output.report import largest_output_changes
+
+    output = np.array([[[1.0, -7.0, np.nan], [3.0, 0.5, -2.0]]])  # one scenario, 2 x 3
+    result = xr.Dataset({"output": (("scenario", "region", "sector"), output)},
+                        coords={"scenario": ["s"], "region": ["R1", "R2"],
+                                "sector": ["p", "q", "r"]})
+    frame = largest_output_changes(result, "s", count=4)
+    assert list(frame.columns) == ["region", "sector", "output (%)"]
+    assert list(zip(frame.region, frame.sector)) == [("R1", "q"), ("R2", "p"), ("R2", "r"),
+                                                     ("R1", "p")]
+    assert list(frame["output (%)"]) == [-7.0, 3.0, -2.0, 1.0]
+    # stored with the sectors first: the same table
+    swapped = result.transpose("scenario", "sector", "region")
+    assert largest_output_changes(swapped, "s", count=4).equals(frame)

@@ -30,6 +30,13 @@ def values(result: xr.Dataset, name: str) -> xr.DataArray:
     return v.read(result) if v.group == "derived" else result[name]
 
 
+def by_scenario(result: xr.Dataset, name: str, dims: tuple[str, ...] = ()) -> np.ndarray:
+    """The values of variable ``name``, scenario first, then ``dims`` and the variable's other
+    dimensions: a report reads each scenario's entry by position, not by a selection of the
+    Dataset per scenario."""
+    return result[name].transpose("scenario", *dims, ...).values
+
+
 def summary_table(result: xr.Dataset) -> pd.DataFrame:
     """One row per scenario and region with the headline indicators, whether the scenario
     converged and its residual."""
@@ -57,14 +64,17 @@ def study_tables(result: xr.Dataset, regions=None, sectors=None) -> str:
     """One table per region: the indicators of :data:`STUDY_TABLE` and the output of chosen
     sectors."""
     unit = result.attrs.get("dataset_unit", "")
+    tables = {VARIABLES[name].short.format(unit=unit): values(result, name)
+              .transpose("scenario", "region").values for name in STUDY_TABLE}
+    output = result.output.transpose("scenario", "region", "sector").values
+    region_at, sector_at = result.indexes["region"].get_loc, result.indexes["sector"].get_loc
     parts = []
     for region in regions or result.region.values:
-        frame = pd.DataFrame({VARIABLES[name].short.format(unit=unit):
-                              values(result, name).sel(region=region).values
-                              for name in STUDY_TABLE}, index=result.scenario.values)
+        n = region_at(region)
+        columns = {label: table[:, n] for label, table in tables.items()}
         for sector in sectors or ():
-            frame[f"{sector} {VARIABLES['output'].short}"] = (
-                result.output.sel(region=region, sector=sector).values)
+            columns[f"{sector} {VARIABLES['output'].short}"] = output[:, n, sector_at(sector)]
+        frame = pd.DataFrame(columns, index=result.scenario.values)
         parts += [f"### {region}", "", markdown_table(frame.reset_index(names="scenario"), 2), ""]
     return "\n".join(parts)
 
@@ -72,8 +82,8 @@ def study_tables(result: xr.Dataset, regions=None, sectors=None) -> str:
 def comparison_scenarios(results: dict) -> list[str]:
     """Scenario names of the first file that at least one other file has."""
     first, *others = results.values()
-    return [s for s in first.scenario.values
-            if any(s in r.scenario.values for r in others)]
+    solved = [set(r.scenario.values) for r in others]
+    return [s for s in first.scenario.values if any(s in names for names in solved)]
 
 
 def comparison_tables(results: dict, regions, variables=COMPARED) -> str:
@@ -81,26 +91,44 @@ def comparison_tables(results: dict, regions, variables=COMPARED) -> str:
     across files; a blank where a file lacks the scenario or the region (a compared file may
     solve some scenarios only, on a dataset with other regions)."""
     common = comparison_scenarios(results)
-    tables = {(label, variable): r[variable].transpose("scenario", "region").to_pandas()
+    nan = np.full(len(common), np.nan)
+    rows = {}  # each file's row of each common scenario (-1 where it lacks it)
+    for label, r in results.items():
+        at = {s: k for k, s in enumerate(r.scenario.values)}
+        rows[label] = np.array([at.get(s, -1) for s in common], dtype=int)
+    tables = {(label, variable): r[variable].transpose("scenario", "region").values
               for label, r in results.items() for variable in variables}
     parts = []
     for region in regions:
-        frame = pd.DataFrame(index=common)
+        columns = {}
         for variable in variables:
             for label, r in results.items():
-                table = tables[label, variable]
-                frame[f"{variable} ({label})"] = (
-                    table[region].reindex(common).to_numpy(dtype=float)
-                    if region in table.columns else np.nan)
+                regions_of = list(r.region.values)
+                if region not in regions_of:
+                    columns[f"{variable} ({label})"] = nan
+                    continue
+                column = tables[label, variable][:, regions_of.index(region)].astype(float)
+                have = rows[label] >= 0
+                picked = np.full(len(common), np.nan)
+                picked[have] = column[rows[label][have]]
+                columns[f"{variable} ({label})"] = picked
+        frame = pd.DataFrame(columns, index=common)
         parts += [f"### {region}", "", markdown_table(frame.reset_index(names="scenario"), 2), ""]
     return "\n".join(parts)
 
 
 def largest_output_changes(result: xr.Dataset, scenario: str, count: int = 5) -> pd.DataFrame:
-    """The ``count`` largest absolute changes of real sectoral output in a scenario."""
-    out = result.output.sel(scenario=scenario).to_series().dropna()
-    order = out.abs().sort_values(ascending=False).index[:count]
-    return out.loc[order].rename("output (%)").reset_index()
+    """The ``count`` largest absolute changes of real sectoral output in a scenario (NaN left
+    out; ties in pandas' order of a descending sort of the region by sector table)."""
+    table = result.output.sel(scenario=scenario).transpose("region", "sector").values
+    region, sector = np.divmod(np.arange(table.size), table.shape[1])
+    values = table.ravel()
+    kept = ~np.isnan(values)
+    order = pd.Series(np.abs(values[kept])).sort_values(ascending=False).index[:count]
+    chosen = np.flatnonzero(kept)[order]
+    return pd.DataFrame({"region": result.region.values[region[chosen]],
+                         "sector": result.sector.values[sector[chosen]],
+                         "output (%)": values[chosen]})
 
 
 def fmt(x: float, digits: int = 3) -> str:
@@ -114,7 +142,7 @@ def fmt(x: float, digits: int = 3) -> str:
 def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
     cols = list(frame.columns)
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for _, row in frame.iterrows():
+    for row in frame.values:  # the rows iterrows gives, without a Series for each
         cells = [fmt(v, digits) if isinstance(v, (float, np.floating)) else str(v) for v in row]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -177,17 +205,17 @@ def _scenarios_section(result: xr.Dataset) -> list[str]:
         "## Scenarios",
         "",
     ]
-    for sc in result.scenario.values:
-        desc = str(result.description.sel(scenario=sc).values)
-        closure = str(result.closure.sel(scenario=sc).values)
+    for sc, desc, closure in zip(result.scenario.values, by_scenario(result, "description"),
+                                 by_scenario(result, "closure")):
+        desc, closure = str(desc), str(closure)
         parts.append(f"- **{sc}**: {desc or '(no description)'} Trade-balance closure: {closure}.")
     return parts + [""]
 
 
 def _warnings_section(result: xr.Dataset) -> list[str]:
     """The scenarios' warnings, if any: what to read with care."""
-    found = [(sc, str(result.warning.sel(scenario=sc).values))
-             for sc in result.scenario.values if str(result.warning.sel(scenario=sc).values)]
+    found = [(sc, str(text)) for sc, text in zip(result.scenario.values,
+                                                  by_scenario(result, "warning")) if str(text)]
     if not found:
         return []
     return (["## Warnings", ""] + [f"- **{sc}**: {text}" for sc, text in found] + [""])
@@ -197,47 +225,49 @@ def _instruments_section(result: xr.Dataset) -> list[str]:
     """Endogenous instruments: each search's value, the tariffs of optimal-tariff and Nash
     searches, the curve an optimal tariff searched, and where each quota ends."""
     unit = result.attrs.get("dataset_unit", "")
+    scenarios = result.scenario.values
     parts = []
-    found = [sc for sc in result.scenario.values
-             if str(result.instrument.sel(scenario=sc).values)]
+    described = by_scenario(result, "instrument")
+    found = [k for k in range(len(scenarios)) if str(described[k])]
     if found:
         parts += ["## Endogenous instruments", "",
                   "| scenario | instrument | value |", "|---|---|---|"]
-        for sc in found:
-            r = result.sel(scenario=sc)
-            parts.append(f"| {sc} | {r.instrument.values} | {fmt(float(r.instrument_value), 6)} |")
+        value = by_scenario(result, "instrument_value")
+        for k in found:
+            parts.append(f"| {scenarios[k]} | {described[k]} | {fmt(float(value[k]), 6)} |")
         parts.append("")
     tariffs = result.instrument_tariff
-    chosen = [sc for sc in result.scenario.values
-              if np.isfinite(tariffs.sel(scenario=sc).values).any()]
+    chosen = [sc for sc, rates in zip(scenarios, by_scenario(result, "instrument_tariff"))
+              if np.isfinite(rates).any()]
     if chosen:
         frame = tariffs.sel(scenario=chosen).to_pandas()
+        rounds = dict(zip(scenarios, by_scenario(result, "search_rounds")))
         parts += ["### Tariffs chosen (optimal tariff, Nash equilibrium)", "",
                   "Uniform rate set by each region that chooses (fraction); best-response "
                   "rounds of a Nash search in the last column.", "",
                   markdown_table(frame.assign(rounds=[
-                      fmt(float(result.search_rounds.sel(scenario=sc)), 0) for sc in chosen]
-                  ).reset_index(), 4), ""]
-    for sc in result.scenario.values:
-        rates = result.curve_rate.sel(scenario=sc).values
+                      fmt(float(rounds[sc]), 0) for sc in chosen]).reset_index(), 4), ""]
+    curve_welfare = by_scenario(result, "curve_welfare")
+    for k, rates in enumerate(by_scenario(result, "curve_rate")):
         keep = np.isfinite(rates)
         if keep.any():
-            frame = pd.DataFrame({"tariff": rates[keep],
-                                  "welfare %": result.curve_welfare.sel(scenario=sc).values[keep]})
-            parts += [f"### {sc}: welfare along the tariffs searched", "",
+            frame = pd.DataFrame({"tariff": rates[keep], "welfare %": curve_welfare[k][keep]})
+            parts += [f"### {scenarios[k]}: welfare along the tariffs searched", "",
                       markdown_table(frame, 4), ""]
-    regime = result.quota_regime
+    cells = ("importer", "exporter", "sector")
+    quota = {name: by_scenario(result, name, cells) for name in
+             ("quota_regime", "quota_tariff_equivalent", "quota_rent", "quota_fill")}
     names = {0: "in quota", 1: "at the quota", 2: "over quota", 3: "zero quota"}
     rows = []
-    for sc in result.scenario.values:
-        for n, i, j in np.argwhere(np.isfinite(regime.sel(scenario=sc).values)):
+    for k, sc in enumerate(scenarios):
+        for n, i, j in np.argwhere(np.isfinite(quota["quota_regime"][k])):
             cell = {"importer": result.importer.values[n], "exporter": result.exporter.values[i],
                     "sector": result.sector.values[j]}
-            r = result.sel(scenario=sc, **cell)
-            rows.append({"scenario": sc, **cell, "regime": names[int(r.quota_regime)],
-                         "tariff equivalent": float(r.quota_tariff_equivalent),
-                         f"rent ({unit})": float(r.quota_rent),
-                         "imports / quota": float(r.quota_fill)})
+            rows.append({"scenario": sc, **cell,
+                         "regime": names[int(quota["quota_regime"][k, n, i, j])],
+                         "tariff equivalent": float(quota["quota_tariff_equivalent"][k, n, i, j]),
+                         f"rent ({unit})": float(quota["quota_rent"][k, n, i, j]),
+                         "imports / quota": float(quota["quota_fill"][k, n, i, j])})
     if rows:
         parts += ["### Quotas", "", "Where each quota ends, its tariff equivalent (the tariff "
                   "that would give the same imports) and its rent.", "",
@@ -247,11 +277,12 @@ def _instruments_section(result: xr.Dataset) -> list[str]:
 
 def _headline_section(result: xr.Dataset) -> list[str]:
     unit = result.attrs.get("dataset_unit", "")
-    summary = summary_table(result)
     parts = ["## Headline indicators", ""]
-    for v in headline():
-        table = summary.pivot(index="scenario", columns="region", values=v.name)
-        table = table.loc[list(result.scenario.values), list(result.region.values)]
+    for v in headline():  # scenarios by regions, the values of summary_table
+        table = pd.DataFrame(
+            values(result, v.name).transpose("scenario", "region").values.astype(float),
+            index=pd.Index(result.scenario.values, name="scenario"),
+            columns=list(result.region.values))
         parts += [f"### {v.label.format(unit=unit)}", "", markdown_table(table.reset_index()), ""]
     bench = result.trade_balance_benchmark.to_series()
     return parts + ["Benchmark trade balance: "
@@ -275,8 +306,8 @@ def _decomposition_section(result: xr.Dataset) -> list[str]:
 
 def _output_section(result: xr.Dataset) -> list[str]:
     parts = ["## Largest changes of sectoral output (real gross output, %)", ""]
-    for sc in result.scenario.values:
-        if not bool(result.converged.sel(scenario=sc)):
+    for sc, converged in zip(result.scenario.values, by_scenario(result, "converged")):
+        if not bool(converged):
             continue
         parts += [f"### {sc}", "", markdown_table(largest_output_changes(result, sc)), ""]
     return parts
@@ -287,11 +318,11 @@ def _convergence_section(result: xr.Dataset) -> list[str]:
              "| scenario | converged | iterations | factor residual | price residual | "
              "absorption residual |",
              "|---|---|---|---|---|---|"]
-    for sc in result.scenario.values:
-        r = result.sel(scenario=sc)
-        parts.append(f"| {sc} | {bool(r.converged)} | {int(r.iterations)} | "
-                     f"{float(r.residual):.2e} | {float(r.price_residual):.2e} | "
-                     f"{float(r.absorption_residual):.2e} |")
+    record = zip(result.scenario.values, *(by_scenario(result, name) for name in (
+        "converged", "iterations", "residual", "price_residual", "absorption_residual")))
+    for sc, converged, iterations, factor, price, absorption in record:
+        parts.append(f"| {sc} | {bool(converged)} | {int(iterations)} | "
+                     f"{float(factor):.2e} | {float(price):.2e} | {float(absorption):.2e} |")
     return parts + ["", f"Solver: tolerance {result.attrs.get('solver_tol')}, "
                     f"acceleration {result.attrs.get('solver_acceleration')}, "
                     f"damping {result.attrs.get('solver_damping')}.", ""]
