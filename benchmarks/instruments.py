@@ -22,7 +22,7 @@ import sys
 
 import numpy as np
 
-from benchmarks.timing import ROOT, machine, median, timed
+from benchmarks.timing import ROOT, count, machine, median, timed
 from calibration.calibrate import calibrate
 from calibration.io import load_dataset
 from model.core.optimal import NashSpec, OptimalTariffSpec, nash, optimal_tariff
@@ -95,7 +95,7 @@ def measure(repeat: int = 7) -> list[dict]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.instruments",
                                      description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeat", type=int, default=7, help="timed repetitions (default 7)")
+    parser.add_argument("--repeat", type=count(), default=7, help="timed repetitions (default 7)")
     parser.add_argument("--json", default=None, help="also write the rows to this file")
     args = parser.parse_args(argv)
     rows = measure(args.repeat)

@@ -32,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.timing import ROOT, machine, spread
+from benchmarks.timing import ROOT, count, machine, spread
 
 #: the main job
 FILE = "scenarios/kiuchi.toml"
@@ -141,8 +141,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.main_job",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--file", default=FILE, help=f"scenario file (default {FILE})")
-    parser.add_argument("--repeat", type=int, default=5, help="timed runs (default 5)")
-    parser.add_argument("--cold", type=int, nargs="?", const=1, default=0, metavar="N",
+    parser.add_argument("--repeat", type=count(), default=5, help="timed runs (default 5)")
+    parser.add_argument("--cold", type=count(0), nargs="?", const=1, default=0, metavar="N",
                         help="also N runs (default 1), each with an empty numba cache "
                              "(about 45 s each)")
     parser.add_argument("--json", default=None, help="also write the figures to this file")

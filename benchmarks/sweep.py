@@ -39,7 +39,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from benchmarks.timing import ROOT, spread
+from benchmarks.timing import ROOT, count, spread
 from calibration.calibrate import calibrate
 from calibration.synthetic import random_dataset
 from model import sweep as sw
@@ -173,10 +173,10 @@ def searched(draws: int, rounds: int = 3) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.sweep")
-    parser.add_argument("--draws", type=int, default=10_000)
-    parser.add_argument("--python-draws", type=int, default=500,
+    parser.add_argument("--draws", type=count(), default=10_000)
+    parser.add_argument("--python-draws", type=count(), default=500,
                         help="draws solved one by one from Python (the rate is extrapolated)")
-    parser.add_argument("--searched-draws", type=int, default=60,
+    parser.add_argument("--searched-draws", type=count(0), default=60,
                         help="draws of a searched scenario per round (0: not measured)")
     parser.add_argument("--memory", action="store_true",
                         help="also measure peak memory of 100,000 and 1,000,000-draw sweeps")

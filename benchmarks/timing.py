@@ -3,6 +3,7 @@ and a description of the machine."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import multiprocessing
 import os
@@ -103,6 +104,32 @@ def machine() -> dict:
 
 def median(values) -> float:
     return statistics.median(values) if values else float("nan")
+
+
+def count(minimum: int = 1) -> Callable[[str], int]:
+    """A command-line type: a whole number of at least ``minimum`` (runs, rounds, draws), or
+    the parser's error naming the option."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {value}")
+        return value
+
+    return parse
+
+
+def seconds(text: str) -> float:
+    """A command-line type: a positive number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+    return value
 
 
 def spread(values) -> tuple[float, float, float]:

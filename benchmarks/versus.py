@@ -22,6 +22,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from benchmarks.timing import count, seconds
+
 ROOT = Path(__file__).resolve().parents[1]
 
 #: run in each tree (its folder first on the path; the package layout before and after
@@ -81,8 +83,8 @@ def main(argv=None) -> int:
     parser.add_argument("rev", help="the earlier revision (a commit, tag or branch)")
     parser.add_argument("--sizes", default="2x13,31x40,60x65",
                         help="comma-separated REGIONSxSECTORS")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--budget", type=float, default=2.0,
+    parser.add_argument("--rounds", type=count(), default=3)
+    parser.add_argument("--budget", type=seconds, default=2.0,
                         help="seconds of repeated solves per size, tree and round")
     args = parser.parse_args(argv)
     sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]

@@ -113,3 +113,23 @@ def test_main_job_benchmark_times_the_run_and_each_phase(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "min / median / max" in printed and "sweep: draws" in printed
     assert spread([3.0, 1.0, 2.0, 10.0]) == (1.0, 2.5, 10.0)
+
+
+@pytest.mark.parametrize("module, argv, message", [
+    ("main_job", ["--repeat", "0"], "--repeat: must be at least 1, not 0"),
+    ("main_job", ["--cold", "-1"], "--cold: must be at least 0, not -1"),
+    ("instruments", ["--repeat", "x"], "--repeat: 'x' is not a whole number"),
+    ("sweep", ["--draws", "0"], "--draws: must be at least 1, not 0"),
+    ("sweep", ["--searched-draws", "-2"], "--searched-draws: must be at least 0, not -2"),
+    ("versus", ["HEAD", "--rounds", "0"], "--rounds: must be at least 1, not 0"),
+    ("versus", ["HEAD", "--budget", "0"], "--budget: must be positive, not 0"),
+])
+def test_benchmark_counts_must_be_positive(module, argv, message, capsys):
+    """A count of runs, rounds or draws below its least value is the parser's error (exit 2)
+    naming the option, not a table of NaN or a traceback after the first runs."""
+    import importlib
+
+    with pytest.raises(SystemExit) as exit_:
+        importlib.import_module(f"benchmarks.{module}").main(argv)
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
