@@ -247,24 +247,26 @@ def _instruments_section(result: xr.Dataset) -> list[str]:
                   "rounds of a Nash search in the last column.", "",
                   markdown_table(frame.assign(rounds=[
                       fmt(float(rounds[sc]), 0) for sc in chosen]).reset_index(), 4), ""]
-    curve_welfare = by_scenario(result, "curve_welfare")
     for k, rates in enumerate(by_scenario(result, "curve_rate")):
         keep = np.isfinite(rates)
         if keep.any():
-            frame = pd.DataFrame({"tariff": rates[keep], "welfare %": curve_welfare[k][keep]})
+            welfare = result.curve_welfare.isel(scenario=k).values
+            frame = pd.DataFrame({"tariff": rates[keep], "welfare %": welfare[keep]})
             parts += [f"### {scenarios[k]}: welfare along the tariffs searched", "",
                       markdown_table(frame, 4), ""]
     cells = ("importer", "exporter", "sector")
+    regime = by_scenario(result, "quota_regime", cells)
     quota = {name: by_scenario(result, name, cells) for name in
-             ("quota_regime", "quota_tariff_equivalent", "quota_rent", "quota_fill")}
+             ("quota_tariff_equivalent", "quota_rent", "quota_fill")
+             } if np.isfinite(regime).any() else {}  # read only where a quota is solved
     names = {0: "in quota", 1: "at the quota", 2: "over quota", 3: "zero quota"}
     rows = []
     for k, sc in enumerate(scenarios):
-        for n, i, j in np.argwhere(np.isfinite(quota["quota_regime"][k])):
+        for n, i, j in np.argwhere(np.isfinite(regime[k])):
             cell = {"importer": result.importer.values[n], "exporter": result.exporter.values[i],
                     "sector": result.sector.values[j]}
             rows.append({"scenario": sc, **cell,
-                         "regime": names[int(quota["quota_regime"][k, n, i, j])],
+                         "regime": names[int(regime[k, n, i, j])],
                          "tariff equivalent": float(quota["quota_tariff_equivalent"][k, n, i, j]),
                          f"rent ({unit})": float(quota["quota_rent"][k, n, i, j]),
                          "imports / quota": float(quota["quota_fill"][k, n, i, j])})
