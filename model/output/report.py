@@ -91,27 +91,23 @@ def comparison_tables(results: dict, regions, variables=COMPARED) -> str:
     across files; a blank where a file lacks the scenario or the region (a compared file may
     solve some scenarios only, on a dataset with other regions)."""
     common = comparison_scenarios(results)
-    nan = np.full(len(common), np.nan)
-    rows = {}  # each file's row of each common scenario (-1 where it lacks it)
+    found = {}  # each file's rows of the common scenarios it has (and where), and its regions
     for label, r in results.items():
         at = {s: k for k, s in enumerate(r.scenario.values)}
-        rows[label] = np.array([at.get(s, -1) for s in common], dtype=int)
-    tables = {(label, variable): r[variable].transpose("scenario", "region").values
+        rows = np.array([at.get(s, -1) for s in common], dtype=int)
+        found[label] = rows >= 0, rows[rows >= 0], list(r.region.values)
+    tables = {(label, variable): by_scenario(r, variable, ("region",))
               for label, r in results.items() for variable in variables}
     parts = []
     for region in regions:
         columns = {}
         for variable in variables:
-            for label, r in results.items():
-                regions_of = list(r.region.values)
-                if region not in regions_of:
-                    columns[f"{variable} ({label})"] = nan
-                    continue
-                column = tables[label, variable][:, regions_of.index(region)].astype(float)
-                have = rows[label] >= 0
-                picked = np.full(len(common), np.nan)
-                picked[have] = column[rows[label][have]]
-                columns[f"{variable} ({label})"] = picked
+            for label in results:
+                has, rows, regions_of = found[label]
+                column = np.full(len(common), np.nan)  # n/a where the file lacks it
+                if region in regions_of:
+                    column[has] = tables[label, variable][rows, regions_of.index(region)]
+                columns[f"{variable} ({label})"] = column
         frame = pd.DataFrame(columns, index=common)
         parts += [f"### {region}", "", markdown_table(frame.reset_index(names="scenario"), 2), ""]
     return "\n".join(parts)
