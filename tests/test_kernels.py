@@ -76,9 +76,10 @@ def make_state(size, option):
 @pytest.mark.parametrize("direct", [True, False], ids=["direct", "iterative"])
 @pytest.mark.parametrize("prepared", [False, True], ids=["full", "prepared"])
 def test_evaluate_and_map_agree_with_numpy(size, option, direct, prepared):
-    """Every path of the compiled evaluation (the full price step; the prepared one; the fused
-    evaluation of the fixed point, taken when the weights are prepared, absorption is
-    iterative and no preference shifts act) against the NumPy twin."""
+    """Every path of the compiled evaluation (the prepared price step; the fused evaluation
+    of the fixed point, taken when absorption is iterative and no preference shifts act)
+    against the NumPy twin, with the weights prepared beforehand or, for a workspace without
+    them, by ``evaluate`` and ``fixed_point_map`` themselves."""
     bm, p, x = make_state(size, option)
     p = p._replace(direct=direct)
     nr, ns = bm.shape
@@ -102,7 +103,9 @@ def test_evaluate_and_map_agree_with_numpy(size, option, direct, prepared):
         assert bool(ws.flags[k.STALE]) == (fused and not ws.flags[k.TAXED])
         k.store_shares(ws)
     else:
+        assert not ws.ready[0]
         k.evaluate(x, p, ws)
+        assert ws.ready[0]
     twin = eq.evaluate(x, p)
     pairs = {"lw": ws.lw, "L": ws.L, "lpva": ws.lpva, "lc": ws.lc, "lPs": ws.lPs, "lP": ws.lP,
              "pi1": ws.pi1, "E1": ws.E, "Y1": ws.Y, "rents": ws.rents, "LD": ws.LD,
@@ -114,6 +117,7 @@ def test_evaluate_and_map_agree_with_numpy(size, option, direct, prepared):
     if prepared:
         k.prepare_weights(p, ws)
     res = fp.fixed_point_map(x, p, 0.7, g, ws)
+    assert ws.ready[0]
     g_twin, *res_twin = eq.fixed_point_map(x, p, 0.7)
     np.testing.assert_allclose(g, g_twin, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(res, res_twin, rtol=1e-9)

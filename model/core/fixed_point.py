@@ -55,12 +55,15 @@ def fixed_point_map(x, p, damping, g, ws):
     full employment.  All updates are damped.
 
     ``ws`` holds every quantity evaluated at ``x`` except, after a fused evaluation, the import
-    shares (:func:`model.core.kernels.store_shares` stores them).
+    shares (:func:`model.core.kernels.store_shares` stores them); the weights of the price step
+    are prepared in it first where it has none (a workspace serves one set of parameters).
 
     Returns ``(factor residual, price residual, absorption residual)``: max |excess demand for
     a factor| / world value added, max |change of log P|, max |change of E| / world value
     added.
     """
+    if not ws.ready[0]:
+        prepare_weights(p, ws)
     evaluate_lean(x, p, ws)
     return _map_update(x, p, damping, g, ws)
 

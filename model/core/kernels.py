@@ -47,6 +47,7 @@ class Workspace(NamedTuple):
     shifted: np.ndarray  # [n, j] 1 where a preference shift acts
     ec: np.ndarray      # [i, j] c_i^(1 - sigma_M), per evaluation
     ready: np.ndarray   # [1] 1 once the weights are prepared for this workspace's parameters
+                        # (the evaluation reads them: evaluate and the fixed point prepare them)
     # the fused evaluation (evaluate_lean): import shares are pi1[n, i, j] = scale[n, j]
     # wM[n, i, j] ec[i, j], formed where they are summed and stored only by store_shares
     scale: np.ndarray   # [n, j] per evaluation
@@ -169,9 +170,11 @@ def _unit_costs(lpva, lP, beta, gamma, out):
                 out[n, j] += gamma[n, k, j] * lp
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _prices_and_shares(lc, p, lPs, lPe, pi1):
-    r"""Armington price indices and expenditure shares (docs/model.md steps 2-3), nested form.
+    r"""Armington price indices and expenditure shares (docs/model.md steps 2-3), nested form,
+    each flow's exponentials taken in full: the formulation that the prepared step the solver
+    takes (:func:`_prices_and_shares_prepared`) is checked against.
 
     Domestic goods against the import composite with ``sigma``, import sources within the
     composite with ``sigma_m`` (GTAP's nesting; one level when they are equal):
@@ -405,7 +408,11 @@ def _absorption(alpha, gamma, income_exog, Y, rents, revenue, out):
 @njit(cache=True)
 def evaluate(x, p, ws):
     """Steps 1-5 at the state ``x``: fills ``ws`` with factor prices, costs, the new price
-    indices, shares, absorption, gross output, rents and factor demands."""
+    indices, shares, absorption, gross output, rents and factor demands (the weights of the
+    price step are prepared first where ``ws`` has none: a workspace serves one set of
+    parameters)."""
+    if not ws.ready[0]:
+        prepare_weights(p, ws)
     evaluate_lean(x, p, ws)
     store_shares(ws)
 
@@ -413,10 +420,13 @@ def evaluate(x, p, ws):
 @njit(cache=True)
 def evaluate_lean(x, p, ws):
     """:func:`evaluate`, except that after a fused evaluation the import shares are not stored
-    in ``ws.pi1`` until :func:`store_shares` (the fixed point needs only their sums).
+    in ``ws.pi1`` until :func:`store_shares` (the fixed point needs only their sums), and that
+    the weights of the price step must be prepared (:func:`prepare_weights`): every solve
+    prepares them once, so the evaluation compiles only the price step that uses them (the
+    full step, :func:`_prices_and_shares`, would add about three seconds to the compilation
+    of a first run).
 
-    The fused evaluation, taken for iterative absorption with prepared weights and no
-    preference shift, forms each importer's sales at the current absorption right after that
+    The fused evaluation, taken for iterative absorption with no preference shift, forms each importer's sales at the current absorption right after that
     importer's prices (its flows are then still in cache), and the import shares where they are
     summed: three passes over the flows instead of five, reading one array each.  The same
     equations as the other path; the sums in another order."""
@@ -436,7 +446,7 @@ def evaluate_lean(x, p, ws):
         for j in range(ns):
             E_old[n, j] = e[n, j] * s.E0[n, j]
     revenue = np.empty(nr)
-    if ws.ready[0] and ws.flags[FUSED] and not p.direct:
+    if ws.flags[FUSED] and not p.direct:
         taxed = ws.flags[TAXED] != 0
         pi0, inv1pt, inv1pe = s.pi0, p.shock.inv1pt, p.shock.inv1pe
         sigma, sigma_m = p.elasticities.sigma, p.elasticities.sigma_m
@@ -477,10 +487,7 @@ def evaluate_lean(x, p, ws):
         add_imports(ec, Ym, ws.Y)
     else:
         ws.flags[STALE] = 0  # pi1 is written whole here
-        if ws.ready[0]:
-            _prices_and_shares_prepared(ws.lc, p, ws)
-        else:
-            _prices_and_shares(ws.lc, p, ws.lPs, ws.lP, ws.pi1)
+        _prices_and_shares_prepared(ws.lc, p, ws)
         if p.direct:
             _expenditure(ws.pi1, p, ws.income, ws.mat, ws.rhs, ws.E)
         else:
