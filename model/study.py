@@ -175,7 +175,7 @@ def solve_scenario(study: Study, prepared: PreparedScenario, settings: SolverSet
     if found is not None and found.at_bound:
         warning = (f"{label}: the optimum lies on a bound of the search interval "
                    f"{_bounds_text(search)}; widen bounds to look further")
-        if (abs(pol.D1) > 1e-9 * bm.VA0.sum()).any():
+        if (abs(pol.D1) > 1e-9 * bm.world_value_added).any():
             warning += (". With trade imbalances held fixed a tariff also changes what a "
                         "deficit is worth, which can make welfare rise without limit: search "
                         "with closure trade_balance = \"balanced\" (Ossa 2014)")
