@@ -9,10 +9,11 @@ work with a forked child, on Linux, from the main thread (:func:`model.processes
 
 - the run compiles the two small kernels both need (``split``, ``gauss_solve``), then forks
   the child, then compiles the evaluation, for the types its solves pass it;
-- the child meanwhile compiles the solver's other kernels and the outcomes, for the same
-  types, into numba's cache, then says so on a pipe;
-- the run waits for that word, then solves: compiling the solver loads the child's kernels
-  from the cache instead of compiling them;
+- the child meanwhile compiles the solver's other kernels, for the same types, into numba's
+  cache, says so on a pipe, then compiles the outcomes and says so again;
+- the run waits for the first word, then compiles the solver, which loads the child's kernels
+  from the cache instead of compiling them (the child compiles the outcomes meanwhile), then
+  waits for the second word and solves;
 - for a sweep solved in the draw kernel, the child then waits for the solver to be in the
   cache and compiles the draw kernel; the run waits for it (:meth:`Helper.wait`) before the
   sweep, drawing its figures meanwhile (:mod:`model.cli`).
@@ -41,26 +42,32 @@ from model.processes import (can_fork, exit_code, fork, forking, kill, leave_aft
 
 #: seconds the run waits for the child's kernels before compiling them itself
 TIMEOUT = 300.0
-#: the child's word that the solver's kernels and the outcomes are in the cache
+#: the child's word that the solver's kernels are in the cache, then that the outcomes are
 _READY = b"r"
+_OUTCOMES = b"o"
 #: compiled by the run before it forks the child: the evaluation calls them, and so do
 #: kernels of the child's
 SHARED = ("split", "gauss_solve")
+#: compiled by the run after the fork: the evaluation, then the solver once the child's
+#: kernels it calls are in the cache
+RUN = ("evaluate_lean", "solve_with_retries")
+#: compiled by the child after the solver's other kernels, while the run compiles the solver
+OUTCOMES = ("allocate", "compute_outcomes")
 
 
 def signatures(bm, settings) -> dict:
     """``{name: (dispatcher, argument types)}`` of the kernels shared out, each for the types
-    the solver and the outcomes pass: :data:`SHARED`, ``evaluate_lean`` (the run's), then the
-    solver's other kernels and the outcomes (the child's)."""
+    the solver and the outcomes pass: :data:`SHARED`, the run's (:data:`RUN`), the solver's
+    other kernels and the outcomes (:data:`OUTCOMES`), the child's."""
     from numba import typeof
 
-    from model.core import fixed_point, kernels, layout, linalg, outcomes
+    from model.core import fixed_point, kernels, layout, linalg, outcomes, params
     from model.core.params import kernel_params, solver_tuple
     from model.core.policy import make_policy
     from model.core.solver import initial_state
 
     policy = make_policy(bm)
-    p = kernel_params(bm, policy, settings)
+    p = kernel_params(bm, policy, settings, compiled=False)  # the child compiles the shock
     nr, ns = bm.shape
     ws = kernels.workspace.py_func(nr, ns, p.direct)  # the same types as the compiled one
     x = initial_state(bm)
@@ -78,6 +85,9 @@ def signatures(bm, settings) -> dict:
                                           s.E0, ws.lw, ws.L, ws.lP, ws.E, ws.LD, ws.KD)),
         "_anderson_step": (fixed_point._anderson_step, (x, x, x, history, history, 1, nr, ns)),
         "store_shares": (kernels.store_shares, (ws,)),
+        "solve_with_retries": (fixed_point.solve_with_retries,
+                               (x, x, p, solver_tuple(settings), x)),
+        "_shock_arrays": (params._shock_arrays, params.shock_inputs(bm, policy)),
         "allocate": (outcomes.allocate, (nr, ns)),
         "compute_outcomes": (outcomes.compute_outcomes,
                              (x, p, outcomes.outcome_inputs(bm, policy), ev,
@@ -152,12 +162,12 @@ def compiled() -> bool:
 
 
 def start(bm, settings, sweep: bool) -> Helper | None:
-    """Compile the solver's evaluation here while a forked child compiles the rest (see the
-    module's notes), and return once the child's kernels are in the cache (or it failed, or
-    after :data:`TIMEOUT` seconds); None where no child can be had, this process may use one
-    core only, or a kernel does not compile for the types given (the first solve then
-    compiles what is not in the cache).  ``sweep``: the child also compiles the draw
-    kernel."""
+    """Compile the solver's evaluation here while a forked child compiles the solver's other
+    kernels, then the solver while the child compiles the outcomes (see the module's notes),
+    and return once the child's kernels are in the cache (or it failed, or after
+    :data:`TIMEOUT` seconds); None where no child can be had, this process may use one core
+    only, or a kernel does not compile for the types given (the first solve then compiles
+    what is not in the cache).  ``sweep``: the child also compiles the draw kernel."""
     if not can_fork() or not several_cores():
         return None
     from numba.core.compiler_lock import global_compiler_lock
@@ -199,6 +209,10 @@ def start(bm, settings, sweep: bool) -> Helper | None:
         function, types = kernels["evaluate_lean"]
         function.compile(types)
         helper.ready = _word(words, TIMEOUT) == _READY
+        if helper.ready and "solve_with_retries" in kernels:
+            function, types = kernels["solve_with_retries"]
+            function.compile(types)
+        helper.ready = helper.ready and _word(words, TIMEOUT) == _OUTCOMES
     except BaseException as exc:
         while childs:
             os.close(childs.pop())
@@ -222,13 +236,19 @@ def _word(fd: int, timeout: float) -> bytes | None:
 
 
 def _child(kernels: dict, bm, sweep: bool, words: int, go: int) -> None:
-    """Compile the child's kernels into the cache and say so on ``words``; then, for a sweep,
-    the draw kernel as soon as the run's solver is in the cache (or leave when the run says
-    on ``go`` that it has solved and the solver is not in the cache, or has left)."""
+    """Compile the child's kernels into the cache and say so on ``words``, the solver's first,
+    then the outcomes; then, for a sweep, the draw kernel as soon as the run's solver is in
+    the cache (or leave when the run says on ``go`` that it has solved and the solver is not
+    in the cache, or has left)."""
     for name, (function, types) in kernels.items():
-        if name not in SHARED + ("evaluate_lean",):
+        if name not in SHARED + RUN + OUTCOMES:
             function.compile(types)
     os.write(words, _READY)
+    for name in OUTCOMES:
+        if name in kernels:
+            function, types = kernels[name]
+            function.compile(types)
+    os.write(words, _OUTCOMES)
     os.close(words)
     if sweep:
         from model.sweep.runner import warm_up

@@ -138,16 +138,22 @@ def _structure(bm: Benchmark, policy: Policy) -> Structure:
     )
 
 
-def shock(bm: Benchmark, policy: Policy) -> Shock:
+def shock(bm: Benchmark, policy: Policy, compiled: bool = True) -> Shock:
     """``ltau = log(d_hat (1 + t1) (1 + e1) / (1 + t0))``, ``inv1pt = 1 / (1 + t1)`` and
     ``inv1pe = 1 / (1 + e1)``; an infinite tariff gives ``ltau = inf`` and ``inv1pt = 0``
-    (autarky in that cell)."""
-    ltau, inv1pt, inv1pe, lpref = _shock_arrays(
-        np.ascontiguousarray(policy.d_hat, dtype=float), np.ascontiguousarray(policy.t1, dtype=float),
-        np.ascontiguousarray(bm.t0, dtype=float), np.ascontiguousarray(policy.e1, dtype=float),
-        np.ascontiguousarray(policy.pref, dtype=float))
+    (autarky in that cell).  ``compiled`` False computes them with the kernel's plain Python
+    function (the same arrays, without compiling it: for the kernels' argument types on a
+    first run, :func:`model.compiling.signatures`)."""
+    arrays = _shock_arrays if compiled else _shock_arrays.py_func
+    ltau, inv1pt, inv1pe, lpref = arrays(*shock_inputs(bm, policy))
     return Shock(ltau=ltau, inv1pt=inv1pt, inv1pe=inv1pe, lpref=lpref,
                  D1=np.array(policy.D1, dtype=float))
+
+
+def shock_inputs(bm: Benchmark, policy: Policy) -> tuple:
+    """The arrays :func:`_shock_arrays` takes: ``d_hat``, ``t1``, ``t0``, ``e1``, ``pref``."""
+    return tuple(np.ascontiguousarray(a, dtype=float)
+                 for a in (policy.d_hat, policy.t1, bm.t0, policy.e1, policy.pref))
 
 
 @njit(cache=True)
@@ -194,10 +200,10 @@ def _elasticities(bm: Benchmark, policy: Policy, sig: np.ndarray) -> Elasticitie
 
 
 def kernel_params(bm: Benchmark, policy: Policy, settings: SolverSettings = SolverSettings(),
-                  sigma=None) -> KernelParams:
+                  sigma=None, compiled: bool = True) -> KernelParams:
     """The kernels' parameters for ``policy`` relative to ``bm``; ``sigma`` replaces the
-    dataset's elasticities (see :func:`elasticities`)."""
-    return KernelParams(structure(bm, policy), shock(bm, policy),
+    dataset's elasticities (see :func:`elasticities`); ``compiled`` as for :func:`shock`."""
+    return KernelParams(structure(bm, policy), shock(bm, policy, compiled),
                         elasticities(bm, policy, sigma), settings.expenditure == "direct")
 
 
