@@ -10,9 +10,10 @@ work with a forked child, on Linux, from the main thread (:func:`model.processes
 - the run compiles the two small kernels both need (``split``, ``gauss_solve``), then forks
   the child, then compiles the evaluation, for the types its solves pass it;
 - the child meanwhile compiles the solver's other kernels, for the same types, into numba's
-  cache, says so on a pipe, then compiles the outcomes and says so again;
+  cache, says so on a pipe, then compiles the shock's kernel and the outcomes and says so
+  again;
 - the run waits for the first word, then compiles the solver, which loads the child's kernels
-  from the cache instead of compiling them (the child compiles the outcomes meanwhile), then
+  from the cache instead of compiling them (the child compiles the rest meanwhile), then
   waits for the second word and solves;
 - for a sweep solved in the draw kernel, the child then waits for the solver to be in the
   cache and compiles the draw kernel; the run waits for it (:meth:`Helper.wait`) before the
@@ -34,31 +35,33 @@ from __future__ import annotations
 
 import os
 import select
+import time
 
 import numpy as np
 
 from model.processes import (can_fork, exit_code, fork, forking, kill, leave_after,
                              several_cores)
 
-#: seconds the run waits for the child's kernels before compiling them itself
+#: seconds the run waits for the child's kernels, in all, before compiling them itself
 TIMEOUT = 300.0
-#: the child's word that the solver's kernels are in the cache, then that the outcomes are
+#: the child's word that the solver's kernels are in the cache, then that the rest are
 _READY = b"r"
-_OUTCOMES = b"o"
+_REST = b"o"
 #: compiled by the run before it forks the child: the evaluation calls them, and so do
 #: kernels of the child's
 SHARED = ("split", "gauss_solve")
 #: compiled by the run after the fork: the evaluation, then the solver once the child's
 #: kernels it calls are in the cache
 RUN = ("evaluate_lean", "solve_with_retries")
-#: compiled by the child after the solver's other kernels, while the run compiles the solver
-OUTCOMES = ("allocate", "compute_outcomes")
+#: compiled by the child after the solver's other kernels, while the run compiles the solver:
+#: what the run needs only once its solver is compiled (the shock, the outcomes)
+LATER = ("_shock_arrays", "allocate", "compute_outcomes")
 
 
 def signatures(bm, settings) -> dict:
     """``{name: (dispatcher, argument types)}`` of the kernels shared out, each for the types
     the solver and the outcomes pass: :data:`SHARED`, the run's (:data:`RUN`), the solver's
-    other kernels and the outcomes (:data:`OUTCOMES`), the child's."""
+    other kernels and :data:`LATER`, the child's."""
     from numba import typeof
 
     from model.core import fixed_point, kernels, layout, linalg, outcomes, params
@@ -163,7 +166,8 @@ def compiled() -> bool:
 
 def start(bm, settings, sweep: bool) -> Helper | None:
     """Compile the solver's evaluation here while a forked child compiles the solver's other
-    kernels, then the solver while the child compiles the outcomes (see the module's notes),
+    kernels, then the solver while the child compiles the shock and the outcomes (see the
+    module's notes),
     and return once the child's kernels are in the cache (or it failed, or after
     :data:`TIMEOUT` seconds); None where no child can be had, this process may use one core
     only, or a kernel does not compile for the types given (the first solve then compiles
@@ -208,18 +212,20 @@ def start(bm, settings, sweep: bool) -> Helper | None:
             return None
         function, types = kernels["evaluate_lean"]
         function.compile(types)
+        deadline = time.monotonic() + TIMEOUT
         helper.ready = _word(words, TIMEOUT) == _READY
         if helper.ready and "solve_with_retries" in kernels:
             function, types = kernels["solve_with_retries"]
             function.compile(types)
-        helper.ready = helper.ready and _word(words, TIMEOUT) == _OUTCOMES
+        helper.ready = helper.ready and _word(
+            words, max(0.0, deadline - time.monotonic())) == _REST
     except BaseException as exc:
         while childs:
             os.close(childs.pop())
         helper.stop()
-        if isinstance(exc, Exception):  # the evaluation's types have changed: the first
-            return None  # solve compiles what it needs, the child's kernels from the cache
-        raise
+        if isinstance(exc, Exception):  # the types of the evaluation or of the solver have
+            return None  # changed: the first solve compiles what it needs, the child's
+        raise  # kernels from the cache
     if not sweep:
         helper.stop()
     return helper
@@ -237,18 +243,18 @@ def _word(fd: int, timeout: float) -> bytes | None:
 
 def _child(kernels: dict, bm, sweep: bool, words: int, go: int) -> None:
     """Compile the child's kernels into the cache and say so on ``words``, the solver's first,
-    then the outcomes; then, for a sweep, the draw kernel as soon as the run's solver is in
+    then :data:`LATER`; then, for a sweep, the draw kernel as soon as the run's solver is in
     the cache (or leave when the run says on ``go`` that it has solved and the solver is not
     in the cache, or has left)."""
     for name, (function, types) in kernels.items():
-        if name not in SHARED + RUN + OUTCOMES:
+        if name not in SHARED + RUN + LATER:
             function.compile(types)
     os.write(words, _READY)
-    for name in OUTCOMES:
+    for name in LATER:
         if name in kernels:
             function, types = kernels[name]
             function.compile(types)
-    os.write(words, _OUTCOMES)
+    os.write(words, _REST)
     os.close(words)
     if sweep:
         from model.sweep.runner import warm_up

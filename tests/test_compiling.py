@@ -98,22 +98,34 @@ def _there(x):
 
 
 @njit
+def _solver(x):
+    return x * 3.0
+
+
+@njit
+def _later(x):
+    return x + 2.0
+
+
+@njit
 def _broken(x):
     return x.no_such_attribute
 
 
-def _kernels(other):
+def _kernels(other, later=_later):
     one = (types.float64,)
     return {"split": (_one, one), "gauss_solve": (_one, one), "evaluate_lean": (_here, one),
-            "other": (other, one)}
+            "other": (other, one), "solve_with_retries": (_solver, one),
+            "compute_outcomes": (later, one)}
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forks a child (Linux)")
 def test_the_run_compiles_its_part_and_goes_on_when_the_child_has_finished_or_failed(
         monkeypatch, tmp_path):
-    """The run compiles the shared kernels and the evaluation and waits for the child's word;
-    a child that fails (a kernel that does not compile) ends the wait at once, without the
-    word.  With a sweep, the child compiles the draw kernel once the solver is in the cache
+    """The run compiles the shared kernels and the evaluation, waits for the child's first word,
+    compiles the solver while the child compiles the rest (:data:`~model.compiling.LATER`)
+    and waits for its second word; a child that fails (a kernel that does not compile, before
+    either word) ends the wait at once, without the word.  With a sweep, the child compiles the draw kernel once the solver is in the cache
     and :meth:`wait` returns its exit code; where the solver never reaches the cache, the
     child leaves when the run has solved.  A kernel of the run's that does not compile (types
     that have changed) leaves the compiling to the first solve, no child left behind."""
@@ -121,13 +133,17 @@ def test_the_run_compiles_its_part_and_goes_on_when_the_child_has_finished_or_fa
 
     bm = calibrate(random_dataset(2, 3, seed=0))
     monkeypatch.setattr(compiling.os, "sched_getaffinity", lambda pid: {0, 1})
-    for other, ready in ((_there, True), (_broken, False)):
-        monkeypatch.setattr(compiling, "signatures", lambda bm, settings: _kernels(other))
+    for other, later, ready in ((_there, _later, True), (_broken, _later, False),
+                                (_there, _broken, False)):
+        monkeypatch.setattr(compiling, "signatures",
+                            lambda bm, settings: _kernels(other, later))
         begin = time.perf_counter()
         helper = compiling.start(bm, SolverSettings(), sweep=False)
         assert time.perf_counter() - begin < 60  # not the TIMEOUT of a word that never came
         assert helper.ready is ready
         assert _here.signatures == [(types.float64,)] and _one.signatures  # compiled here
+        # the solver here once the child's first word came; the rest in the child only
+        assert _solver.signatures == [(types.float64,)] and _later.signatures == []
         assert helper.pid is None and helper.words is None  # the child is done
     monkeypatch.setattr(compiling, "signatures", lambda bm, settings: _kernels(_there))
     marker = tmp_path / "draw kernel"
@@ -143,7 +159,8 @@ def test_the_run_compiles_its_part_and_goes_on_when_the_child_has_finished_or_fa
     monkeypatch.setattr(compiling.os, "sched_getaffinity", lambda pid: {0})
     assert compiling.start(bm, SolverSettings(), sweep=True) is None  # one core: no child
     monkeypatch.setattr(compiling.os, "sched_getaffinity", lambda pid: {0, 1})
-    for name in ("split", "evaluate_lean"):  # a kernel of the run's that does not compile
+    for name in ("split", "evaluate_lean", "solve_with_retries"):  # one of the run's that
+        # does not compile
         kernels = {**_kernels(_there), name: (_broken, (types.float64,))}
         monkeypatch.setattr(compiling, "signatures", lambda bm, settings: kernels)
         assert compiling.start(bm, SolverSettings(), sweep=True) is None

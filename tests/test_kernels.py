@@ -74,7 +74,7 @@ def make_state(size, option):
 
 @pytest.mark.parametrize("option", list(OPTIONS))
 @pytest.mark.parametrize("direct", [True, False], ids=["direct", "iterative"])
-@pytest.mark.parametrize("prepared", [False, True], ids=["full", "prepared"])
+@pytest.mark.parametrize("prepared", [False, True], ids=["unprepared", "prepared"])
 def test_evaluate_and_map_agree_with_numpy(size, option, direct, prepared):
     """Every path of the compiled evaluation (the prepared price step; the fused evaluation
     of the fixed point, taken when absorption is iterative and no preference shifts act)

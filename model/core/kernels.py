@@ -426,9 +426,9 @@ def evaluate_lean(x, p, ws):
     full step, :func:`_prices_and_shares`, would add about three seconds to the compilation
     of a first run).
 
-    The fused evaluation, taken for iterative absorption with no preference shift, forms each importer's sales at the current absorption right after that
-    importer's prices (its flows are then still in cache), and the import shares where they are
-    summed: three passes over the flows instead of five, reading one array each.  The same
+    The fused evaluation, taken for iterative absorption with no preference shift, forms each
+    importer's sales at the current absorption right after that importer's prices (its flows
+    are then still in cache), and the import shares where they are summed: three passes over the flows instead of five, reading one array each.  The same
     equations as the other path; the sums in another order."""
     s = p.structure
     nr, ns = s.beta.shape
