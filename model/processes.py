@@ -244,6 +244,18 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+def running(pid: int) -> bool:
+    """Whether a process ``pid`` exists (one of another user's counts: it cannot be
+    signalled, but it runs)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process
+        return True
+    return True
+
+
 def kill(pid: int) -> None:
     """Kill a child (if it is still running) and reap it.  A child that another has reaped
     is not signalled: its process id may be another process's by then."""

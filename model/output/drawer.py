@@ -30,7 +30,7 @@ from pathlib import Path
 
 from model.interrupts import deferred_interrupt
 from model.processes import (_TOKEN, _take, can_fork, child_setup, fork, forking, kill,
-                             several_cores)
+                             running, several_cores)
 
 #: what a drawer loads before its first job
 PRELOAD = ("model.output.drawing", "model.sweep.report", "matplotlib.figure",
@@ -154,18 +154,8 @@ def remove_stale(tmp: Path) -> None:
         return
     for entry in entries:
         pid = entry.name[len(PREFIX):].split("-", 1)[0]
-        if entry.name.startswith(PREFIX) and pid.isdigit() and not _running(int(pid)):
+        if entry.name.startswith(PREFIX) and pid.isdigit() and not running(int(pid)):
             shutil.rmtree(entry.path, ignore_errors=True)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # another user's process
-        return True
-    return True
 
 
 def _serve(jobs: int, answers: int, folder: Path, mask, parent: int) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import xarray as xr
 
 from model.interrupts import deferred_interrupt
+from model.processes import running
 
 
 def display_path(path) -> str:
@@ -61,7 +62,7 @@ def folder_lock(folder: Path):
                 pid = int(lock.read_text().strip() or 0)
             except (OSError, ValueError):
                 pid = 0
-            if pid and pid != os.getpid() and _alive(pid):
+            if pid and pid != os.getpid() and running(pid):
                 raise LockError(f"{folder}: another run (process {pid}) is writing here; wait "
                                 f"for it, or remove {lock} if that process is not a run") from None
             lock.unlink(missing_ok=True)  # a stale lock: its process is gone
@@ -103,16 +104,6 @@ def _remove(stage: Path) -> None:
     for item in stage.iterdir():
         item.unlink()
     stage.rmdir()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Stage:
