@@ -167,11 +167,10 @@ def compiled() -> bool:
 def start(bm, settings, sweep: bool) -> Helper | None:
     """Compile the solver's evaluation here while a forked child compiles the solver's other
     kernels, then the solver while the child compiles the shock and the outcomes (see the
-    module's notes),
-    and return once the child's kernels are in the cache (or it failed, or after
-    :data:`TIMEOUT` seconds); None where no child can be had, this process may use one core
-    only, or a kernel does not compile for the types given (the first solve then compiles
-    what is not in the cache).  ``sweep``: the child also compiles the draw kernel."""
+    module's notes), and return once the child's kernels are in the cache (or it failed, or
+    after :data:`TIMEOUT` seconds); None where no child can be had, this process may use one
+    core only, or a kernel does not compile for the types given (the first solve then
+    compiles what is not in the cache).  ``sweep``: the child also compiles the draw kernel."""
     if not can_fork() or not several_cores():
         return None
     from numba.core.compiler_lock import global_compiler_lock

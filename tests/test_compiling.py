@@ -125,10 +125,11 @@ def test_the_run_compiles_its_part_and_goes_on_when_the_child_has_finished_or_fa
     """The run compiles the shared kernels and the evaluation, waits for the child's first word,
     compiles the solver while the child compiles the rest (:data:`~model.compiling.LATER`)
     and waits for its second word; a child that fails (a kernel that does not compile, before
-    either word) ends the wait at once, without the word.  With a sweep, the child compiles the draw kernel once the solver is in the cache
-    and :meth:`wait` returns its exit code; where the solver never reaches the cache, the
-    child leaves when the run has solved.  A kernel of the run's that does not compile (types
-    that have changed) leaves the compiling to the first solve, no child left behind."""
+    either word) ends the wait at once, without the word.  With a sweep, the child compiles
+    the draw kernel once the solver is in the cache and :meth:`wait` returns its exit code;
+    where the solver never reaches the cache, the child leaves when the run has solved.  A
+    kernel of the run's that does not compile (types that have changed) leaves the compiling
+    to the first solve, no child left behind."""
     import model.sweep.runner as runner
 
     bm = calibrate(random_dataset(2, 3, seed=0))

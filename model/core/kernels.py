@@ -421,15 +421,14 @@ def evaluate(x, p, ws):
 def evaluate_lean(x, p, ws):
     """:func:`evaluate`, except that after a fused evaluation the import shares are not stored
     in ``ws.pi1`` until :func:`store_shares` (the fixed point needs only their sums), and that
-    the weights of the price step must be prepared (:func:`prepare_weights`): every solve
-    prepares them once, so the evaluation compiles only the price step that uses them (the
-    full step, :func:`_prices_and_shares`, would add about three seconds to the compilation
-    of a first run).
+    the weights of the price step must be prepared (every solve prepares them: the full step,
+    :func:`_prices_and_shares`, is not compiled in, about 3 s less of a first run).
 
     The fused evaluation, taken for iterative absorption with no preference shift, forms each
     importer's sales at the current absorption right after that importer's prices (its flows
-    are then still in cache), and the import shares where they are summed: three passes over the flows instead of five, reading one array each.  The same
-    equations as the other path; the sums in another order."""
+    are then still in cache), and the import shares where they are summed: three passes over
+    the flows instead of five, reading one array each.  The same equations as the other path;
+    the sums in another order."""
     s = p.structure
     nr, ns = s.beta.shape
     _, lP, lr, e = split(x, nr, ns)
