@@ -74,7 +74,8 @@ def signatures(bm, settings) -> dict:
     nr, ns = bm.shape
     ws = kernels.workspace.py_func(nr, ns, p.direct)  # the same types as the compiled one
     x = initial_state(bm)
-    history = np.zeros((solver_tuple(settings).memory, x.shape[0]))
+    memory = solver_tuple(settings).memory
+    history, gram = np.zeros((memory, x.shape[0])), np.zeros((memory, memory))
     s = p.structure
     ev = fixed_point.Equilibrium(ws.lw, ws.L, ws.lP, ws.lc, ws.pi1, ws.E, ws.Y, ws.rents)
     calls = {
@@ -85,8 +86,11 @@ def signatures(bm, settings) -> dict:
         "prepare_weights": (kernels.prepare_weights, (p, ws)),
         "_copy": (fixed_point._copy, (x, x)),
         "_update": (fixed_point._update, (x, 0.5, x, s.va, s.vaL, s.vaK, s.frw, s.alpha,
-                                          s.E0, ws.lw, ws.L, ws.lP, ws.E, ws.LD, ws.KD)),
-        "_anderson_step": (fixed_point._anderson_step, (x, x, x, history, history, 1, nr, ns)),
+                                          s.E0, ws.lw, ws.L, ws.lP, ws.E, ws.LD, ws.KD,
+                                          ws.er)),
+        "_gram_row": (fixed_point._gram_row, (history, 0, 1, gram)),
+        "_anderson_step": (fixed_point._anderson_step,
+                           (x, x, x, history, history, gram, 1, nr, ns)),
         "store_shares": (kernels.store_shares, (ws,)),
         "solve_with_retries": (fixed_point.solve_with_retries,
                                (x, x, p, solver_tuple(settings), x)),

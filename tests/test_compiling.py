@@ -17,7 +17,7 @@ from tests.conftest import AUTO_TARIFF, EXAMPLE, ROOT, sigma_sweep, write_scenar
 
 #: the kernels the child compiles (by name, with those they call, and the draw kernel)
 CHILD = {"workspace", "prepare_weights", "_copy", "_update", "_anderson_step", "_mixing_weights",
-         "store_shares", "allocate", "compute_outcomes", "solve_draws", "shock_at",
+         "_gram_row", "store_shares", "allocate", "compute_outcomes", "solve_draws", "shock_at",
          "scale_elasticities", "_shock_arrays"}
 #: the kernels the run compiles
 PARENT = {"split", "gauss_solve", "evaluate_lean", "market_prices", "sales_untaxed",

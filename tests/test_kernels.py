@@ -181,7 +181,17 @@ def test_anderson_mixing_weights_solve_the_least_squares_problem():
     f = rng.normal(size=40)
     for stored in (1, 3, 5):
         expected = np.linalg.lstsq(dF[:stored].T, f, rcond=None)[0]
-        np.testing.assert_allclose(fp._mixing_weights(dF, stored, f), expected, rtol=1e-9)
+        gram = np.full((5, 5), np.nan)  # filled row by row, as the solver fills it
+        for h in range(stored):
+            fp._gram_row(dF, h, h + 1, gram)
+        np.testing.assert_allclose(gram[:stored, :stored], dF[:stored] @ dF[:stored].T,
+                                   rtol=1e-12)
+        np.testing.assert_allclose(fp._mixing_weights(gram, dF, stored, f), expected,
+                                   rtol=1e-9)
+    dF[2] = rng.normal(size=40)  # a full history: the oldest row overwritten
+    fp._gram_row(dF, 2, 5, gram)
+    assert np.array_equal(gram, gram.T)
+    np.testing.assert_allclose(gram, dF @ dF.T, rtol=1e-12)
 
 
 @pytest.mark.parametrize("case", ["plain", "zero_flows", "sigma_near_one", "prohibitive",

@@ -78,14 +78,15 @@ def _map_update(x, p, damping, g, ws):
     iteration at 2 x 13."""
     s = p.structure
     return _update(x, damping, g, s.va, s.vaL, s.vaK, s.frw, s.alpha, s.E0, ws.lw, ws.L,
-                   ws.lP, ws.E, ws.LD, ws.KD)
+                   ws.lP, ws.E, ws.LD, ws.KD, ws.er)
 
 
 @njit(cache=True)
-def _update(x, damping, g, va, vaL, vaK, frw, alpha, E0, lw, L, lP_new, E, LD, KD):
+def _update(x, damping, g, va, vaL, vaK, frw, alpha, E0, lw, L, lP_new, E, LD, KD, er):
     """:func:`_map_update` on plain arrays: ``va``, ``vaL``, ``vaK``, ``frw``, ``alpha``,
     ``E0`` of the :class:`~model.core.params.Structure`, the rest of the
-    :class:`~model.core.kernels.Workspace` (``lP_new`` is its ``lP``)."""
+    :class:`~model.core.kernels.Workspace` (``lP_new`` is its ``lP``; ``er`` the rentals
+    the evaluation at ``x`` computed, not computed again)."""
     nr, ns = vaK.shape
     a, lP, lr, e = split(x, nr, ns)
     ga, gP, gr, ge = split(g, nr, ns)
@@ -106,7 +107,7 @@ def _update(x, damping, g, va, vaL, vaK, frw, alpha, E0, lw, L, lP_new, E, LD, K
             h += LD[n]
         for j in range(ns):
             if vaK[n, j] > 0.0:
-                r = np.exp(lr[n, j])
+                r = er[n, j]
                 res_f = max(res_f, abs(KD[n, j] - r * vaK[n, j]) / world)
                 h += KD[n, j]
     scale = world / h
@@ -135,21 +136,34 @@ def _update(x, damping, g, va, vaL, vaK, frw, alpha, E0, lw, L, lP_new, E, LD, K
 
 
 @njit(cache=True, fastmath=SUMS)
-def _mixing_weights(dF, stored, f):
-    r"""Least-squares weights ``argmin |f - dF[:stored].T gamma|`` from the normal equations,
-    with a small ridge (1e-12 of the trace), solved by :func:`~model.core.linalg.gauss_solve`:
-    ``stored`` is at most the Anderson memory, so the system is tiny."""
+def _gram_row(dF, h, stored, gram):
+    """Row and column ``h`` of the Gram matrix ``gram[p, q] = dF[p] . dF[q]`` of the first
+    ``stored`` rows of ``dF``, after row ``h`` was written: the other entries are kept from
+    earlier iterations (the rows they read have not changed), one row of products per
+    iteration instead of all of them."""
+    dim = dF.shape[1]
+    for q in range(stored):
+        p0, q0 = (h, q) if h <= q else (q, h)
+        acc = 0.0
+        for a in range(dim):
+            acc += dF[p0, a] * dF[q0, a]
+        gram[p0, q0] = acc
+        gram[q0, p0] = acc
+
+
+@njit(cache=True, fastmath=SUMS)
+def _mixing_weights(gram, dF, stored, f):
+    r"""Least-squares weights ``argmin |f - dF[:stored].T gamma|`` from the normal equations
+    (``gram`` holds ``dF dF.T``, see :func:`_gram_row`), with a small ridge (1e-12 of the
+    trace), solved by :func:`~model.core.linalg.gauss_solve`: ``stored`` is at most the
+    Anderson memory, so the system is tiny."""
     m = stored
     A = np.zeros((m, m))
     b = np.zeros(m)
     dim = f.shape[0]
     for p in range(m):
-        for q in range(p, m):
-            acc = 0.0
-            for a in range(dim):
-                acc += dF[p, a] * dF[q, a]
-            A[p, q] = acc
-            A[q, p] = acc
+        for q in range(m):
+            A[p, q] = gram[p, q]
         acc = 0.0
         for a in range(dim):
             acc += dF[p, a] * f[a]
@@ -174,12 +188,12 @@ def _copy(src, dst):
 
 
 @njit(cache=True)
-def _anderson_step(x, g, f, dF, dG, stored, nr, ns):
+def _anderson_step(x, g, f, dF, dG, gram, stored, nr, ns):
     """Set ``x`` to the Anderson extrapolation ``G(x) - dG gamma`` from the ``stored`` past
-    differences; returns False (leaving ``x``) when the step is not finite or leaves a
-    wage (or employment) at or below zero."""
+    differences (``gram``: their Gram matrix); returns False (leaving ``x``) when the step is
+    not finite or leaves a wage (or employment) at or below zero."""
     dim = x.shape[0]
-    coef = _mixing_weights(dF, stored, f)
+    coef = _mixing_weights(gram, dF, stored, f)
     x_new = g.copy()
     for k in range(stored):
         for a in range(dim):
@@ -229,6 +243,7 @@ def solve_with_retries(x0, x_init, p, st, x_out):
     g_old = np.empty(dim)
     dF = np.zeros((memory, dim))  # rows: past differences of f and of G(x)
     dG = np.zeros((memory, dim))
+    gram = np.zeros((memory, memory))  # dF dF.T, a row updated per iteration
     damping = st.damping
     status = MAX_ITER
     total = 0
@@ -275,10 +290,11 @@ def solve_with_retries(x0, x_init, p, st, x_out):
                     dG[head, a] = g[a] - g_old[a]
                 head = (head + 1) % memory
                 stored = min(stored + 1, memory)
+                _gram_row(dF, (head + memory - 1) % memory, stored, gram)  # the row written
             _copy(f, f_old)
             _copy(g, g_old)
             if anderson and stored > 0:
-                if _anderson_step(x, g, f, dF, dG, stored, nr, ns):
+                if _anderson_step(x, g, f, dF, dG, gram, stored, nr, ns):
                     continue
                 stored = 0  # a failed extrapolation: the plain step, and the history cleared
                 head = 0

@@ -5,10 +5,8 @@ Small typed loops over plain arrays that write into ``out`` arguments; no valida
 Each has a NumPy twin in :mod:`model.core.equations`, and the tests check that they agree.
 The fixed point that iterates on them is in :mod:`model.core.fixed_point`.
 
-Index names: ``n`` importer, ``i`` exporter, ``j``, ``k`` sectors.  Prices are carried in logs.
-The state ``x`` is read through :func:`model.core.layout.split`; the parameters ``p`` are a
-:class:`~model.core.params.KernelParams`.
-"""
+Index names: ``n`` importer, ``i`` exporter, ``j``, ``k`` sectors; prices in logs; the state
+``x`` is read through :func:`~model.core.layout.split`, ``p`` is a ``KernelParams``."""
 
 from __future__ import annotations
 
@@ -55,6 +53,7 @@ class Workspace(NamedTuple):
                         # import shares in pi1 not yet stored
     wMt: np.ndarray     # [n, i, j] wM / (1 + t), what reaches the exporter (per solve)
     smr: np.ndarray     # [n, j] sum_i wM t / (1 + t) ec: tariff revenue per unit of scale E
+    er: np.ndarray      # [n, j] rental change exp(lr) where there is capital, per evaluation
 
 
 @njit(cache=True)
@@ -67,7 +66,7 @@ def workspace(nr, ns, direct):
                      np.empty((nr, ns)), np.empty((nr, nr, ns)), np.empty((nr, ns)),
                      np.zeros((nr, ns), dtype=np.int8), np.empty((nr, ns)),
                      np.zeros(1, dtype=np.int8), np.empty((nr, ns)), np.zeros(3, dtype=np.int8),
-                     np.empty((nr, nr, ns)), np.empty((nr, ns)))
+                     np.empty((nr, nr, ns)), np.empty((nr, ns)), np.ones((nr, ns)))
 
 FUSED, TAXED, STALE = 0, 1, 2  # the entries of Workspace.flags
 
@@ -268,8 +267,7 @@ def _prices_and_shares_prepared(lc, p, ws):
 
 @njit(cache=True)
 def store_shares(ws):
-    """Store the import shares ``pi1[n, i, j]`` of the last fused evaluation (no-op when they
-    are stored already)."""
+    """Store the import shares ``pi1[n, i, j]`` of the last fused evaluation (if not yet)."""
     if ws.flags[STALE] == 0:
         return
     for n in range(ws.wM.shape[0]):
@@ -437,8 +435,9 @@ def evaluate_lean(x, p, ws):
     for n in range(nr):
         acc = np.exp(ws.lw[n]) * ws.L[n] * s.vaL[n] + p.shock.D1[n]
         for j in range(ns):
-            if s.vaK[n, j] > 0.0:
-                acc += np.exp(lr[n, j]) * s.vaK[n, j]
+            if s.vaK[n, j] > 0.0:  # the rental kept for the factor-market update
+                ws.er[n, j] = np.exp(lr[n, j])
+                acc += ws.er[n, j] * s.vaK[n, j]
         ws.income[n] = acc
     E_old = np.empty((nr, ns))
     for n in range(nr):
