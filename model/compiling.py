@@ -15,9 +15,11 @@ work with a forked child, on Linux, from the main thread (:func:`model.processes
 - the run waits for the first word, then compiles the solver, which loads the child's kernels
   from the cache instead of compiling them (the child compiles the rest meanwhile), then
   waits for the second word and solves;
-- for a sweep solved in the draw kernel, the child then waits for the solver to be in the
-  cache and compiles the draw kernel; the run waits for it (:meth:`Helper.wait`) before the
-  sweep, drawing its figures meanwhile (:mod:`model.cli`).
+- for a sweep solved in the draw kernel, the child then waits for the evaluation to be in
+  the cache and compiles the draw kernel, which inlines the solver's iteration
+  (:func:`~model.core.fixed_point.iterate`), while the run compiles the solver; the run
+  waits for it (:meth:`Helper.wait`) before the sweep, drawing its figures meanwhile
+  (:mod:`model.cli`).
 
 Nothing is computed differently: the kernels are the same code, compiled once each, and a
 process loads a kernel from the cache only once the other has written it whole (numba writes
@@ -145,16 +147,17 @@ class Helper:
                 os.close(fd)
 
 
-def compiled() -> bool:
-    """Whether the solver's compiled code is in numba's cache, whole (else the first solve
-    compiles it): numba's index for the solver as it is now, in the folder numba reads (the
-    function's line is in the index's name, and the stamp of its source and the digest of
-    every file with compiled functions (:mod:`model.core.cache`) inside it, so an index left
-    by other code does not count), and each code file it names written after it."""
+def compiled(function=None) -> bool:
+    """Whether the solver's compiled code (or that of the kernel ``function``) is in numba's
+    cache, whole (else the first solve compiles it): numba's index for it as it is now, in
+    the folder numba reads (the function's line is in the index's name, and the stamp of its
+    source and the digest of every file with compiled functions (:mod:`model.core.cache`)
+    inside it, so an index left by other code does not count), and each code file it names
+    written after it."""
     from model.core import fixed_point
 
     try:
-        index = fixed_point.solve_with_retries._cache._cache_file
+        index = (function or fixed_point.solve_with_retries)._cache._cache_file
         folder, path = index._cache_path, index._index_path
     except AttributeError:  # another numba's internals: say nothing rather than wrongly
         return True
@@ -246,9 +249,10 @@ def _word(fd: int, timeout: float) -> bytes | None:
 
 def _child(kernels: dict, bm, sweep: bool, words: int, go: int) -> None:
     """Compile the child's kernels into the cache and say so on ``words``, the solver's first,
-    then :data:`LATER`; then, for a sweep, the draw kernel as soon as the run's solver is in
-    the cache (or leave when the run says on ``go`` that it has solved and the solver is not
-    in the cache, or has left)."""
+    then :data:`LATER`; then, for a sweep, the draw kernel as soon as the run's evaluation is
+    in the cache (the draw kernel inlines the solver's iteration: it does not wait for the
+    solver), or leave when the run says on ``go`` that it has solved and the evaluation is not
+    in the cache, or has left."""
     for name, (function, types) in kernels.items():
         if name not in SHARED + RUN + LATER:
             function.compile(types)
@@ -262,8 +266,10 @@ def _child(kernels: dict, bm, sweep: bool, words: int, go: int) -> None:
     if sweep:
         from model.sweep.runner import warm_up
 
-        while not compiled():  # the run's solver
+        evaluation = kernels["evaluate_lean"][0]
+        while not compiled(evaluation):  # the run's
             said = _word(go, 0.1)
-            if said is not None and (said != _READY or not compiled()):
-                raise RuntimeError("the run has solved, and the solver is not in the cache")
+            if said is not None and (said != _READY or not compiled(evaluation)):
+                raise RuntimeError("the run has solved, and the evaluation is not in the "
+                                   "cache")
         warm_up(bm)

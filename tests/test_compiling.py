@@ -126,8 +126,9 @@ def test_the_run_compiles_its_part_and_goes_on_when_the_child_has_finished_or_fa
     compiles the solver while the child compiles the rest (:data:`~model.compiling.LATER`)
     and waits for its second word; a child that fails (a kernel that does not compile, before
     either word) ends the wait at once, without the word.  With a sweep, the child compiles
-    the draw kernel once the solver is in the cache and :meth:`wait` returns its exit code;
-    where the solver never reaches the cache, the child leaves when the run has solved.  A
+    the draw kernel once the evaluation is in the cache and :meth:`wait` returns its exit
+    code; where the evaluation never reaches the cache, the child leaves when the run has
+    solved.  A
     kernel of the run's that does not compile (types that have changed) leaves the compiling
     to the first solve, no child left behind."""
     import model.sweep.runner as runner
@@ -150,11 +151,18 @@ def test_the_run_compiles_its_part_and_goes_on_when_the_child_has_finished_or_fa
     marker = tmp_path / "draw kernel"
     monkeypatch.setattr(runner, "warm_up", lambda bm: marker.write_text(str(bm.shape)))
     for cached, code in ((True, 0), (False, 1)):
-        monkeypatch.setattr(compiling, "compiled", lambda: cached)
+        asked = tmp_path / "asked"  # by the child: which kernel it waits for
+
+        def in_cache(function=None, cached=cached):
+            asked.write_text(function.py_func.__name__)
+            return cached
+
+        monkeypatch.setattr(compiling, "compiled", in_cache)
         helper = compiling.start(bm, SolverSettings(), sweep=True)
         assert helper.ready
         assert helper.wait() == code
         assert marker.exists() is cached
+        assert asked.read_text() == "_here"  # the evaluation, not the solver
         assert helper.pid is None and helper.go is None
         marker.unlink(missing_ok=True)
     monkeypatch.setattr(compiling.os, "sched_getaffinity", lambda pid: {0})

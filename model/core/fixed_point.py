@@ -211,6 +211,12 @@ def _anderson_step(x, g, f, dF, dG, gram, stored, nr, ns):
 
 @njit(cache=True, nogil=True)
 def solve_with_retries(x0, x_init, p, st, x_out):
+    """:func:`iterate`, compiled on its own: the solver that Python calls."""
+    return iterate(x0, x_init, p, st, x_out)
+
+
+@njit(cache=True, inline="always")
+def iterate(x0, x_init, p, st, x_out):
     r"""Iterate ``x <- G(x)`` from ``x0``, with Anderson mixing (Walker & Ni 2011) if asked;
     if that fails, again from the benchmark state ``x_init`` with half the damping, twice.
 
@@ -229,7 +235,10 @@ def solve_with_retries(x0, x_init, p, st, x_out):
 
     The attempts and the iteration are one function, which calls the evaluation
     (:func:`~model.core.kernels.evaluate_lean`) directly: each call level above the evaluation
-    makes the compiler optimise and generate its code again, seconds of a first run each.
+    makes the compiler optimise and generate its code again, seconds of a first run each.  It
+    is inlined where it is called (numba's ``inline="always"``): in the solver and in the draw
+    kernel (:func:`model.sweep.kernels.solve_draws`), which therefore needs the evaluation
+    compiled, not the solver, and is compiled beside it on a first run.
     """
     nr, ns = p.structure.beta.shape
     ws = workspace(nr, ns, p.direct)

@@ -2,7 +2,7 @@ r"""Compiled solves of a sensitivity sweep: many solves of one scenario, on thre
 
 Each draw is the scenario's equilibrium with its own Armington elasticities (a per-sector
 multiplier of the benchmark's) and, for tariff grids, the shock of its own grid point; it is
-solved by the engine's :func:`~model.core.fixed_point.solve_with_retries`, warm-started from
+solved by the engine's :func:`~model.core.fixed_point.iterate` (inlined), warm-started from
 the central solution of its grid point, and its outcomes are computed at once by the engine's
 :func:`~model.core.outcomes.compute_outcomes`, so that only the outcomes a sweep stores leave
 compiled code: the rows ``rows_region`` of the region outcomes and ``rows_sector`` of the
@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from model.core.fixed_point import CONVERGED, MAX_ITER, NOT_FINITE, solve_with_retries
+from model.core.fixed_point import CONVERGED, MAX_ITER, NOT_FINITE, iterate
 from model.core.outcomes import allocate, compute_outcomes
 from model.core.params import KernelParams, Shock, scale_elasticities
 
@@ -72,7 +72,7 @@ def solve_draws(structure, elasticities, direct, oi, shocks, st, point, x0s, x_i
             iterations[d] = 0
             residuals[d, :] = np.nan
             continue
-        code, it, rw, rp, re, _, ev = solve_with_retries(x0s[g], x_init, q, st, x)
+        code, it, rw, rp, re, _, ev = iterate(x0s[g], x_init, q, st, x)
         status[d] = code
         iterations[d] = it
         residuals[d, 0] = rw
