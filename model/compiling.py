@@ -120,8 +120,8 @@ class Helper:
         return self.pid is not None
 
     def wait(self, timeout: float = TIMEOUT) -> int | None:
-        """Tell the child that the run has solved (the solver is in the cache, unless the
-        cache cannot be written: the child then leaves) and wait for it to finish the draw
+        """Tell the child that the run has solved (the evaluation is in the cache, unless
+        the cache cannot be written: the child then leaves) and wait for it to finish the draw
         kernel, at most ``timeout`` seconds (then it is ended).  Returns its exit code (None:
         ended here, or already waited for)."""
         code = None

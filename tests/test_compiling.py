@@ -152,6 +152,7 @@ def test_the_run_compiles_its_part_and_goes_on_when_the_child_has_finished_or_fa
     monkeypatch.setattr(runner, "warm_up", lambda bm: marker.write_text(str(bm.shape)))
     for cached, code in ((True, 0), (False, 1)):
         asked = tmp_path / "asked"  # by the child: which kernel it waits for
+        asked.unlink(missing_ok=True)
 
         def in_cache(function=None, cached=cached):
             asked.write_text(function.py_func.__name__)

@@ -2,8 +2,9 @@ r"""The compiled fixed point of the equilibrium in changes (docs/model.md, steps
 
 :func:`fixed_point_map` is the map ``G`` of the state (:mod:`model.core.layout`):
 factor prices move to clear factor markets, price indices to their CES value, absorption along its
-linear system; :func:`solve_with_retries` iterates it with Anderson mixing and is the one retry
-policy, used by :func:`model.core.solver.solve` and by the sweep kernels alike.
+linear system; :func:`iterate` iterates it with Anderson mixing and is the one retry policy,
+used by :func:`model.core.solver.solve` (through :func:`solve_with_retries`, its compiled form)
+and inlined in the sweep's draw kernel.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class Equilibrium(NamedTuple):
 CONVERGED = 0
 MAX_ITER = 1
 NOT_FINITE = 2
-#: attempts of :func:`solve_with_retries`: the start given, then the benchmark twice, each
+#: attempts of :func:`iterate`: the start given, then the benchmark twice, each
 #: time with half the damping
 ATTEMPTS = 3
 
