@@ -16,8 +16,8 @@ work with a forked child, on Linux, from the main thread (:func:`model.processes
   from the cache instead of compiling them (the child compiles the rest meanwhile), then
   waits for the second word and solves;
 - for a sweep solved in the draw kernel, the child then waits for the evaluation to be in
-  the cache and compiles the draw kernel, which inlines the solver's iteration
-  (:func:`~model.core.fixed_point.iterate`), while the run compiles the solver; the run
+  the cache and compiles the draw kernel, which inlines the solver's function
+  (:data:`~model.core.fixed_point.iterate`), while the run compiles the solver; the run
   waits for it (:meth:`Helper.wait`) before the sweep, drawing its figures meanwhile
   (:mod:`model.cli`).
 

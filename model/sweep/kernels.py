@@ -2,7 +2,7 @@ r"""Compiled solves of a sensitivity sweep: many solves of one scenario, on thre
 
 Each draw is the scenario's equilibrium with its own Armington elasticities (a per-sector
 multiplier of the benchmark's) and, for tariff grids, the shock of its own grid point; it is
-solved by the engine's :func:`~model.core.fixed_point.iterate` (inlined), warm-started from
+solved by the engine's solver, inlined (:data:`~model.core.fixed_point.iterate`), warm-started from
 the central solution of its grid point, and its outcomes are computed at once by the engine's
 :func:`~model.core.outcomes.compute_outcomes`, so that only the outcomes a sweep stores leave
 compiled code: the rows ``rows_region`` of the region outcomes and ``rows_sector`` of the
