@@ -10,11 +10,10 @@ work with a forked child, on Linux, from the main thread (:func:`model.processes
 - the run compiles the two small kernels both need (``split``, ``gauss_solve``), then forks
   the child, then compiles the evaluation, for the types its solves pass it;
 - the child meanwhile compiles the solver's other kernels, for the same types, into numba's
-  cache, says so on a pipe, then compiles the shock's kernel and the outcomes and says so
-  again;
+  cache, says so on a pipe, then compiles the outcomes and says so again;
 - the run waits for the first word, then compiles the solver, which loads the child's kernels
-  from the cache instead of compiling them (the child compiles the rest meanwhile), then
-  waits for the second word and solves;
+  from the cache instead of compiling them (the child compiles the outcomes meanwhile), and
+  the shock's kernel, then waits for the second word and solves;
 - for a sweep solved in the draw kernel, the child then waits for the evaluation to be in
   the cache and compiles the draw kernel, which inlines the solver's function
   (:data:`~model.core.fixed_point.iterate`), while the run compiles the solver; the run
@@ -53,11 +52,12 @@ _REST = b"o"
 #: kernels of the child's
 SHARED = ("split", "gauss_solve")
 #: compiled by the run after the fork: the evaluation, then the solver once the child's
-#: kernels it calls are in the cache
-RUN = ("evaluate_lean", "solve_with_retries")
+#: kernels it calls are in the cache, then the shock's kernel (which the draw kernel does not
+#: call: the child, which then compiles the draw kernel, has the longer way)
+RUN = ("evaluate_lean", "solve_with_retries", "_shock_arrays")
 #: compiled by the child after the solver's other kernels, while the run compiles the solver:
-#: what the run needs only once its solver is compiled (the shock, the outcomes)
-LATER = ("_shock_arrays", "allocate", "compute_outcomes")
+#: what the run needs only once its solver is compiled (the outcomes)
+LATER = ("allocate", "compute_outcomes")
 
 
 def signatures(bm, settings) -> dict:
@@ -72,7 +72,7 @@ def signatures(bm, settings) -> dict:
     from model.core.solver import initial_state
 
     policy = make_policy(bm)
-    p = kernel_params(bm, policy, settings, compiled=False)  # the child compiles the shock
+    p = kernel_params(bm, policy, settings, compiled=False)  # the shock compiled later
     nr, ns = bm.shape
     ws = kernels.workspace.py_func(nr, ns, p.direct)  # the same types as the compiled one
     x = initial_state(bm)
@@ -173,7 +173,7 @@ def compiled(function=None) -> bool:
 
 def start(bm, settings, sweep: bool) -> Helper | None:
     """Compile the solver's evaluation here while a forked child compiles the solver's other
-    kernels, then the solver while the child compiles the shock and the outcomes (see the
+    kernels, then the solver and the shock while the child compiles the outcomes (see the
     module's notes), and return once the child's kernels are in the cache (or it failed, or
     after :data:`TIMEOUT` seconds); None where no child can be had, this process may use one
     core only, or a kernel does not compile for the types given (the first solve then
@@ -222,6 +222,9 @@ def start(bm, settings, sweep: bool) -> Helper | None:
         helper.ready = _word(words, TIMEOUT) == _READY
         if helper.ready and "solve_with_retries" in kernels:
             function, types = kernels["solve_with_retries"]
+            function.compile(types)
+        if "_shock_arrays" in kernels:
+            function, types = kernels["_shock_arrays"]
             function.compile(types)
         helper.ready = helper.ready and _word(
             words, max(0.0, deadline - time.monotonic())) == _REST

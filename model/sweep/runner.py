@@ -246,14 +246,17 @@ def chunk_cases(spec: SweepSpec, start: int, stop: int) -> tuple[np.ndarray, np.
 
 def warm_up(bm: Benchmark) -> None:
     """Solve one draw of the benchmark in the compiled draw kernel: compiles it (or loads it
-    from the cache) so that a progress bar measures solving, not compiling."""
+    from the cache) so that a progress bar measures solving, not compiling.  The draw's shock
+    is computed by the shock kernel's plain function (the draw kernel does not call that
+    kernel, which a first run compiles in the other process, :mod:`model.compiling`)."""
     from model.core.policy import make_policy
 
     pol = make_policy(bm)
     nr, ns = bm.shape
     rows_region, rows_sector = stored_rows()
-    static = Static(writable(kernel_params(bm, pol)), writable(outcome_inputs(bm, pol)),
-                    writable(Shock(*(np.stack([a]) for a in shock(bm, pol)))),
+    static = Static(writable(kernel_params(bm, pol, compiled=False)),
+                    writable(outcome_inputs(bm, pol)),
+                    writable(Shock(*(np.stack([a]) for a in shock(bm, pol, compiled=False)))),
                     initial_state(bm)[None, :], initial_state(bm), np.ones((1, ns)),
                     solver_tuple(SolverSettings()), rows_region, rows_sector)
     solve_chunk(static, np.zeros(1, dtype=np.int64), np.ones((1, ns)))
