@@ -254,9 +254,9 @@ def warm_up(bm: Benchmark) -> None:
     pol = make_policy(bm)
     nr, ns = bm.shape
     rows_region, rows_sector = stored_rows()
-    static = Static(writable(kernel_params(bm, pol, compiled=False)),
-                    writable(outcome_inputs(bm, pol)),
-                    writable(Shock(*(np.stack([a]) for a in shock(bm, pol, compiled=False)))),
+    params = kernel_params(bm, pol, compiled=False)
+    static = Static(writable(params), writable(outcome_inputs(bm, pol)),
+                    writable(Shock(*(np.stack([a]) for a in params.shock))),
                     initial_state(bm)[None, :], initial_state(bm), np.ones((1, ns)),
                     solver_tuple(SolverSettings()), rows_region, rows_sector)
     solve_chunk(static, np.zeros(1, dtype=np.int64), np.ones((1, ns)))
