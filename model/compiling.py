@@ -92,7 +92,7 @@ def signatures(bm, settings) -> dict:
                                           ws.er)),
         "_gram_row": (fixed_point._gram_row, (history, 0, 1, gram)),
         "_anderson_step": (fixed_point._anderson_step,
-                           (x, x, x, history, history, gram, 1, nr, ns)),
+                           (x, x, x, history, history, gram, 1, x, x[:nr], gram, x[:memory])),
         "store_shares": (kernels.store_shares, (ws,)),
         "solve_with_retries": (fixed_point.solve_with_retries,
                                (x, x, p, solver_tuple(settings), x)),

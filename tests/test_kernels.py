@@ -132,7 +132,9 @@ def test_shares_sum_to_one_and_expenditure_step_fixes_the_direct_solution(size, 
     step = eq.expenditure_step(out["pi1"], p, income, out["E1"])
     np.testing.assert_allclose(step, out["E1"], rtol=1e-10)
     got = np.empty_like(step)
-    k._expenditure_step(out["pi1"], p, income, out["E1"], got)
+    nr, ns = step.shape
+    k._expenditure_step(out["pi1"], p, income, out["E1"], got, np.empty((nr, ns)),
+                        np.empty(nr), np.empty(nr))
     np.testing.assert_allclose(got, step, rtol=1e-12)
 
 
@@ -175,6 +177,52 @@ def test_parameter_replacements_inside_compiled_code(size):
             assert np.array_equal(getattr(got, name), (g + 1.0) * getattr(p.shock, name)), name
 
 
+#: solves of every path of the evaluation, three times each after a first one, with numba's
+#: count of the arrays allocated and freed printed before and after (NUMBA_NRT_STATS=1)
+COUNT_ARRAYS = """
+import gc
+import numpy as np
+from numba.core.runtime import rtsys
+from tests.test_kernels import OPTIONS, nested_dataset, policy_for
+from calibration.calibrate import calibrate
+from model.core.settings import SolverSettings
+from model.core.solver import solve
+
+bm = calibrate(nested_dataset(3, 4, 7, 0.3))
+cases = [(policy_for(bm, np.random.default_rng(1), **options), SolverSettings(expenditure=e))
+         for options in OPTIONS.values() for e in ("iterative", "direct")]
+for policy, settings in cases:
+    solve(bm, policy, settings)
+gc.collect()
+before = rtsys.get_allocation_stats()
+for _ in range(3):
+    for policy, settings in cases:
+        solve(bm, policy, settings)
+gc.collect()
+after = rtsys.get_allocation_stats()
+print(*(b - a for a, b in zip(before, after)))
+"""
+
+
+def test_solves_free_every_array_they_allocate():
+    """The kernels compiled without reference counts (``LEAF``) call no compiled function
+    that returns an array (its reference would never be given back, or be given back twice):
+    repeated solves of every path of the evaluation free as many arrays as they allocate."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", COUNT_ARRAYS], cwd=root, text=True,
+                          capture_output=True, env={**os.environ, "NUMBA_NRT_STATS": "1"},
+                          timeout=900)
+    assert done.returncode == 0, done.stderr
+    alloc, free, mi_alloc, mi_free = map(int, done.stdout.split())
+    assert alloc > 0 and mi_alloc > 0  # the solves allocated
+    assert (alloc, mi_alloc) == (free, mi_free)
+
+
 def test_anderson_mixing_weights_solve_the_least_squares_problem():
     rng = np.random.default_rng(0)
     dF = rng.normal(size=(5, 40))
@@ -186,8 +234,9 @@ def test_anderson_mixing_weights_solve_the_least_squares_problem():
             fp._gram_row(dF, h, h + 1, gram)
         np.testing.assert_allclose(gram[:stored, :stored], dF[:stored] @ dF[:stored].T,
                                    rtol=1e-12)
-        np.testing.assert_allclose(fp._mixing_weights(gram, dF, stored, f), expected,
-                                   rtol=1e-9)
+        weights = np.full(5, np.nan)
+        assert fp._mixing_weights(gram, dF, stored, f, np.empty((5, 5)), weights)
+        np.testing.assert_allclose(weights[:stored], expected, rtol=1e-9)
     dF[2] = rng.normal(size=40)  # a full history: the oldest row overwritten
     fp._gram_row(dF, 2, 5, gram)
     assert np.array_equal(gram, gram.T)

@@ -15,8 +15,8 @@ import numpy as np
 from numba import njit
 
 from model.core.kernels import evaluate_lean, prepare_weights, store_shares, workspace
-from model.core.layout import split
-from model.core.linalg import SUMS, gauss_solve
+from model.core.layout import split, split_leaf
+from model.core.linalg import LEAF, SUMS, gauss_solve
 
 
 class Equilibrium(NamedTuple):
@@ -74,23 +74,29 @@ def _map_update(x, p, damping, g, ws):
     """:func:`fixed_point_map` after the evaluation: ``g`` from the quantities in ``ws``
     (a function of its own so that the solver calls the evaluation directly, one call level
     fewer for the compiler to optimise it again).  It passes :func:`_update` the arrays it
-    reads, not the parameter and workspace tuples: a compiled call counts a reference to
-    each array it is given, in and out, 88 counts for the tuples, about 0.3 us of a 6.5 us
-    iteration at 2 x 13."""
+    reads, not the parameter and workspace tuples (the solver takes them from the tuples
+    once per solve: each array taken from a tuple is a reference counted, and given back)."""
+    return _update(x, damping, g, *_update_arrays(p, ws))
+
+
+@njit(cache=True, inline="always")
+def _update_arrays(p, ws):
+    """The arguments of :func:`_update` after ``x``, ``damping`` and ``g``: arrays of the
+    parameters ``p`` and of the workspace ``ws``."""
     s = p.structure
-    return _update(x, damping, g, s.va, s.vaL, s.vaK, s.frw, s.alpha, s.E0, ws.lw, ws.L,
-                   ws.lP, ws.E, ws.LD, ws.KD, ws.er)
+    return (s.va, s.vaL, s.vaK, s.frw, s.alpha, s.E0, ws.lw, ws.L, ws.lP, ws.E, ws.LD, ws.KD,
+            ws.er)
 
 
-@njit(cache=True)
+@njit(cache=True, **LEAF)
 def _update(x, damping, g, va, vaL, vaK, frw, alpha, E0, lw, L, lP_new, E, LD, KD, er):
     """:func:`_map_update` on plain arrays: ``va``, ``vaL``, ``vaK``, ``frw``, ``alpha``,
     ``E0`` of the :class:`~model.core.params.Structure`, the rest of the
     :class:`~model.core.kernels.Workspace` (``lP_new`` is its ``lP``; ``er`` the rentals
     the evaluation at ``x`` computed, not computed again)."""
     nr, ns = vaK.shape
-    a, lP, lr, e = split(x, nr, ns)
-    ga, gP, gr, ge = split(g, nr, ns)
+    a, lP, lr, e = split_leaf(x, nr, ns)
+    ga, gP, gr, ge = split_leaf(g, nr, ns)
     world = 0.0
     for n in range(nr):
         world += va[n]
@@ -136,7 +142,7 @@ def _update(x, damping, g, va, vaL, vaK, frw, alpha, E0, lw, L, lP_new, E, LD, K
     return res_f, res_p, res_e
 
 
-@njit(cache=True, fastmath=SUMS)
+@njit(cache=True, fastmath=SUMS, **LEAF)
 def _gram_row(dF, h, stored, gram):
     """Row and column ``h`` of the Gram matrix ``gram[p, q] = dF[p] . dF[q]`` of the first
     ``stored`` rows of ``dF``, after row ``h`` was written: the other entries are kept from
@@ -152,15 +158,15 @@ def _gram_row(dF, h, stored, gram):
         gram[q0, p0] = acc
 
 
-@njit(cache=True, fastmath=SUMS)
-def _mixing_weights(gram, dF, stored, f):
+@njit(cache=True, fastmath=SUMS, **LEAF)
+def _mixing_weights(gram, dF, stored, f, A, b):
     r"""Least-squares weights ``argmin |f - dF[:stored].T gamma|`` from the normal equations
     (``gram`` holds ``dF dF.T``, see :func:`_gram_row`), with a small ridge (1e-12 of the
     trace), solved by :func:`~model.core.linalg.gauss_solve`: ``stored`` is at most the
-    Anderson memory, so the system is tiny."""
+    Anderson memory, so the system is tiny.  The weights are written to ``b[:stored]``
+    (``A``: scratch, at least ``stored x stored``); returns False where there are none (``b``
+    then NaN)."""
     m = stored
-    A = np.zeros((m, m))
-    b = np.zeros(m)
     dim = f.shape[0]
     for p in range(m):
         for q in range(m):
@@ -174,13 +180,14 @@ def _mixing_weights(gram, dF, stored, f):
         trace += A[p, p]
     for p in range(m):
         A[p, p] += 1e-12 * trace + 1e-300
-    if not gauss_solve(A, b):  # no weights: the step is rejected as not finite
+    if not gauss_solve(A, b[:m]):  # no weights: the step is rejected as not finite
         for p in range(m):
             b[p] = np.nan
-    return b
+        return False
+    return True
 
 
-@njit(cache=True)
+@njit(cache=True, **LEAF)
 def _copy(src, dst):
     """``dst[:] = src`` for equal shapes (a loop: the slice assignment would compile a
     shape check with its error message, seconds of a first run)."""
@@ -188,22 +195,24 @@ def _copy(src, dst):
         dst[a] = src[a]
 
 
-@njit(cache=True)
-def _anderson_step(x, g, f, dF, dG, gram, stored, nr, ns):
+@njit(cache=True, **LEAF)
+def _anderson_step(x, g, f, dF, dG, gram, stored, x_new, wages, A, coef):
     """Set ``x`` to the Anderson extrapolation ``G(x) - dG gamma`` from the ``stored`` past
     differences (``gram``: their Gram matrix); returns False (leaving ``x``) when the step is
-    not finite or leaves a wage (or employment) at or below zero."""
+    not finite or leaves a wage (or employment) at or below zero.  Scratch: ``x_new`` (the
+    step), ``wages`` (its view of the wages, :func:`~model.core.layout.split`), ``A`` and
+    ``coef`` (:func:`_mixing_weights`)."""
     dim = x.shape[0]
-    coef = _mixing_weights(gram, dF, stored, f)
-    x_new = g.copy()
+    _mixing_weights(gram, dF, stored, f, A, coef)  # NaN weights where there are none
+    for a in range(dim):
+        x_new[a] = g[a]
     for k in range(stored):
         for a in range(dim):
             x_new[a] -= coef[k] * dG[k, a]
     for a in range(dim):
         if not np.isfinite(x_new[a]):
             return False
-    wages = split(x_new, nr, ns)[0]
-    for n in range(nr):
+    for n in range(wages.shape[0]):
         if wages[n] <= 0.0:
             return False
     _copy(x_new, x)
@@ -249,6 +258,13 @@ def solve_with_retries(x0, x_init, p, st, x_out):
     dF = np.zeros((memory, dim))  # rows: past differences of f and of G(x)
     dG = np.zeros((memory, dim))
     gram = np.zeros((memory, memory))  # dF dF.T, a row updated per iteration
+    x_new = np.empty(dim)  # scratch of the Anderson step
+    wages_new = split(x_new, nr, ns)[0]
+    A = np.empty((memory, memory))
+    coef = np.empty(memory)
+    # what the update reads, taken from the tuples once (not a reference count per array
+    # and iteration)
+    va, vaL, vaK, frw, alpha, E0, lw, L, lP, E, LD, KD, er = _update_arrays(p, ws)
     damping = st.damping
     status = MAX_ITER
     total = 0
@@ -267,7 +283,8 @@ def solve_with_retries(x0, x_init, p, st, x_out):
         iters = max_iter
         for it in range(max_iter + 1):
             evaluate_lean(x, p, ws)
-            res_w, res_p, res_e = _map_update(x, p, damping, g, ws)
+            res_w, res_p, res_e = _update(x, damping, g, va, vaL, vaK, frw, alpha, E0, lw, L,
+                                          lP, E, LD, KD, er)
             finite = np.isfinite(res_w) and np.isfinite(res_p) and np.isfinite(res_e)
             for a in range(dim):
                 if not np.isfinite(g[a]):
@@ -299,7 +316,7 @@ def solve_with_retries(x0, x_init, p, st, x_out):
             _copy(f, f_old)
             _copy(g, g_old)
             if anderson and stored > 0:
-                if _anderson_step(x, g, f, dF, dG, gram, stored, nr, ns):
+                if _anderson_step(x, g, f, dF, dG, gram, stored, x_new, wages_new, A, coef):
                     continue
                 stored = 0  # a failed extrapolation: the plain step, and the history cleared
                 head = 0

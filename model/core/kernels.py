@@ -5,8 +5,15 @@ Small typed loops over plain arrays that write into ``out`` arguments; no valida
 Each has a NumPy twin in :mod:`model.core.equations`, and the tests check that they agree.
 The fixed point that iterates on them is in :mod:`model.core.fixed_point`.
 
+What an iteration runs allocates nothing (its scratch is in the :class:`Workspace`) and is
+compiled without numba's reference counts (:data:`~model.core.linalg.LEAF`: two atomic
+operations per array passed or read from a tuple, a third of an iteration's time at 2 x 13
+with them).  Such a kernel calls only kernels like it and inlined functions: the reference to
+an array that a compiled function returns would never be given back (a test checks that
+solves free every array they allocate).
+
 Index names: ``n`` importer, ``i`` exporter, ``j``, ``k`` sectors; prices in logs; the state
-``x`` is read through :func:`~model.core.layout.split`, ``p`` is a ``KernelParams``."""
+``x`` is read through :func:`~model.core.layout.split_leaf`, ``p`` is a ``KernelParams``."""
 
 from __future__ import annotations
 
@@ -15,13 +22,14 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from model.core.layout import split
-from model.core.linalg import SUMS, gauss_solve
-from model.core.markets import (add_imports, cost_factors, import_shares, market_prices,
-                                sales_untaxed)
+from model.core.layout import split_leaf
+from model.core.linalg import LEAF, SUMS, gauss_solve
+from model.core.markets import (add_imports, cost_factors, effective_price, import_shares,
+                                market_prices, sales_of, sales_untaxed)
+
 
 class Workspace(NamedTuple):
-    """Scratch arrays of one evaluation of the equations (see :func:`workspace`)."""
+    """The arrays of one evaluation of the equations (see :func:`workspace`)."""
 
     lw: np.ndarray      # [n] log wage change
     L: np.ndarray       # [n] employment change
@@ -54,10 +62,23 @@ class Workspace(NamedTuple):
     wMt: np.ndarray     # [n, i, j] wM / (1 + t), what reaches the exporter (per solve)
     smr: np.ndarray     # [n, j] sum_i wM t / (1 + t) ec: tariff revenue per unit of scale E
     er: np.ndarray      # [n, j] rental change exp(lr) where there is capital, per evaluation
+    # scratch of an evaluation (so that it allocates nothing: see evaluate_lean)
+    E_old: np.ndarray   # [n, j] absorption at the state
+    Y_old: np.ndarray   # [n, j] gross output at the state's absorption
+    Ym: np.ndarray      # [n, j] imports at the state's absorption, before the cost factor
+    rents_old: np.ndarray  # [n] export-tax rents at the state's absorption
+    revenue: np.ndarray  # [n] tariff revenue
+    sm: np.ndarray      # [j] one importer's CES sums over import sources
+    sc: np.ndarray      # [j] one importer's scale (see scale)
+    live: np.ndarray    # [j] one importer's markets with a finite price index
+    f: np.ndarray       # [j] one importer's spending on imports per unit of wM ec
+    smt: np.ndarray     # [j] one importer's sum of wMt ec over sources
 
 
 @njit(cache=True)
 def workspace(nr, ns, direct):
+    """A :class:`Workspace` for ``nr`` regions and ``ns`` sectors (``direct``: with the
+    matrix of the direct absorption option)."""
     size = nr * ns if direct else 1
     return Workspace(np.empty(nr), np.empty(nr), np.empty((nr, ns)), np.empty((nr, ns)),
                      np.empty((nr, ns)), np.empty((nr, ns)), np.empty((nr, nr, ns)),
@@ -66,12 +87,15 @@ def workspace(nr, ns, direct):
                      np.empty((nr, ns)), np.empty((nr, nr, ns)), np.empty((nr, ns)),
                      np.zeros((nr, ns), dtype=np.int8), np.empty((nr, ns)),
                      np.zeros(1, dtype=np.int8), np.empty((nr, ns)), np.zeros(3, dtype=np.int8),
-                     np.empty((nr, nr, ns)), np.empty((nr, ns)), np.ones((nr, ns)))
+                     np.empty((nr, nr, ns)), np.empty((nr, ns)), np.ones((nr, ns)),
+                     np.empty((nr, ns)), np.empty((nr, ns)), np.empty((nr, ns)), np.empty(nr),
+                     np.empty(nr), np.empty(ns), np.empty(ns), np.empty(ns, dtype=np.bool_),
+                     np.empty(ns), np.empty(ns))
 
 FUSED, TAXED, STALE = 0, 1, 2  # the entries of Workspace.flags
 
 
-@njit(cache=True)
+@njit(cache=True, **LEAF)
 def prepare_weights(p, ws):
     r"""The constant factors of the price step for the parameters ``p`` of one solve:
     :math:`w^D_{nj} = \pi^0_{nnj} a_{nnj}` and
@@ -116,10 +140,12 @@ def prepare_weights(p, ws):
             if ws.shifted[n, j]:
                 fused = 0
     taxed = 0
-    for v in p.shock.inv1pe.ravel():
-        if v != 1.0:
-            taxed = 1
-            break
+    inv1pe = p.shock.inv1pe
+    for n in range(nr):
+        for i in range(nr):
+            for j in range(ns):
+                if inv1pe[n, i, j] != 1.0:
+                    taxed = 1
     ws.flags[FUSED] = fused
     ws.flags[TAXED] = taxed
     ws.flags[STALE] = 0
@@ -136,7 +162,7 @@ def _factor_prices(x, p, lw, L, lpva):
     """
     s = p.structure
     nr, ns = s.beta.shape
-    a, lP, lr, _ = split(x, nr, ns)
+    a, lP, lr, _ = split_leaf(x, nr, ns)
     for n in range(nr):
         if s.frw[n]:
             acc = 0.0
@@ -155,7 +181,7 @@ def _factor_prices(x, p, lw, L, lpva):
                 lpva[n, j] += (1.0 - th) * lr[n, j]
 
 
-@njit(cache=True, fastmath=SUMS)
+@njit(cache=True, fastmath=SUMS, **LEAF)
 def _unit_costs(lpva, lP, beta, gamma, out):
     r"""``lc[n, j] = beta[n, j] lpva[n, j] + sum_k gamma[n, k, j] lP[n, k]`` (docs/model.md,
     step 1)."""
@@ -234,7 +260,7 @@ def _prices_and_shares(lc, p, lPs, lPe, pi1):
                             eM * (ltau[n, i, j] + lc[i, j] - lPM) + lpref[n, i, j])
                     else:
                         pi1[n, i, j] = 0.0
-            lPe[n, j] = _effective_price(n, j, lc, p, pi1, d, m0, uD) if shifted else lp
+            lPe[n, j] = effective_price(n, j, lc, p, pi1, d, m0, uD) if shifted else lp
 
 
 @njit(cache=True, inline="always")
@@ -247,9 +273,7 @@ def _prices_and_shares_prepared(lc, p, ws):
     sigma, sigma_m = p.elasticities.sigma, p.elasticities.sigma_m
     nr, _, ns = pi0.shape
     wM, ec, pi1 = ws.wM, ws.ec, ws.pi1
-    sm = np.empty(ns)
-    scale = np.empty(ns)
-    live = np.empty(ns, dtype=np.bool_)  # markets with a finite price index
+    sm, scale, live = ws.sm, ws.sc, ws.live  # live: markets with a finite price index
     cost_factors(lc, sigma_m, ec)
     for n in range(nr):
         market_prices(n, lc, pi0, sigma, sigma_m, ws.wD, wM, ws.m0, ec, ws.lPs, ws.lP, pi1,
@@ -261,11 +285,11 @@ def _prices_and_shares_prepared(lc, p, ws):
         for j in range(ns):
             if ws.shifted[n, j] and live[j]:
                 uD = p.shock.ltau[n, n, j] + lc[n, j]
-                ws.lP[n, j] = _effective_price(n, j, lc, p, pi1, pi0[n, n, j], ws.m0[n, j],
+                ws.lP[n, j] = effective_price(n, j, lc, p, pi1, pi0[n, n, j], ws.m0[n, j],
                                                uD)
 
 
-@njit(cache=True)
+@njit(cache=True, **LEAF)
 def store_shares(ws):
     """Store the import shares ``pi1[n, i, j]`` of the last fused evaluation (if not yet)."""
     if ws.flags[STALE] == 0:
@@ -273,30 +297,6 @@ def store_shares(ws):
     for n in range(ws.wM.shape[0]):
         import_shares(n, ws.wM, ws.ec, ws.scale, ws.pi1)
     ws.flags[STALE] = 0
-
-
-@njit(cache=True, inline="always")
-def _effective_price(n, j, lc, p, pi1, d, m0, uD):
-    """Minus the log of the CES quantity index, at benchmark preferences, of what one unit of
-    spending buys in market ``(n, j)`` (the effective price index under preference shifts);
-    ``d`` and ``m0`` are the benchmark domestic and import shares, ``uD`` the log delivered
-    cost of domestic goods."""
-    pi0, ltau = p.structure.pi0, p.shock.ltau
-    sigma, sigma_m = p.elasticities.sigma[j], p.elasticities.sigma_m[j]
-    nr = pi0.shape[0]
-    rD = (sigma - 1.0) / sigma
-    rM = (sigma_m - 1.0) / sigma_m
-    q = 0.0
-    if d > 0.0:
-        q += d * (pi1[n, n, j] / d * np.exp(-uD)) ** rD
-    if m0 > 0.0:
-        qm = 0.0
-        for i in range(nr):
-            if i != n and pi0[n, i, j] > 0.0:
-                qi = pi1[n, i, j] / pi0[n, i, j] * np.exp(-(ltau[n, i, j] + lc[i, j]))
-                qm += pi0[n, i, j] / m0 * qi ** rM
-        q += m0 * qm ** (rD / rM)
-    return -np.log(q) / rD
 
 
 @njit(cache=True, inline="always")
@@ -308,26 +308,7 @@ def _sales(pi1, p, E, Y, rents, revenue):
     Y[:, :] = 0.0
     rents[:] = 0.0
     for n in range(pi1.shape[0]):
-        _sales_of(n, pi1, p.shock.inv1pt, p.shock.inv1pe, E, Y, rents, revenue)
-
-
-@njit(cache=True, inline="always")
-def _sales_of(n, pi1, inv1pt, inv1pe, E, Y, rents, revenue):
-    """Importer ``n``'s part of :func:`_sales`: adds to ``Y`` and ``rents``, sets
-    ``revenue[n]``."""
-    nr, _, ns = pi1.shape
-    rev = 0.0
-    for i in range(nr):
-        acc = 0.0
-        for j in range(ns):
-            v = pi1[n, i, j] * E[n, j]
-            x = v * inv1pt[n, i, j]
-            y = x * inv1pe[n, i, j]
-            Y[i, j] += y
-            acc += x - y
-            rev += v - x
-        rents[i] += acc
-    revenue[n] = rev
+        sales_of(n, pi1, p.shock.inv1pt, p.shock.inv1pe, E, Y, rents, revenue)
 
 
 @njit(cache=True, inline="always")
@@ -379,18 +360,15 @@ def _expenditure(pi1, p, income_exog, mat, rhs, out):
 
 
 @njit(cache=True, inline="always")
-def _expenditure_step(pi1, p, income_exog, E, out):
+def _expenditure_step(pi1, p, income_exog, E, out, Y, rents, revenue):
     r"""One Jacobi step of the expenditure system: the right-hand side of
-    :func:`_expenditure` at ``E``."""
-    nr, _, ns = pi1.shape
-    Y = np.empty((nr, ns))
-    rents = np.empty(nr)
-    revenue = np.empty(nr)
+    :func:`_expenditure` at ``E`` (``Y``, ``rents`` and ``revenue`` are scratch: the sales at
+    ``E``)."""
     _sales(pi1, p, E, Y, rents, revenue)
     _absorption(p.structure.alpha, p.structure.gamma, income_exog, Y, rents, revenue, out)
 
 
-@njit(cache=True, fastmath=SUMS)
+@njit(cache=True, fastmath=SUMS, **LEAF)
 def _absorption(alpha, gamma, income_exog, Y, rents, revenue, out):
     r"""The right-hand side of the expenditure system from the sales at the current absorption:
     :math:`\alpha(\text{income} + R + \text{rents}) + \gamma Y`."""
@@ -415,7 +393,7 @@ def evaluate(x, p, ws):
     store_shares(ws)
 
 
-@njit(cache=True)
+@njit(cache=True, **LEAF)
 def evaluate_lean(x, p, ws):
     """:func:`evaluate`, except that after a fused evaluation the import shares are not stored
     in ``ws.pi1`` until :func:`store_shares` (the fixed point needs only their sums), and that
@@ -429,7 +407,7 @@ def evaluate_lean(x, p, ws):
     the sums in another order."""
     s = p.structure
     nr, ns = s.beta.shape
-    _, lP, lr, e = split(x, nr, ns)
+    _, lP, lr, e = split_leaf(x, nr, ns)
     _factor_prices(x, p, ws.lw, ws.L, ws.lpva)
     _unit_costs(ws.lpva, lP, s.beta, s.gamma, ws.lc)
     for n in range(nr):
@@ -439,22 +417,20 @@ def evaluate_lean(x, p, ws):
                 ws.er[n, j] = np.exp(lr[n, j])
                 acc += ws.er[n, j] * s.vaK[n, j]
         ws.income[n] = acc
-    E_old = np.empty((nr, ns))
+    E_old, revenue = ws.E_old, ws.revenue
     for n in range(nr):
         for j in range(ns):
             E_old[n, j] = e[n, j] * s.E0[n, j]
-    revenue = np.empty(nr)
     if ws.flags[FUSED] and not p.direct:
         taxed = ws.flags[TAXED] != 0
         pi0, inv1pt, inv1pe = s.pi0, p.shock.inv1pt, p.shock.inv1pe
         sigma, sigma_m = p.elasticities.sigma, p.elasticities.sigma_m
         wM, wMt, ec, pi1, scale, smr = ws.wM, ws.wMt, ws.ec, ws.pi1, ws.scale, ws.smr
-        sm = np.empty(ns)
-        sc = np.empty(ns)
-        live = np.empty(ns, dtype=np.bool_)
-        Y = np.zeros((nr, ns))
-        Ym = np.zeros((nr, ns))  # imports before the exporter's cost factor
-        rents = np.zeros(nr)
+        sm, sc, live, f, smt = ws.sm, ws.sc, ws.live, ws.f, ws.smt
+        Y, Ym, rents = ws.Y_old, ws.Ym, ws.rents_old  # Ym: before the exporter's cost factor
+        Y[:, :] = 0.0
+        Ym[:, :] = 0.0
+        rents[:] = 0.0
         cost_factors(ws.lc, sigma_m, ec)
         # which pass, as a value known at run time: with the constants True and False numba
         # would compile sales_untaxed twice, once for each (a second of a first run)
@@ -466,10 +442,10 @@ def evaluate_lean(x, p, ws):
                 scale[n, j] = sc[j]
             if taxed:  # export taxes (rare): the shares are stored and summed as elsewhere
                 import_shares(n, wM, ec, scale, pi1)
-                _sales_of(n, pi1, inv1pt, inv1pe, E_old, Y, rents, revenue)
+                sales_of(n, pi1, inv1pt, inv1pe, E_old, Y, rents, revenue)
             else:
                 sales_untaxed(n, inv1pt, wMt, ec, pi1, scale, smr, E_old, Y, Ym, revenue, sm,
-                              first)
+                              first, f, smt)
         ws.flags[STALE] = not taxed
         add_imports(ec, Ym, Y)
         _absorption(s.alpha, s.gamma, ws.income, Y, rents, revenue, ws.E)
@@ -478,10 +454,10 @@ def evaluate_lean(x, p, ws):
         Ym[:, :] = 0.0
         for n in range(nr):
             if taxed:
-                _sales_of(n, pi1, inv1pt, inv1pe, ws.E, ws.Y, ws.rents, revenue)
+                sales_of(n, pi1, inv1pt, inv1pe, ws.E, ws.Y, ws.rents, revenue)
             else:
                 sales_untaxed(n, inv1pt, wMt, ec, pi1, scale, smr, ws.E, ws.Y, Ym, revenue, sm,
-                              not first)
+                              not first, f, smt)
         add_imports(ec, Ym, ws.Y)
     else:
         ws.flags[STALE] = 0  # pi1 is written whole here
@@ -489,7 +465,8 @@ def evaluate_lean(x, p, ws):
         if p.direct:
             _expenditure(ws.pi1, p, ws.income, ws.mat, ws.rhs, ws.E)
         else:
-            _expenditure_step(ws.pi1, p, ws.income, E_old, ws.E)
+            _expenditure_step(ws.pi1, p, ws.income, E_old, ws.E, ws.Y_old, ws.rents_old,
+                              revenue)
         _sales(ws.pi1, p, ws.E, ws.Y, ws.rents, revenue)
     for n in range(nr):  # factor demand at gross output
         acc = 0.0

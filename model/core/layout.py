@@ -32,6 +32,16 @@ def split(x, nr, ns):
             _grid(x, nr + 2 * m, nr, ns))
 
 
+@njit(cache=True, inline="always")
+def split_leaf(x, nr, ns):
+    """:func:`split` inside a kernel compiled without reference counts
+    (:data:`~model.core.linalg.LEAF`), which may call no function that returns an array: the
+    same views, made inline with ``reshape``."""
+    m = nr * ns
+    return (x[:nr], x[nr:nr + m].reshape((nr, ns)), x[nr + m:nr + 2 * m].reshape((nr, ns)),
+            x[nr + 2 * m:nr + 3 * m].reshape((nr, ns)))
+
+
 def _grid(x, start, nr, ns):
     """The ``nr x ns`` view, row by row, of ``x[start:start + nr * ns]``."""
     return x[start:start + nr * ns].reshape((nr, ns))

@@ -9,9 +9,14 @@ from numba import njit
 #: LLVM may reorder sums and fuse multiply-adds in the loops over flows (so that they run on
 #: vector units); no other fast-math assumption: infinities and NaN keep their meaning
 SUMS = {"reassoc", "contract"}
+#: options of a kernel that allocates no array and returns none: compiled without numba's
+#: reference counts (its private ``_nrt`` option), so that it counts no reference to each
+#: array it is given or reads from a tuple, in and out (two atomic operations per array: with
+#: them, a third of an iteration's time at 2 x 13)
+LEAF = {"_nrt": False}
 
 
-@njit(cache=True, fastmath=SUMS)
+@njit(cache=True, fastmath=SUMS, **LEAF)
 def gauss_solve(mat, rhs):
     """Solve ``mat z = rhs`` in place (``rhs`` becomes ``z``, ``mat`` is overwritten) by
     Gaussian elimination with partial pivoting; False if a pivot is zero.  A dense

@@ -1,14 +1,15 @@
-r"""The steps of the fused evaluation (:func:`model.core.kernels.evaluate_lean`) for one
-importer at a time: its markets' price indices and CES sums, its sales and imports, its import
-shares.  They take plain arrays, not the parameter and workspace tuples (a call with those costs
-about half a microsecond and seconds of compilation)."""
+r"""The steps of the evaluation (:func:`model.core.kernels.evaluate_lean`) for one importer
+at a time: its markets' price indices and CES sums, its sales and imports, its import shares,
+its effective price indices under preference shifts.  Those not inlined take plain arrays, not
+the parameter and workspace tuples (a call with those costs seconds of compilation), and are
+compiled without reference counts (:data:`~model.core.linalg.LEAF`): they allocate nothing."""
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
 
-from model.core.linalg import SUMS
+from model.core.linalg import LEAF, SUMS
 
 
 @njit(cache=True, inline="always")
@@ -20,7 +21,7 @@ def cost_factors(lc, sigma_m, ec):
             ec[i, j] = np.exp((1.0 - sigma_m[j]) * lc[i, j])
 
 
-@njit(cache=True, fastmath=SUMS)
+@njit(cache=True, fastmath=SUMS, **LEAF)
 def market_prices(n, lc, pi0, sigma, sigma_m, wD, wM, m0, ec, lPs, lP, pi1, sm, scale, live):
     """The price indices of importer ``n``'s markets (``lPs``, ``lP``), its domestic shares
     ``pi1[n, n, :]``, and ``scale[j]``, the factor that turns ``wM[n, i, j] ec[i, j]`` into the
@@ -59,20 +60,19 @@ def market_prices(n, lc, pi0, sigma, sigma_m, wD, wM, m0, ec, lPs, lP, pi1, sm, 
         scale[j] = imp / s / sm[j] if imp > 0.0 else 0.0
 
 
-@njit(cache=True, fastmath=SUMS)
-def sales_untaxed(n, inv1pt, wMt, ec, pi1, scale, smr, E, Y, Ym, revenue, sm, first):
+@njit(cache=True, fastmath=SUMS, **LEAF)
+def sales_untaxed(n, inv1pt, wMt, ec, pi1, scale, smr, E, Y, Ym, revenue, sm, first, f, smt):
     """Importer ``n``'s sales without export taxes: its domestic purchases go to ``Y``, its
     imports, before the exporter's cost factor ``ec``, to ``Ym`` (``Y = Y + ec Ym`` once every
     importer is added), its tariff revenue to ``revenue[n]``; ``wMt = wM / (1 + t)``.  In the
     ``first`` pass of an evaluation, the revenue per unit of spending, ``smr[n]``, is found
     from the same reads as ``sm`` (the CES sums of :func:`market_prices`) less what reaches the
-    exporters."""
+    exporters.  ``f`` and ``smt`` are scratch (``ns`` each)."""
     nr, _, ns = wMt.shape
-    f = np.empty(ns)  # spending on imports per unit of wM ec
-    for j in range(ns):
+    for j in range(ns):  # spending on imports per unit of wM ec
         f[j] = scale[n, j] * E[n, j]
     if first:
-        smt = np.zeros(ns)
+        smt[:] = 0.0
         for i in range(nr):
             if i != n:
                 for j in range(ns):
@@ -105,7 +105,7 @@ def import_shares(n, wM, ec, scale, pi1):
                 pi1[n, i, j] = wM[n, i, j] * ec[i, j] * scale[n, j]
 
 
-@njit(cache=True, fastmath=SUMS)
+@njit(cache=True, fastmath=SUMS, **LEAF)
 def add_imports(ec, Ym, Y):
     """``Y += ec Ym``: the imports of a fused evaluation, summed before the exporter's cost
     factor, added to gross output."""
@@ -113,3 +113,46 @@ def add_imports(ec, Ym, Y):
     for i in range(nr):
         for j in range(ns):
             Y[i, j] += ec[i, j] * Ym[i, j]
+
+
+@njit(cache=True, inline="always")
+def sales_of(n, pi1, inv1pt, inv1pe, E, Y, rents, revenue):
+    """Importer ``n``'s part of :func:`~model.core.kernels._sales`: adds to ``Y`` and
+    ``rents``, sets ``revenue[n]``."""
+    nr, _, ns = pi1.shape
+    rev = 0.0
+    for i in range(nr):
+        acc = 0.0
+        for j in range(ns):
+            v = pi1[n, i, j] * E[n, j]
+            x = v * inv1pt[n, i, j]
+            y = x * inv1pe[n, i, j]
+            Y[i, j] += y
+            acc += x - y
+            rev += v - x
+        rents[i] += acc
+    revenue[n] = rev
+
+
+@njit(cache=True, inline="always")
+def effective_price(n, j, lc, p, pi1, d, m0, uD):
+    """Minus the log of the CES quantity index, at benchmark preferences, of what one unit of
+    spending buys in market ``(n, j)`` (the effective price index under preference shifts);
+    ``d`` and ``m0`` are the benchmark domestic and import shares, ``uD`` the log delivered
+    cost of domestic goods."""
+    pi0, ltau = p.structure.pi0, p.shock.ltau
+    sigma, sigma_m = p.elasticities.sigma[j], p.elasticities.sigma_m[j]
+    nr = pi0.shape[0]
+    rD = (sigma - 1.0) / sigma
+    rM = (sigma_m - 1.0) / sigma_m
+    q = 0.0
+    if d > 0.0:
+        q += d * (pi1[n, n, j] / d * np.exp(-uD)) ** rD
+    if m0 > 0.0:
+        qm = 0.0
+        for i in range(nr):
+            if i != n and pi0[n, i, j] > 0.0:
+                qi = pi1[n, i, j] / pi0[n, i, j] * np.exp(-(ltau[n, i, j] + lc[i, j]))
+                qm += pi0[n, i, j] / m0 * qi ** rM
+        q += m0 * qm ** (rD / rM)
+    return -np.log(q) / rD
