@@ -80,6 +80,8 @@ def signatures(bm, settings) -> dict:
     history, gram = np.zeros((memory, x.shape[0])), np.zeros((memory, memory))
     s = p.structure
     ev = fixed_point.Equilibrium(ws.lw, ws.L, ws.lP, ws.lc, ws.pi1, ws.E, ws.Y, ws.rents)
+    grid = np.zeros((nr, 2 * ns))[:, ::2]  # a view of any layout, as the compiled split's
+    parts = (x[:nr], grid, grid, grid)  # the parts of a state as the compiled split gives
     calls = {
         "split": (layout.split, (x, nr, ns)),
         "gauss_solve": (linalg.gauss_solve, (ws.mat, ws.rhs)),
@@ -87,9 +89,9 @@ def signatures(bm, settings) -> dict:
         "workspace": (kernels.workspace, (nr, ns, p.direct)),
         "prepare_weights": (kernels.prepare_weights, (p, ws)),
         "_copy": (fixed_point._copy, (x, x)),
-        "_update": (fixed_point._update, (x, 0.5, x, s.va, s.vaL, s.vaK, s.frw, s.alpha,
-                                          s.E0, ws.lw, ws.L, ws.lP, ws.E, ws.LD, ws.KD,
-                                          ws.er)),
+        "_update": (fixed_point._update, parts + parts + (0.5, s.va, s.vaL, s.vaK, s.frw,
+                                                          s.alpha, s.E0, ws.lw, ws.L, ws.lP,
+                                                          ws.E, ws.LD, ws.KD, ws.er)),
         "_gram_row": (fixed_point._gram_row, (history, 0, 1, gram)),
         "_anderson_step": (fixed_point._anderson_step,
                            (x, x, x, history, history, gram, 1, x, x[:nr], gram, x[:memory])),

@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit
 
 from model.core.kernels import evaluate_lean, prepare_weights, store_shares, workspace
-from model.core.layout import split, split_leaf
+from model.core.layout import split
 from model.core.linalg import LEAF, SUMS, gauss_solve
 
 
@@ -76,27 +76,28 @@ def _map_update(x, p, damping, g, ws):
     fewer for the compiler to optimise it again).  It passes :func:`_update` the arrays it
     reads, not the parameter and workspace tuples (the solver takes them from the tuples
     once per solve: each array taken from a tuple is a reference counted, and given back)."""
-    return _update(x, damping, g, *_update_arrays(p, ws))
+    nr, ns = p.structure.vaK.shape
+    return _update(*split(x, nr, ns), *split(g, nr, ns), damping, *_update_arrays(p, ws))
 
 
 @njit(cache=True, inline="always")
 def _update_arrays(p, ws):
-    """The arguments of :func:`_update` after ``x``, ``damping`` and ``g``: arrays of the
-    parameters ``p`` and of the workspace ``ws``."""
+    """The arguments of :func:`_update` after the parts of ``x`` and ``g`` and ``damping``:
+    arrays of the parameters ``p`` and of the workspace ``ws``."""
     s = p.structure
     return (s.va, s.vaL, s.vaK, s.frw, s.alpha, s.E0, ws.lw, ws.L, ws.lP, ws.E, ws.LD, ws.KD,
             ws.er)
 
 
 @njit(cache=True, **LEAF)
-def _update(x, damping, g, va, vaL, vaK, frw, alpha, E0, lw, L, lP_new, E, LD, KD, er):
-    """:func:`_map_update` on plain arrays: ``va``, ``vaL``, ``vaK``, ``frw``, ``alpha``,
-    ``E0`` of the :class:`~model.core.params.Structure`, the rest of the
+def _update(a, lP, lr, e, ga, gP, gr, ge, damping, va, vaL, vaK, frw, alpha, E0, lw, L,
+            lP_new, E, LD, KD, er):
+    """:func:`_map_update` on plain arrays: the parts of ``x`` and of ``g``
+    (:func:`~model.core.layout.split`), then ``va``, ``vaL``, ``vaK``, ``frw``, ``alpha``,
+    ``E0`` of the :class:`~model.core.params.Structure` and the rest of the
     :class:`~model.core.kernels.Workspace` (``lP_new`` is its ``lP``; ``er`` the rentals
     the evaluation at ``x`` computed, not computed again)."""
     nr, ns = vaK.shape
-    a, lP, lr, e = split_leaf(x, nr, ns)
-    ga, gP, gr, ge = split_leaf(g, nr, ns)
     world = 0.0
     for n in range(nr):
         world += va[n]
@@ -265,6 +266,8 @@ def solve_with_retries(x0, x_init, p, st, x_out):
     # what the update reads, taken from the tuples once (not a reference count per array
     # and iteration)
     va, vaL, vaK, frw, alpha, E0, lw, L, lP, E, LD, KD, er = _update_arrays(p, ws)
+    xa, xP, xr, xe = split(x, nr, ns)  # x and g change in place: their views, once
+    ga, gP, gr, ge = split(g, nr, ns)
     damping = st.damping
     status = MAX_ITER
     total = 0
@@ -283,8 +286,8 @@ def solve_with_retries(x0, x_init, p, st, x_out):
         iters = max_iter
         for it in range(max_iter + 1):
             evaluate_lean(x, p, ws)
-            res_w, res_p, res_e = _update(x, damping, g, va, vaL, vaK, frw, alpha, E0, lw, L,
-                                          lP, E, LD, KD, er)
+            res_w, res_p, res_e = _update(xa, xP, xr, xe, ga, gP, gr, ge, damping, va, vaL,
+                                          vaK, frw, alpha, E0, lw, L, lP, E, LD, KD, er)
             finite = np.isfinite(res_w) and np.isfinite(res_p) and np.isfinite(res_e)
             for a in range(dim):
                 if not np.isfinite(g[a]):

@@ -152,7 +152,7 @@ def prepare_weights(p, ws):
 
 
 @njit(cache=True, inline="always")
-def _factor_prices(x, p, lw, L, lpva):
+def _factor_prices(a, lP, lr, p, lw, L, lpva):
     r"""Wages, employment and the log price of value added from the state.
 
     Full employment: ``w = a``, ``L = 1``.  Fixed real wage: ``w = Pc``, the Cobb-Douglas
@@ -162,7 +162,6 @@ def _factor_prices(x, p, lw, L, lpva):
     """
     s = p.structure
     nr, ns = s.beta.shape
-    a, lP, lr, _ = split_leaf(x, nr, ns)
     for n in range(nr):
         if s.frw[n]:
             acc = 0.0
@@ -407,8 +406,8 @@ def evaluate_lean(x, p, ws):
     the sums in another order."""
     s = p.structure
     nr, ns = s.beta.shape
-    _, lP, lr, e = split_leaf(x, nr, ns)
-    _factor_prices(x, p, ws.lw, ws.L, ws.lpva)
+    a, lP, lr, e = split_leaf(x, nr, ns)
+    _factor_prices(a, lP, lr, p, ws.lw, ws.L, ws.lpva)
     _unit_costs(ws.lpva, lP, s.beta, s.gamma, ws.lc)
     for n in range(nr):
         acc = np.exp(ws.lw[n]) * ws.L[n] * s.vaL[n] + p.shock.D1[n]
