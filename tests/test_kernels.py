@@ -223,6 +223,15 @@ def test_solves_free_every_array_they_allocate():
     assert (alloc, mi_alloc) == (free, mi_free)
 
 
+def test_split_leaf_gives_the_views_of_split():
+    """The state's parts inside kernels compiled without reference counts are the same views
+    as :func:`~model.core.layout.split`'s (values and memory)."""
+    x = np.arange(layout.size(3, 4), dtype=float)
+    for got, want in zip(layout.split_leaf(x, 3, 4), layout.split(x, 3, 4)):
+        assert got.shape == want.shape and np.array_equal(got, want)
+        assert np.shares_memory(got, x) and got.ctypes.data == want.ctypes.data
+
+
 def test_anderson_mixing_weights_solve_the_least_squares_problem():
     rng = np.random.default_rng(0)
     dF = rng.normal(size=(5, 40))

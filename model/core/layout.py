@@ -11,7 +11,9 @@ The state is one flat vector ``x = (a, log P, log r, E / E0)``:
 
 :func:`split` returns views of the four parts (writing into a view writes into ``x``); it is
 compiled, so the kernels, the NumPy twins, the solver and the tests all read the state through
-the same function.  Nothing else computes an offset into the state.
+the same function, or its twin inside kernels compiled without reference counts
+(:func:`split_leaf`, the same views: a test checks).  Nothing else computes an offset into the
+state.
 """
 
 from __future__ import annotations
