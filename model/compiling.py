@@ -8,7 +8,9 @@ a sweep its draw kernel (:func:`~model.sweep.kernels.solve_draws`).  :func:`star
 work with a forked child, on Linux, from the main thread (:func:`model.processes.can_fork`):
 
 - the run compiles the two small kernels both need (``split``, ``gauss_solve``), then forks
-  the child, then compiles the evaluation, for the types its solves pass it;
+  the child, then compiles the evaluation, for the types its solves pass it (for a sweep
+  solved in the draw kernel, two of the child's kernels first, :data:`EARLY`: the child's
+  way to the draw kernel is then the longer);
 - the child meanwhile compiles the solver's other kernels, for the same types, into numba's
   cache, says so on a pipe, then compiles the outcomes and says so again;
 - the run waits for the first word, then compiles the solver, which loads the child's kernels
@@ -58,6 +60,10 @@ RUN = ("evaluate_lean", "solve_with_retries", "_shock_arrays")
 #: compiled by the child after the solver's other kernels, while the run compiles the solver:
 #: what the run needs only once its solver is compiled (the outcomes)
 LATER = ("allocate", "compute_outcomes")
+#: compiled by the run before the evaluation where the child also compiles the draw kernel
+#: (the child's way to it, its kernels then the outcomes, is then the longer: the run would
+#: wait for the draw kernel idle), not by the child
+EARLY = ("store_shares", "allocate")
 
 
 def signatures(bm, settings) -> dict:
@@ -218,6 +224,10 @@ def start(bm, settings, sweep: bool) -> Helper | None:
         if helper.pid is None:  # no process to be had
             helper.stop()
             return None
+        for name in EARLY if sweep else ():
+            if name in kernels:
+                function, types = kernels[name]
+                function.compile(types)
         function, types = kernels["evaluate_lean"]
         function.compile(types)
         deadline = time.monotonic() + TIMEOUT
@@ -258,23 +268,31 @@ def _child(kernels: dict, bm, sweep: bool, words: int, go: int) -> None:
     in the cache (the draw kernel inlines the solver's iteration: it does not wait for the
     solver), or leave when the run says on ``go`` that it has solved and the evaluation is not
     in the cache, or has left."""
+    run = SHARED + RUN + (EARLY if sweep else ())
     for name, (function, types) in kernels.items():
-        if name not in SHARED + RUN + LATER:
+        if name not in run + LATER:
             function.compile(types)
     os.write(words, _READY)
     for name in LATER:
-        if name in kernels:
+        if name in kernels and name not in run:
             function, types = kernels[name]
+            if sweep and "allocate" in kernels and name != "allocate":
+                _wait_compiled(kernels["allocate"][0], go)  # the run's (EARLY), whole
             function.compile(types)
     os.write(words, _REST)
     os.close(words)
     if sweep:
         from model.sweep.runner import warm_up
 
-        evaluation = kernels["evaluate_lean"][0]
-        while not compiled(evaluation):  # the run's
-            said = _word(go, 0.1)
-            if said is not None and (said != _READY or not compiled(evaluation)):
-                raise RuntimeError("the run has solved, and the evaluation is not in the "
-                                   "cache")
+        _wait_compiled(kernels["evaluate_lean"][0], go)  # the run's
         warm_up(bm)
+
+
+def _wait_compiled(function, go: int) -> None:
+    """Wait until the run's kernel ``function`` is in the cache, whole; raises where the run
+    says on ``go`` that it has solved (or has left) and it is not."""
+    while not compiled(function):
+        said = _word(go, 0.1)
+        if said is not None and (said != _READY or not compiled(function)):
+            raise RuntimeError(f"the run has solved, and {function.py_func.__name__} is not "
+                               "in the cache")

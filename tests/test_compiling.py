@@ -15,13 +15,15 @@ from model import compiling
 from model.core.settings import SolverSettings
 from tests.conftest import AUTO_TARIFF, EXAMPLE, ROOT, sigma_sweep, write_scenario
 
-#: the kernels the child compiles (by name, with those they call, and the draw kernel)
+#: the kernels the child compiles for a sweep (by name, with those they call, and the draw
+#: kernel)
 CHILD = {"workspace", "prepare_weights", "_copy", "_update", "_anderson_step", "_mixing_weights",
-         "_gram_row", "store_shares", "allocate", "compute_outcomes", "solve_draws", "shock_at",
-         "scale_elasticities"}
-#: the kernels the run compiles
+         "_gram_row", "compute_outcomes", "solve_draws", "shock_at", "scale_elasticities"}
+#: the kernels the run compiles for a sweep (two of them, compiling.EARLY, the child's
+#: without one)
 PARENT = {"split", "gauss_solve", "evaluate_lean", "market_prices", "sales_untaxed",
-          "add_imports", "_unit_costs", "_absorption", "solve_with_retries", "_shock_arrays"}
+          "add_imports", "_unit_costs", "_absorption", "solve_with_retries", "_shock_arrays",
+          "store_shares", "allocate"}
 
 #: a run from an empty numba cache that logs each kernel compiled, by which process (numba's
 #: compile events, in the run and in its children: a kernel loaded from the cache is not
@@ -51,8 +53,9 @@ SWEEP = sigma_sweep()
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forks a child (Linux)")
 def test_a_first_run_compiles_each_kernel_once_in_one_of_two_processes(tmp_path):
-    """From an empty cache, the run compiles the evaluation and the solver, the child every
-    other kernel (the solver's others, the outcomes, the draw kernel), each once: the argument
+    """From an empty cache, the run of a sweep compiles the evaluation and the solver (and
+    :data:`~model.compiling.EARLY`), the child every other kernel (the solver's others, the
+    outcomes, the draw kernel), each once: the argument
     types the child compiles for are those the solves, the outcomes and the draws pass, or the
     run would compile them again.  The results are those of a run from a full cache."""
     scenario = write_scenario(tmp_path, AUTO_TARIFF + SWEEP, EXAMPLE.as_posix())
