@@ -188,3 +188,24 @@ def test_the_kernels_types_are_those_of_the_package_as_it_is():
     for name, (function, argtypes) in kernels.items():
         assert function.py_func.__name__ == name
         assert function.py_func.__code__.co_argcount == len(argtypes)
+
+
+def test_the_child_waits_a_bounded_time_for_a_kernel_of_the_run(monkeypatch):
+    """The child's wait for a kernel the run compiles (``EARLY``) ends after its time limit
+    where the kernel never reaches the cache (a cache that cannot be written: the child then
+    compiles it itself), at once where it is there, and with an error where the run says it
+    has solved without it."""
+    read, write = os.pipe()
+    try:
+        monkeypatch.setattr(compiling, "compiled", lambda function=None: False)
+        start = time.monotonic()
+        assert compiling._wait_compiled(_one, read, timeout=0.3) is False
+        assert 0.3 <= time.monotonic() - start < 5.0
+        os.write(write, compiling._READY)
+        with pytest.raises(RuntimeError, match="is not in the cache"):
+            compiling._wait_compiled(_one, read)
+        monkeypatch.setattr(compiling, "compiled", lambda function=None: True)
+        assert compiling._wait_compiled(_one, read, timeout=0.3) is True
+    finally:
+        os.close(read)
+        os.close(write)
