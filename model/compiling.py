@@ -58,7 +58,8 @@ SHARED = ("split", "gauss_solve")
 #: call: the child, which then compiles the draw kernel, has the longer way)
 RUN = ("evaluate_lean", "solve_with_retries", "_shock_arrays")
 #: compiled by the child after the solver's other kernels, while the run compiles the solver:
-#: what the run needs only once its solver is compiled (the outcomes)
+#: what the run needs only once its solver is compiled (the outcomes; ``allocate`` is the
+#: run's on a first sweep, :data:`EARLY`)
 LATER = ("allocate", "compute_outcomes")
 #: compiled by the run before the evaluation where the child also compiles the draw kernel
 #: (the child's way to it, its kernels then the outcomes, is then the longer: the run would
@@ -73,7 +74,8 @@ EARLY_WAIT = 5.0
 def signatures(bm, settings) -> dict:
     """``{name: (dispatcher, argument types)}`` of the kernels shared out, each for the types
     the solver and the outcomes pass: :data:`SHARED`, the run's (:data:`RUN`), the solver's
-    other kernels and :data:`LATER`, the child's."""
+    other kernels and :data:`LATER`, the child's (but :data:`EARLY`, the run's on a first
+    sweep)."""
     from numba import typeof
 
     from model.core import fixed_point, kernels, layout, linalg, outcomes, params
@@ -268,7 +270,7 @@ def _word(fd: int, timeout: float) -> bytes | None:
 
 def _child(kernels: dict, bm, sweep: bool, words: int, go: int) -> None:
     """Compile the child's kernels into the cache and say so on ``words``, the solver's first,
-    then :data:`LATER`; then, for a sweep, the draw kernel as soon as the run's evaluation is
+    then :data:`LATER` (for a sweep, without :data:`EARLY`, the run's); then, for a sweep, the draw kernel as soon as the run's evaluation is
     in the cache (the draw kernel inlines the solver's iteration: it does not wait for the
     solver), or leave when the run says on ``go`` that it has solved and the evaluation is not
     in the cache, or has left."""

@@ -38,7 +38,8 @@ def split(x, nr, ns):
 def split_leaf(x, nr, ns):
     """:func:`split` inside a kernel compiled without reference counts
     (:data:`~model.core.linalg.LEAF`), which may call no function that returns an array: the
-    same views, made inline with ``reshape``."""
+    same views, made inline with ``reshape`` (for a contiguous ``x``, as every state is; the
+    evaluation splits its state once per call this way, three calls of numba's shape check)."""
     m = nr * ns
     return (x[:nr], x[nr:nr + m].reshape((nr, ns)), x[nr + m:nr + 2 * m].reshape((nr, ns)),
             x[nr + 2 * m:nr + 3 * m].reshape((nr, ns)))
@@ -51,10 +52,10 @@ def _grid(x, start, nr, ns):
 
 @overload(_grid)
 def _grid_compiled(x, start, nr, ns):
-    """:func:`_grid` in compiled code: the same view, made from the stride of ``x``.  numba
-    compiles ``reshape`` to a call of a C helper that checks the shapes, and the solver splits
-    its state four times an iteration: with ``reshape``, an iteration of the 2 x 13 sweep
-    benchmark took about 10 % longer."""
+    """:func:`_grid` in compiled code: the same view, made from the stride of ``x``, for any
+    layout of ``x``, without the call of a C helper that checks the shapes which numba
+    compiles ``reshape`` to (when the solver split its state four times an iteration with
+    ``reshape``, an iteration of the 2 x 13 sweep benchmark took about 10 % longer)."""
     def grid(x, start, nr, ns):
         step = x.strides[0]
         return np.lib.stride_tricks.as_strided(x[start:], (nr, ns), (ns * step, step))
