@@ -108,7 +108,10 @@ def test_main_job_benchmark_times_the_run_and_each_phase(tmp_path, capsys):
             "sweep: sweep.nc", *children} <= set(phases)
     run = phases["whole run"]
     in_run = sum(v for k, v in phases.items() if k not in ("whole run", *children))
-    assert 0.8 * run < in_run <= run + 1e-6  # the phases of the run's own process cover it
+    # the phases of the run's own process cover most of it (what falls between them, such as
+    # handing jobs to the figures' child and the interpreter's end, is a larger share of a
+    # faster run: 13-26 % of this one on a loaded 2-core machine)
+    assert 0.6 * run < in_run <= run + 1e-6
     assert all(0 < phases[child] < run for child in children)
     printed = capsys.readouterr().out
     assert "min / median / max" in printed and "sweep: draws" in printed
