@@ -270,9 +270,9 @@ def _word(fd: int, timeout: float) -> bytes | None:
 
 def _child(kernels: dict, bm, sweep: bool, words: int, go: int) -> None:
     """Compile the child's kernels into the cache and say so on ``words``, the solver's first,
-    then :data:`LATER` (for a sweep, without :data:`EARLY`, the run's); then, for a sweep, the draw kernel as soon as the run's evaluation is
-    in the cache (the draw kernel inlines the solver's iteration: it does not wait for the
-    solver), or leave when the run says on ``go`` that it has solved and the evaluation is not
+    then :data:`LATER` (for a sweep, without :data:`EARLY`, the run's); then, for a sweep,
+    the draw kernel as soon as the run's evaluation is in the cache (the draw kernel inlines
+    the solver's iteration: it does not wait for the solver), or leave when the run says on ``go`` that it has solved and the evaluation is not
     in the cache, or has left."""
     run = SHARED + RUN + (EARLY if sweep else ())
     for name, (function, types) in kernels.items():
