@@ -5,7 +5,6 @@ import argparse
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -288,6 +287,31 @@ def test_results_csv_holds_every_value_of_the_netcdf(example_run):
                                    want.sort_index().values if dims else want.values,
                                    rtol=1e-9, atol=1e-12, err_msg=name)
         assert set(rows.unit) == {var.attrs.get("units", "")}
+
+
+def test_results_csv_quotes_labels_and_units_and_leaves_out_missing_values():
+    import io
+
+    import pandas as pd
+
+    from model.output.results import LONG_COLUMNS, long_csv, long_table
+
+    res = xr.Dataset(
+        {"welfare": (("scenario", "region"), [[1.5, np.nan], [-0.25, 1e-12]],
+                     {"units": "percent, change"}),
+         "converged": (("scenario",), [True, False], {"units": "1"}),
+         "curve": (("point",), [0.1, 0.2], {"units": 'a "rate"'})},
+        coords={"scenario": ["a,b", "c"], "region": ["JPN", "USA"], "point": [0, 1]})
+    text = long_csv(res)
+    assert text.splitlines()[0] == ",".join(LONG_COLUMNS)
+    assert '"a,b",welfare,JPN,,,,,,1.5,"percent, change"' in text.splitlines()
+    assert ',,,,,,1,0.2,"a ""rate"""' in text  # point labels as written in the coordinate
+    back = pd.read_csv(io.StringIO(text), keep_default_na=False, na_values=[""],
+                       dtype={"scenario": str, "region": str})
+    assert len(back) == len(long_table(res)) == 3 + 2 + 2  # the NaN left out
+    assert list(back[back.variable == "converged"].value) == [1.0, 0.0]
+    assert back.value[back.variable == "welfare"].tolist() == [1.5, -0.25, 1e-12]
+    assert set(back.unit) == {"percent, change", "1", 'a "rate"'}
 
 
 def test_welfare_in_money_is_welfare_times_benchmark_income(example_run):

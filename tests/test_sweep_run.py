@@ -271,7 +271,7 @@ def test_interrupted_sweep_resumes_to_the_same_result(tmp_path, monkeypatch, exa
     path = tmp_path / "sweep.nc"
     write = ChunkStore.write
     calls = interrupt_after_three_chunks(monkeypatch, study, spec, path)
-    assert not path.exists() and len(list((tmp_path / "sweep_chunks").glob("*.nc"))) == 3
+    assert not path.exists() and len(list((tmp_path / "sweep_chunks").glob("*.npz"))) == 3
     solved = []
     monkeypatch.setattr(ChunkStore, "write",
                         lambda store, *a: (solved.append(store.path(*a[:2])), write(store, *a)))

@@ -104,33 +104,55 @@ LONG_COLUMNS = ("scenario", "variable", "region", "partner", "exporter", "import
                 "point", "value", "unit")
 
 
-def long_table(result: xr.Dataset):
-    """Every numeric variable of ``result`` in one long table (``results.csv``): a row per value
-    with its labels (empty where the variable has no such dimension), the value and its
-    unit; missing values (NaN) are left out."""
-    import pandas as pd
-
-    frames = []
+def long_columns(result: xr.Dataset) -> dict:
+    """The long table of every numeric variable of ``result`` (``results.csv``) as columns,
+    :data:`LONG_COLUMNS` in order: a row per value, in the order of the variables and of each
+    one's dimensions, with its labels (text, empty where the variable has no such dimension),
+    the value (float; a bool as 0 or 1) and its unit; missing values (NaN) are left out."""
+    parts = {column: [] for column in LONG_COLUMNS}
+    labels = {}  # each dimension's labels as text, once
     for name, var in result.data_vars.items():
         if var.dtype.kind not in "fiub":
             continue
-        values = np.asarray(var.values)
-        kept = np.flatnonzero(pd.notna(values).reshape(-1))  # in the order of var.dims
-        columns = {dim: np.asarray(result[dim].values)[at]  # the labels of each value
-                   for dim, at in zip(var.dims, np.unravel_index(kept, values.shape))}
-        columns["value"] = values.reshape(-1)[kept]
-        frame = pd.DataFrame(columns)
-        frame["variable"] = name
-        frame["unit"] = var.attrs.get("units", "")
-        frames.append(frame)
-    table = pd.concat(frames, ignore_index=True)
-    for column in LONG_COLUMNS:
-        if column not in table:
-            table[column] = ""
-    table = table[list(LONG_COLUMNS)]
-    labels = list(LONG_COLUMNS[:8])
-    table[labels] = table[labels].astype(object).where(table[labels].notna(), "")
-    return table
+        values = np.asarray(var.values, dtype=float)
+        kept = np.flatnonzero(~np.isnan(values.reshape(-1)))
+        at = dict(zip(var.dims, np.unravel_index(kept, values.shape)))
+        for column in LONG_COLUMNS[:8]:
+            if column in at:
+                if column not in labels:
+                    labels[column] = np.array([str(v) for v in result[column].values],
+                                              dtype=object)
+                parts[column].append(labels[column][at[column]])
+            else:
+                parts[column].append(np.full(len(kept), name if column == "variable" else "",
+                                             dtype=object))
+        parts["value"].append(values.reshape(-1)[kept])
+        parts["unit"].append(np.full(len(kept), var.attrs.get("units", ""), dtype=object))
+    return {column: np.concatenate(part) if part else
+            np.array([], dtype=float if column == "value" else object)
+            for column, part in parts.items()}
+
+
+def long_table(result: xr.Dataset):
+    """:func:`long_columns` as a ``pandas.DataFrame``."""
+    import pandas as pd
+
+    return pd.DataFrame(long_columns(result))
+
+
+def long_csv(result: xr.Dataset) -> str:
+    """``results.csv``: :func:`long_columns` as comma-separated text, a header line first,
+    values with 10 significant digits (a field holding a comma or a quote is quoted)."""
+    import csv
+    import io
+
+    columns = long_columns(result)
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(LONG_COLUMNS)
+    values = ["%.10g" % v for v in columns["value"].tolist()]
+    writer.writerows(zip(*(columns[c] for c in LONG_COLUMNS[:8]), values, columns["unit"]))
+    return text.getvalue()
 
 
 #: the longest text an Excel cell holds

@@ -10,7 +10,7 @@ import xarray as xr
 from model.output.drawing import Drawing
 from model.output.files import atomic_path, write_netcdf, write_text
 from model.output.report import report_markdown, summary_table
-from model.output.results import excel_sheets, long_table
+from model.output.results import excel_sheets, long_csv
 
 
 def write_outputs(stage: Path, name: str, result: xr.Dataset, study=None,
@@ -43,8 +43,7 @@ def _write(stage, name, result, study, compared, sections, extra, sweep, excel, 
         write_netcdf(other, compared_files[-1])
     write_text(summary_table(result).to_csv(index=False, float_format="%.6g"),
                stage / "summary.csv")
-    write_text(long_table(result).to_csv(index=False, float_format="%.10g"),
-               stage / "results.csv")
+    write_text(long_csv(result), stage / "results.csv")
     write_text(report_markdown(result, drawing.files(), study, compared, sections, sweep),
                stage / "report.md")
     workbook = [stage / "results.xlsx"] if excel else []

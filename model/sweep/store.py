@@ -1,6 +1,8 @@
-"""The chunk files of a sweep: each chunk of solved draws in its own netCDF file as soon as it
-is solved, and a manifest whose fingerprint ties the folder to one sweep, so that an
-interrupted sweep continues from its saved chunks (``--resume``)."""
+"""The chunk files of a sweep: each chunk of solved draws in its own file (NumPy's ``.npz``: the
+arrays as they are, a few milliseconds per chunk to write and read back) as soon as it is
+solved, and a manifest whose fingerprint ties the folder to one sweep, so that an interrupted
+sweep continues from its saved chunks (``--resume``).  ``sweep.nc`` is assembled from them
+(:mod:`model.sweep.assemble`)."""
 
 from __future__ import annotations
 
@@ -9,15 +11,22 @@ import json
 import shutil
 from pathlib import Path
 
-import xarray as xr
+import numpy as np
 
 from calibration.io import sha256_of
 from model.core import catalogue
 from model.core.settings import SolverSettings
 from model.interrupts import deferred_interrupt
-from model.output.files import atomic_path, write_netcdf
+from model.output.files import atomic_path
 from model.output.results import package_version
 from model.scenario import ScenarioError
+
+
+#: the chunk files' format (part of the fingerprint: a folder of another format is not resumed)
+CHUNK_SUFFIX = ".npz"
+#: the arrays of a chunk (what :func:`model.sweep.runner.solve_chunk` returns)
+CHUNK_ARRAYS = ("status", "iterations", "residuals", "region", "sector", "instrument",
+                "instrument_tariff")
 
 
 def fingerprint(study, spec, settings: SolverSettings) -> str:
@@ -31,6 +40,7 @@ def fingerprint(study, spec, settings: SolverSettings) -> str:
         "settings": settings.as_dict(),
         "version": package_version(),
         "outcomes": [v.name for v in catalogue.per_draw()],
+        "chunk_file": CHUNK_SUFFIX,
     }, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -75,7 +85,7 @@ class ChunkStore:
                 tmp.write_text(json.dumps({"fingerprint": fingerprint}))
 
     def path(self, scenario: int, chunk: int) -> Path:
-        return self.folder / f"scenario{scenario:03d}_chunk{chunk:07d}.nc"
+        return self.folder / f"scenario{scenario:03d}_chunk{chunk:07d}{CHUNK_SUFFIX}"
 
     def has(self, scenario: int, chunk: int) -> bool:
         """Whether the chunk is saved whole: its file matches the checksum written beside it.
@@ -90,19 +100,12 @@ class ChunkStore:
         return False
 
     def write(self, scenario: int, chunk: int, out: dict, start: int) -> None:
-        """Save the solved draws ``out`` (see :func:`model.sweep.runner.solve_chunk`)."""
-        ds = xr.Dataset({
-            "status": (("case",), out["status"]),
-            "iterations": (("case",), out["iterations"]),
-            "residuals": (("case", "kind"), out["residuals"]),
-            "region_outcomes": (("case", "outcome", "region"), out["region"]),
-            "sector_outcomes": (("case", "sector_outcome", "region", "sector"), out["sector"]),
-            "instrument": (("case",), out["instrument"]),
-            "instrument_tariff": (("case", "region"), out["instrument_tariff"]),
-        }, attrs={"start": start})
+        """Save the solved draws ``out`` (see :func:`model.sweep.runner.solve_chunk`), the
+        first of which is case ``start``."""
         path = self.path(scenario, chunk)
-        with deferred_interrupt():  # Ctrl-C inside netCDF's close can leave its lock held
-            write_netcdf(ds, path)
+        with deferred_interrupt():  # the chunk and its checksum, or neither
+            with atomic_path(path) as tmp, open(tmp, "wb") as file:
+                np.savez(file, start=np.int64(start), **{k: out[k] for k in CHUNK_ARRAYS})
             with atomic_path(path.with_suffix(".sha256")) as tmp:
                 tmp.write_text(sha256_of(path))
 
@@ -110,12 +113,8 @@ class ChunkStore:
         if not self.has(scenario, chunk):
             raise ScenarioError(f"{self.path(scenario, chunk)}: a saved chunk no longer "
                                 "matches its checksum; run the sweep again")
-        with xr.open_dataset(self.path(scenario, chunk), engine="netcdf4") as ds:
-            return {"status": ds.status.values, "iterations": ds.iterations.values,
-                    "residuals": ds.residuals.values, "region": ds.region_outcomes.values,
-                    "sector": ds.sector_outcomes.values,
-                    "instrument": ds.instrument.values,
-                    "instrument_tariff": ds.instrument_tariff.values}
+        with np.load(self.path(scenario, chunk)) as saved:
+            return {k: saved[k] for k in CHUNK_ARRAYS}
 
     def remove(self) -> None:
         shutil.rmtree(self.folder)
