@@ -65,10 +65,6 @@ LATER = ("allocate", "compute_outcomes")
 #: (the child's way to it, its kernels then the outcomes, is then the longer: the run would
 #: wait for the draw kernel idle), not by the child
 EARLY = ("store_shares", "allocate")
-#: seconds the child waits for the run's ``allocate`` before compiling the outcomes (the run
-#: compiles it within a second or two of the fork, the child needs it ten seconds later; one
-#: not in the cache by then, where the cache cannot be written, the child compiles itself)
-EARLY_WAIT = 5.0
 
 
 def signatures(bm, settings) -> dict:
@@ -282,8 +278,6 @@ def _child(kernels: dict, bm, sweep: bool, words: int, go: int) -> None:
     for name in LATER:
         if name in kernels and name not in run:
             function, types = kernels[name]
-            if sweep and "allocate" in kernels and name != "allocate":
-                _wait_compiled(kernels["allocate"][0], go, EARLY_WAIT)  # the run's (EARLY)
             function.compile(types)
     os.write(words, _REST)
     os.close(words)
@@ -294,16 +288,12 @@ def _child(kernels: dict, bm, sweep: bool, words: int, go: int) -> None:
         warm_up(bm)
 
 
-def _wait_compiled(function, go: int, timeout: float | None = None) -> bool:
-    """Wait until the run's kernel ``function`` is in the cache, whole (True), or for
-    ``timeout`` seconds at most (None: no limit; False after it); raises where the run says on
-    ``go`` that it has solved (or has left) and it is not."""
-    deadline = None if timeout is None else time.monotonic() + timeout
+def _wait_compiled(function, go: int) -> None:
+    """Wait until the run's kernel ``function`` is in the cache, whole; raises where the run
+    says on ``go`` that it has solved (or has left) and it is not (a cache that cannot be
+    written: the child has nothing left to compile for the run)."""
     while not compiled(function):
-        if deadline is not None and time.monotonic() > deadline:
-            return False
         said = _word(go, 0.1)
         if said is not None and (said != _READY or not compiled(function)):
             raise RuntimeError(f"the run has solved, and {function.py_func.__name__} is not "
                                "in the cache")
-    return True

@@ -190,22 +190,28 @@ def test_the_kernels_types_are_those_of_the_package_as_it_is():
         assert function.py_func.__code__.co_argcount == len(argtypes)
 
 
-def test_the_child_waits_a_bounded_time_for_a_kernel_of_the_run(monkeypatch):
-    """The child's wait for a kernel the run compiles (``EARLY``) ends after its time limit
-    where the kernel never reaches the cache (a cache that cannot be written: the child then
-    compiles it itself), at once where it is there, and with an error where the run says it
-    has solved without it."""
+def test_the_child_waits_for_a_kernel_of_the_run_until_the_run_has_solved(monkeypatch):
+    """The child's wait for a kernel the run compiles (the evaluation, before the draw
+    kernel) ends at once where it is in the cache, when it gets there, and with an error where
+    the run says it has solved (or has left) without it (a cache that cannot be written)."""
     read, write = os.pipe()
     try:
-        monkeypatch.setattr(compiling, "compiled", lambda function=None: False)
+        monkeypatch.setattr(compiling, "compiled", lambda function=None: True)
+        compiling._wait_compiled(_one, read)  # returns: there already
+        checks = iter([False, False, True])
+        monkeypatch.setattr(compiling, "compiled", lambda function=None: next(checks))
         start = time.monotonic()
-        assert compiling._wait_compiled(_one, read, timeout=0.3) is False
-        assert 0.3 <= time.monotonic() - start < 5.0
+        compiling._wait_compiled(_one, read)  # there on the third look, 0.1 s apart
+        assert 0.2 <= time.monotonic() - start < 5.0
+        monkeypatch.setattr(compiling, "compiled", lambda function=None: False)
         os.write(write, compiling._READY)
         with pytest.raises(RuntimeError, match="is not in the cache"):
             compiling._wait_compiled(_one, read)
-        monkeypatch.setattr(compiling, "compiled", lambda function=None: True)
-        assert compiling._wait_compiled(_one, read, timeout=0.3) is True
+        os.close(write)
+        write = None
+        with pytest.raises(RuntimeError, match="is not in the cache"):  # the run has left
+            compiling._wait_compiled(_one, read)
     finally:
         os.close(read)
-        os.close(write)
+        if write is not None:
+            os.close(write)
