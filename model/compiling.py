@@ -67,6 +67,26 @@ LATER = ("allocate", "compute_outcomes")
 EARLY = ("store_shares", "allocate")
 
 
+#: the kernels a study's solves call from Python: the solver, the shock and the outcomes
+STUDY = ("solve_with_retries", "_shock_arrays", "allocate", "compute_outcomes")
+
+
+def loaded(bm, settings, names: tuple[str, ...] = STUDY) -> bool:
+    """Load the kernels ``names`` into this process from numba's cache (those not loaded
+    already), for the types a solve of ``bm`` with ``settings`` passes them; False, loading
+    none, where one is neither loaded nor in the cache (its first call would compile it).  A
+    process that forks children to solve (:func:`model.processes.on_processes`) loads them
+    first: each child then has them, rather than loading them again, or compiling them each
+    where the cache has none."""
+    kernels = signatures(bm, settings)
+    chosen = [kernels[name] for name in names]
+    if not all(function.signatures or compiled(function) for function, _ in chosen):
+        return False
+    for function, types in chosen:
+        function.compile(types)
+    return True
+
+
 def signatures(bm, settings) -> dict:
     """``{name: (dispatcher, argument types)}`` of the kernels shared out, each for the types
     the solver and the outcomes pass: :data:`SHARED`, the run's (:data:`RUN`), the solver's

@@ -32,6 +32,8 @@ from model.output.results import build_results
 from model.scenario import (PreparedScenario, Scenario, ScenarioError, ScenarioFile,
                             load_scenario_file, parse_scenario_text, prepare_scenarios)
 from model.scenario.records import Comparison
+from model import compiling
+from model.processes import on_processes
 from model.threads import on_threads
 
 
@@ -294,7 +296,12 @@ def solve_studies(jobs: list[tuple[Study, bool]],
         study, decomposition = jobs[k]
         return solve_scenario(study, prepared, chosen[k], decomposition)
 
-    solved = dict(zip(order, on_threads(work, [(t,) for t in order])))
+    # on processes where the kernels are loaded here first (each process then has its own
+    # interpreter for the Python between solves, where threads wait for each other); a
+    # result comes back pickled, and keeps the prepared scenario of the study
+    parallel = on_processes if compiling.loaded(jobs[0][0].benchmark, chosen[0]) else on_threads
+    solved = {t: dataclasses.replace(result, prepared=tasks[t][1]) for t, result in
+              zip(order, parallel(work, [(t,) for t in order]))}
     results = []
     for k, (study, _) in enumerate(jobs):
         records = tuple(solved[t] for t in range(len(tasks)) if tasks[t][0] == k)
