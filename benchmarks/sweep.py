@@ -161,7 +161,8 @@ def searched(draws: int, rounds: int = 3) -> None:
     finally:
         runner.on_processes = original
     base = times["one after another"]
-    print(f"\nsearched draws (kiuchi.toml, purchases: a target with a quota, 5 x 28), "
+    nr, ns = study.benchmark.shape
+    print(f"\nsearched draws (kiuchi.toml, purchases: a target with a quota, {nr} x {ns}), "
           f"{draws} draws per round, {rounds} rounds; ms per draw min/median/max, ratio to "
           f"one after another (same round)")
     for name, ts in times.items():
