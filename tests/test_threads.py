@@ -1,4 +1,5 @@
-"""Independent solves on threads: results in order and the same as one after the other."""
+"""Independent solves on threads (and a study's on processes): results in order and the same
+as one after the other."""
 
 import dataclasses
 import threading
@@ -9,7 +10,7 @@ import xarray as xr
 
 import model.study
 from model.study import prepare, solve_study
-from model import threads
+from model import compiling, threads
 from model.threads import on_threads
 from tests.conftest import ROOT, seconds_to_interrupt
 
@@ -35,17 +36,33 @@ def test_the_first_failure_in_order_is_raised():
         on_threads(work, [(k,) for k in range(6)], 3)
 
 
-def test_a_study_on_threads_equals_it_solved_one_scenario_after_another(monkeypatch):
-    """A tariff, a target, quotas and an optimal tariff, with their decompositions."""
+def serially(work, parts, *_):
+    return [work(*args) for args in parts]
+
+
+def test_a_study_on_processes_or_threads_equals_it_solved_one_scenario_after_another(
+        monkeypatch):
+    """A tariff, a target, quotas and an optimal tariff, with their decompositions: on forked
+    processes (the kernels loaded first), on threads and one after another."""
     study = prepare(ROOT / "scenarios" / "kiuchi.toml", compare=False)
     keep = ("deal_2025_sr", "spend_at_home", "ver_quota", "purchases", "us_optimal")
     study = dataclasses.replace(study, scenarios=tuple(p for p in study.scenarios
                                                        if p.name in keep))
     assert len(study.scenarios) == len(keep)
+    assert compiling.loaded(study.benchmark, study.file.solver)  # so on processes
+    pools = []
+    for name in ("on_processes", "on_threads"):
+        real = getattr(model.study, name)
+        monkeypatch.setattr(model.study, name, lambda *args, real=real, name=name: (
+            pools.append(name), real(*args))[1])
+    forked = solve_study(study).results
+    monkeypatch.setattr(model.study, "on_processes", model.study.on_threads)
     threaded = solve_study(study).results
-    monkeypatch.setattr(model.study, "on_threads",
-                        lambda work, parts: [work(*args) for args in parts])
+    assert pools == ["on_processes", "on_threads"]
+    monkeypatch.setattr(model.study, "on_processes", serially)
+    monkeypatch.setattr(model.study, "on_threads", serially)
     serial = solve_study(study).results
+    xr.testing.assert_identical(forked, serial)
     xr.testing.assert_identical(threaded, serial)
 
 
@@ -68,8 +85,8 @@ def test_a_file_and_its_compared_files_solved_together_equal_them_solved_apart(m
 
     together = model.study.solve_studies([(study, True), (other, False)])
     monkeypatch.setattr(model.study, "solve_scenario", record)
-    monkeypatch.setattr(model.study, "on_threads",
-                        lambda work, parts: [work(*args) for args in parts])
+    monkeypatch.setattr(model.study, "on_processes", serially)
+    monkeypatch.setattr(model.study, "on_threads", serially)
     model.study.solve_studies([(study, True), (other, False)])
     assert [p.search is None and p.policy.quotas is None for p in other.scenarios] == [True] * 2
     assert started == [("tariff_war", True), ("us_optimal", True), ("spend_at_home", True),
