@@ -78,13 +78,19 @@ def loaded(bm, settings, names: tuple[str, ...] = STUDY) -> bool:
     process that forks children to solve (:func:`model.processes.on_processes`) loads them
     first: each child then has them, rather than loading them again, or compiling them each
     where the cache has none."""
+    if _LOADED.issuperset(names):  # the types are those of every solve: loaded once
+        return True
     kernels = signatures(bm, settings)
     chosen = [kernels[name] for name in names]
     if not all(function.signatures or compiled(function) for function, _ in chosen):
         return False
     for function, types in chosen:
         function.compile(types)
+    _LOADED.update(names)
     return True
+
+
+_LOADED: set = set()  # the kernels :func:`loaded` has loaded in this process
 
 
 def signatures(bm, settings) -> dict:
