@@ -125,7 +125,7 @@ def _draw_kernel_used(args, study, spec) -> bool:
 def _solve_and_write(args, out: Path, study, spec, helper) -> int:
     """:func:`_run` once the compilation is under way (``helper``, a
     :class:`~model.compiling.Helper` or None)."""
-    # the compared files' scenarios on the same threads as the file's (no core waits for the
+    # the compared files' scenarios in the same pool as the file's (no core waits for the
     # file's longest scenario before they start); reported only after the file's warnings
     solved, *others = solve_studies([(study, True)]
                                     + [(other, False) for other in study.compare])

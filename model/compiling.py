@@ -80,12 +80,15 @@ def loaded(bm, settings, names: tuple[str, ...] = STUDY) -> bool:
     where the cache has none."""
     if _LOADED.issuperset(names):  # the types are those of every solve: loaded once
         return True
-    kernels = signatures(bm, settings)
-    chosen = [kernels[name] for name in names]
-    if not all(function.signatures or compiled(function) for function, _ in chosen):
-        return False
-    for function, types in chosen:
-        function.compile(types)
+    try:
+        kernels = signatures(bm, settings)
+        chosen = [kernels[name] for name in names]
+        if not all(function.signatures or compiled(function) for function, _ in chosen):
+            return False
+        for function, types in chosen:
+            function.compile(types)
+    except Exception:  # numba's JIT off (plain functions), a kernel's arguments changed:
+        return False   # the solves compile or run what they need, on threads
     _LOADED.update(names)
     return True
 

@@ -1,8 +1,9 @@
 """Work on forked processes, and the pieces every child of a run shares.
 
-A sweep's searched draws (targets, optimal tariffs, quotas) spend as much time in Python's
-bookkeeping between their compiled solves as in the solves: on threads they wait for the
-interpreter lock, so two threads solve barely faster than one.  :func:`on_processes` runs such
+A sweep's searched draws (targets, optimal tariffs, quotas), and a study's scenarios (searches,
+welfare decompositions), spend as much time in Python's bookkeeping between their compiled
+solves as in the solves: on threads they wait for the interpreter lock, so two threads solve
+barely faster than one.  :func:`on_processes` runs such
 parts on forked children instead (Linux, from the main thread), each with an interpreter of
 its own; elsewhere it runs them on threads (:func:`model.threads.on_threads`).
 
@@ -12,7 +13,9 @@ and no lock is held that a child killed mid-part could leave taken.  It sends it
 pickled, when the pipe is empty.  The run solves parts itself meanwhile, and afterwards any
 part a child did not deliver (it failed or was killed): an exception is then raised here, as
 on threads.  Children end at once on Ctrl-C and when the run ends (Linux's parent-death
-signal), and leave with ``os._exit``, running none of the run's exit handlers.
+signal), and leave with ``os._exit``, running none of the run's exit handlers.  They are
+forked while no other thread of the run compiles (numba's compiler lock held): a child would
+find that lock taken for ever.
 """
 
 from __future__ import annotations
@@ -96,8 +99,11 @@ def on_processes(work, parts: list, processes: int = SOLVE_THREADS) -> list:
 
 def _fork_children(work, parts, tasks: int, count: int, children: list) -> None:
     """Fork up to ``count`` children doing parts (fewer where no process can be had), each
-    added to ``children`` before Ctrl-C can stop the run (so that each is ended)."""
-    with forking() as mask:
+    added to ``children`` before Ctrl-C can stop the run (so that each is ended), while no
+    other thread compiles (a child would find numba's lock taken for ever)."""
+    from numba.core.compiler_lock import global_compiler_lock
+
+    with global_compiler_lock, forking() as mask:
         for _ in range(count):
             child = _fork(work, parts, tasks, mask)
             if child is None:

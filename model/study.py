@@ -282,7 +282,8 @@ def solve_study(study: Study, settings: SolverSettings | None = None,
 def solve_studies(jobs: list[tuple[Study, bool]],
                   settings: SolverSettings | None = None) -> list[StudyResult]:
     """:func:`solve_study` of each ``(study, decomposition)`` of ``jobs`` (a file and the files
-    its report compares it with), the scenarios of all of them on one pool of threads; the
+    its report compares it with), the scenarios of all of them on one pool (forked processes
+    once the kernels are loaded here, :func:`model.compiling.loaded`, else threads); the
     results are those of one study at a time.  The scenarios start in the order of
     :func:`_expected_work`, the longest first, so that no long one starts last while a core
     waits (the order changes no result)."""

@@ -310,6 +310,8 @@ def test_results_csv_quotes_labels_and_units_and_leaves_out_missing_values():
                        dtype={"scenario": str, "region": str})
     assert len(back) == len(long_table(res)) == 3 + 2 + 2  # the NaN left out
     assert list(back[back.variable == "converged"].value) == [1.0, 0.0]
+    table = long_table(res)  # the workbook's rows: labels as in the coordinates
+    assert list(table[table.variable == "curve"].point) == [0, 1]
     assert back.value[back.variable == "welfare"].tolist() == [1.5, -0.25, 1e-12]
     assert set(back.unit) == {"percent, change", "1", 'a "rate"'}
 

@@ -177,3 +177,48 @@ def test_searched_sweep_draws_on_processes_equal_them_one_after_another(tmp_path
     assert searched == 3 and len(delivered) == searched  # two with quotas, an optimal tariff
     assert sum(delivered) > 0  # the children solved draws
     assert _no_children_left()
+
+
+def test_a_policy_sent_back_by_a_child_stays_read_only():
+    import pickle
+
+    from calibration.calibrate import calibrate
+    from calibration.synthetic import random_dataset
+    from model.core.policy import make_policy
+
+    policy = make_policy(calibrate(random_dataset(2, 3, seed=0)))
+    for protocol in (4, pickle.HIGHEST_PROTOCOL):
+        back = pickle.loads(pickle.dumps(policy, protocol=protocol))
+        assert np.array_equal(back.t1, policy.t1) and back.nested == policy.nested
+        arrays = [v for v in vars(back).values() if isinstance(v, np.ndarray)]
+        assert len(arrays) == 7 and not any(a.flags.writeable for a in arrays)
+
+
+def test_loaded_is_false_where_a_kernel_is_neither_loaded_nor_in_the_cache(monkeypatch):
+    """Then a study is solved on threads (the solves compile what they need once, in the
+    run); so too with numba's JIT off (plain functions, no kernels to load)."""
+    from model import compiling
+
+    compiled = []
+
+    class Kernel:  # a dispatcher compiled for no types yet
+        signatures = []
+
+        def compile(self, types):
+            compiled.append(types)
+
+    monkeypatch.setattr(compiling, "_LOADED", set())
+    monkeypatch.setattr(compiling, "signatures", lambda bm, settings: {
+        name: (Kernel(), ()) for name in compiling.STUDY})
+    monkeypatch.setattr(compiling, "compiled", lambda function=None: False)
+    assert compiling.loaded(None, None) is False and compiled == []
+    monkeypatch.setattr(compiling, "compiled", lambda function=None: True)  # in the cache
+    assert compiling.loaded(None, None) is True and len(compiled) == len(compiling.STUDY)
+    assert compiling._LOADED == set(compiling.STUDY)
+
+    def plain(bm, settings):
+        raise AttributeError("'function' object has no attribute 'py_func'")  # JIT off
+
+    monkeypatch.setattr(compiling, "_LOADED", set())
+    monkeypatch.setattr(compiling, "signatures", plain)
+    assert compiling.loaded(None, None) is False

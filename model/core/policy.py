@@ -46,6 +46,11 @@ class Policy:
     def __post_init__(self):
         _freeze(vars(self).values())
 
+    def __setstate__(self, state: dict) -> None:
+        """Unpickled (a result sent back by a child process): its arrays read-only again."""
+        vars(self).update(state)
+        _freeze(state.values())
+
     def replace(self, **changes) -> Policy:
         """This policy with ``changes`` (their arrays frozen like the others): what
         ``dataclasses.replace`` returns, without its work per field (a search builds a policy

@@ -107,10 +107,11 @@ LONG_COLUMNS = ("scenario", "variable", "region", "partner", "exporter", "import
 def long_columns(result: xr.Dataset) -> dict:
     """The long table of every numeric variable of ``result`` (``results.csv``) as columns,
     :data:`LONG_COLUMNS` in order: a row per value, in the order of the variables and of each
-    one's dimensions, with its labels (text, empty where the variable has no such dimension),
-    the value (float; a bool as 0 or 1) and its unit; missing values (NaN) are left out."""
+    one's dimensions, with its labels (the coordinate's values, an empty text where the
+    variable has no such dimension), the value (float; a bool as 0 or 1) and its unit; missing
+    values (NaN) are left out."""
     parts = {column: [] for column in LONG_COLUMNS}
-    labels = {}  # each dimension's labels as text, once
+    labels = {}  # each dimension's labels as Python objects (text, integers), once
     for name, var in result.data_vars.items():
         if var.dtype.kind not in "fiub":
             continue
@@ -120,8 +121,7 @@ def long_columns(result: xr.Dataset) -> dict:
         for column in LONG_COLUMNS[:8]:
             if column in at:
                 if column not in labels:
-                    labels[column] = np.array([str(v) for v in result[column].values],
-                                              dtype=object)
+                    labels[column] = np.asarray(result[column].values).astype(object)
                 parts[column].append(labels[column][at[column]])
             else:
                 parts[column].append(np.full(len(kept), name if column == "variable" else "",
@@ -142,7 +142,8 @@ def long_table(result: xr.Dataset):
 
 def long_csv(result: xr.Dataset) -> str:
     """``results.csv``: :func:`long_columns` as comma-separated text, a header line first,
-    values with 10 significant digits (a field holding a comma or a quote is quoted)."""
+    labels as written (``str``), values with 10 significant digits (a field holding a comma or
+    a quote is quoted)."""
     import csv
     import io
 

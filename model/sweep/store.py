@@ -59,8 +59,8 @@ def check_resumable(folder: Path, fingerprint: str) -> None:
     if not same:
         raise ScenarioError(
             f"{folder}: the saved chunks belong to a different sweep (the scenario file, "
-            "dataset, solver settings or version changed); run without --resume to start "
-            "again")
+            "dataset, solver settings, version or chunk format changed); run without "
+            "--resume to start again")
 
 
 class ChunkStore:
