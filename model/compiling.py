@@ -219,8 +219,6 @@ def start(bm, settings, sweep: bool) -> Helper | None:
     compiles what is not in the cache).  ``sweep``: the child also compiles the draw kernel."""
     if not can_fork() or not several_cores():
         return None
-    from numba.core.compiler_lock import global_compiler_lock
-
     try:
         kernels = signatures(bm, settings)
         for name in SHARED:
@@ -241,9 +239,9 @@ def start(bm, settings, sweep: bool) -> Helper | None:
     parent = os.getpid()
     helper = Helper(None, words, go)
     try:
-        # no other thread compiling while the child is forked (it would find numba's lock
-        # taken for ever); the run has the child's id before Ctrl-C can stop it
-        with global_compiler_lock, forking() as mask:
+        # no other thread compiling while the child is forked (forking holds numba's lock);
+        # the run has the child's id before Ctrl-C can stop it
+        with forking() as mask:
             helper.pid = fork()
             if helper.pid == 0:
                 os.close(words)

@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 import warnings
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 from model.interrupts import deferred_interrupt, flush_streams
 from model.threads import SOLVE_THREADS, on_threads
@@ -99,11 +99,8 @@ def on_processes(work, parts: list, processes: int = SOLVE_THREADS) -> list:
 
 def _fork_children(work, parts, tasks: int, count: int, children: list) -> None:
     """Fork up to ``count`` children doing parts (fewer where no process can be had), each
-    added to ``children`` before Ctrl-C can stop the run (so that each is ended), while no
-    other thread compiles (a child would find numba's lock taken for ever)."""
-    from numba.core.compiler_lock import global_compiler_lock
-
-    with global_compiler_lock, forking() as mask:
+    added to ``children`` before Ctrl-C can stop the run (so that each is ended)."""
+    with forking() as mask:
         for _ in range(count):
             child = _fork(work, parts, tasks, mask)
             if child is None:
@@ -115,8 +112,12 @@ def _fork_children(work, parts, tasks: int, count: int, children: list) -> None:
 def forking():
     """Ctrl-C held while children are forked: in the run until the block ends (also one that
     another thread receives), so that the run knows every child before an interrupt can stop
-    it; in each child until :func:`child_setup` restores the mask this yields."""
-    with deferred_interrupt():
+    it; in each child until :func:`child_setup` restores the mask this yields.  Where numba is
+    loaded, its compiler lock is held too: no other thread compiles while children are forked
+    (a child would find the lock taken for ever)."""
+    compiler = sys.modules.get("numba.core.compiler_lock")
+    with deferred_interrupt(), (nullcontext() if compiler is None
+                                else compiler.global_compiler_lock):
         held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
             yield held

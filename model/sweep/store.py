@@ -24,9 +24,6 @@ from model.scenario import ScenarioError
 
 #: the chunk files' format (part of the fingerprint: a folder of another format is not resumed)
 CHUNK_SUFFIX = ".npz"
-#: the arrays of a chunk (what :func:`model.sweep.runner.solve_chunk` returns)
-CHUNK_ARRAYS = ("status", "iterations", "residuals", "region", "sector", "instrument",
-                "instrument_tariff")
 
 
 def fingerprint(study, spec, settings: SolverSettings) -> str:
@@ -105,7 +102,7 @@ class ChunkStore:
         path = self.path(scenario, chunk)
         with deferred_interrupt():  # the chunk and its checksum, or neither
             with atomic_path(path) as tmp, open(tmp, "wb") as file:
-                np.savez(file, start=np.int64(start), **{k: out[k] for k in CHUNK_ARRAYS})
+                np.savez(file, start=np.int64(start), **out)
             with atomic_path(path.with_suffix(".sha256")) as tmp:
                 tmp.write_text(sha256_of(path))
 
@@ -114,7 +111,7 @@ class ChunkStore:
             raise ScenarioError(f"{self.path(scenario, chunk)}: a saved chunk no longer "
                                 "matches its checksum; run the sweep again")
         with np.load(self.path(scenario, chunk)) as saved:
-            return {k: saved[k] for k in CHUNK_ARRAYS}
+            return {k: saved[k] for k in saved.files if k != "start"}
 
     def remove(self) -> None:
         shutil.rmtree(self.folder)
