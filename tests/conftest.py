@@ -54,6 +54,18 @@ def write_scenario(folder: Path, body: str, data: str = "data") -> Path:
     return path
 
 
+def deliveries(monkeypatch) -> list:
+    """The number of parts each forked child of :func:`model.processes.on_processes` sends
+    back, appended to the list returned as they arrive."""
+    import model.processes as processes
+
+    delivered = []
+    received = processes._received
+    monkeypatch.setattr(processes, "_received",
+                        lambda fd: (got := received(fd), delivered.append(len(got)))[0])
+    return delivered
+
+
 def seconds_to_interrupt(call, after: float) -> float:
     """Seconds ``call()`` ran until Ctrl-C (SIGINT), sent to the main thread by a timer after
     ``after`` seconds, stopped it with KeyboardInterrupt (which must be raised)."""

@@ -11,7 +11,7 @@ import pytest
 
 import model.processes as processes
 from model.processes import on_processes
-from tests.conftest import seconds_to_interrupt
+from tests.conftest import deliveries, seconds_to_interrupt
 
 pytestmark = pytest.mark.skipif(not processes.can_fork(), reason="forks on Linux only")
 
@@ -153,10 +153,7 @@ def test_searched_sweep_draws_on_processes_equal_them_one_after_another(tmp_path
     study = prepare(write_scenario(tmp_path, swept_instruments(16, 4), data=str(EXAMPLE)))
     spec = parse_sweep(study.file.sweep, study.file.path, study.benchmark)
     point, scales = runner.chunk_cases(spec, 0, spec.n_draws)
-    delivered = []  # parts each child sent back
-    received = processes._received
-    monkeypatch.setattr(processes, "_received",
-                        lambda fd: (got := received(fd), delivered.append(len(got)))[0])
+    delivered = deliveries(monkeypatch)  # parts each child sent back
     searched = 0
     for prepared in study.scenarios:
         if prepared.search is None and prepared.policy.quotas is None:

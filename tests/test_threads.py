@@ -10,9 +10,10 @@ import xarray as xr
 
 import model.study
 from model.study import prepare, solve_study
-from model import compiling, processes, threads
+from model import compiling, threads
+from model.processes import on_processes
 from model.threads import on_threads
-from tests.conftest import ROOT, seconds_to_interrupt
+from tests.conftest import ROOT, deliveries, seconds_to_interrupt
 
 
 def test_results_come_in_the_order_of_the_parts():
@@ -51,19 +52,15 @@ def test_a_study_on_processes_or_threads_equals_it_solved_one_scenario_after_ano
     assert len(study.scenarios) == len(keep)
     solve_study(study)  # compiles the kernels where the cache has none
     assert compiling.loaded(study.benchmark, study.file.solver)  # so on processes
-    pools, delivered = [], []
-    for name in ("on_processes", "on_threads"):
-        real = getattr(model.study, name)
-        monkeypatch.setattr(model.study, name, lambda *args, real=real, name=name: (
-            pools.append(name), real(*args))[1])
-    received = processes._received
-    monkeypatch.setattr(processes, "_received", lambda fd: (
-        lambda parts: (delivered.append(len(parts)), parts)[1])(received(fd)))
+    pools, delivered = [], deliveries(monkeypatch)
+    monkeypatch.setattr(model.study, "on_processes", lambda work, parts: (  # two, any machine
+        pools.append("processes"), on_processes(work, parts, 2))[1])
     forked = solve_study(study).results
     assert sum(delivered) > 0  # a child solved scenarios (not the run alone, after failures)
-    monkeypatch.setattr(model.study, "on_processes", model.study.on_threads)
+    monkeypatch.setattr(model.study, "on_processes", lambda work, parts: (
+        pools.append("threads"), on_threads(work, parts, 2))[1])
     threaded = solve_study(study).results
-    assert pools == ["on_processes", "on_threads"]
+    assert pools == ["processes", "threads"]
     monkeypatch.setattr(model.study, "on_processes", serially)
     monkeypatch.setattr(model.study, "on_threads", serially)
     serial = solve_study(study).results
