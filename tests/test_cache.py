@@ -103,3 +103,26 @@ def test_installing_again_replaces_the_check(tmp_path):
         assert len(caching.CacheImpl._locator_classes) > once
     finally:
         caching.CacheImpl._locator_classes = original
+
+
+PROBE = ("import sys\n"
+         "import numpy as np\n"
+         "import model.core\n"
+         "from numba import njit\n"
+         "from model.core.linalg import gauss_solve\n"
+         "assert gauss_solve(np.eye(2), np.ones(2))\n"  # numba's array functions loaded
+         "loaded = 'numba.np.arraymath' in sys.modules\n"
+         "before = 'scipy.linalg' in sys.modules\n"
+         "dot = njit(lambda a, b: np.dot(a, b))(np.ones(3), np.ones(3))\n"
+         "print(loaded, before, dot, 'scipy.linalg' in sys.modules)\n")
+
+
+def test_a_kernel_loads_without_scipy_linalg_and_np_dot_still_finds_a_blas(tmp_path):
+    """numba's first load of its array functions probes for scipy's BLAS, importing
+    ``scipy.linalg``; the package loads them without that probe (no kernel uses a BLAS), and a
+    function that does use one (``np.dot``) still compiles and finds it."""
+    done = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT,
+                          env={**_env(), "NUMBA_CACHE_DIR": str(tmp_path)},
+                          capture_output=True, text=True, check=True)
+    loaded, before, dot, after = done.stdout.split()
+    assert (loaded, before, float(dot), after) == ("True", "False", 3.0, "True")

@@ -14,6 +14,7 @@ own checks apply (a warning says so).
 from __future__ import annotations
 
 import hashlib
+import sys
 import warnings
 from pathlib import Path
 
@@ -89,3 +90,28 @@ def _locator(base, claims: frozenset, stamp: str):
     Locator.claims = claims
     Locator.__name__ = Locator.__qualname__ = f"AllSources{base.__name__}"
     return Locator
+
+
+#: the module numba's array functions probe, on their first load, for a BLAS
+BLAS_PROBE = "scipy.linalg.cython_blas"
+
+
+def load_array_functions() -> bool:
+    """Load numba's array functions (``numba.np.arraymath``) without their probe for scipy's
+    BLAS: numba loads them before it compiles or loads any function from its cache, and the
+    probe imports ``scipy.linalg`` (0.2-0.3 s of every run's start) only to choose the inner
+    loop of ``np.correlate`` and ``np.convolve``, which no kernel calls.  Functions that use a
+    BLAS (``np.dot``, ``np.linalg``) still find it: each imports it when compiled.  Nothing
+    is done where numba has loaded them already or ``scipy.linalg`` is loaded (the probe then
+    costs nothing); returns whether they were loaded here."""
+    if "numba.np.arraymath" in sys.modules or "scipy.linalg" in sys.modules:
+        return False
+    sys.modules[BLAS_PROBE] = None  # the import fails at once: no BLAS for the probe
+    try:
+        import numba.np.arraymath  # noqa: F401
+    except ImportError:
+        return False
+    finally:
+        if sys.modules.get(BLAS_PROBE, 0) is None:
+            del sys.modules[BLAS_PROBE]
+    return True
