@@ -9,7 +9,7 @@ import numpy as np
 import xarray as xr
 
 from model.core.catalogue import VARIABLES
-from model.output.figures import boxes, save
+from model.output.figures import boxes, save, unticked
 from model.sweep.designs import DESIGNS
 
 #: the indicators of the uncertainty tables, and of the figure
@@ -168,6 +168,8 @@ def sweep_figure(sw: xr.Dataset, central: xr.Dataset | None = None):
     if not grid:  # after every panel: a box plot sets the shared ticks to its positions
         for row in range(len(FIGURE)):
             axes[row, 0].set_yticks(y, scenarios, fontsize=7)
+            for ax in axes[row, 1:]:  # the scenarios named in the first column only
+                unticked(ax.yaxis)
         axes[0, 0].invert_yaxis()  # shared: the first scenario on top in every panel
     handles, labels = axes[0, 0].get_legend_handles_labels()
     if handles:
@@ -214,6 +216,8 @@ def sobol_figure(sw: xr.Dataset):
     axes[0].set_yticks(y, labels, fontsize=7)
     axes[0].set_ylabel("parameter")
     axes[0].invert_yaxis()
+    for ax in axes[1:]:  # the parameters named beside the first panel only
+        unticked(ax.yaxis)
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside upper center", ncols=2,
                fontsize=8)
     fig.suptitle(f"{sw.attrs.get('title', '')}: Sobol' indices of welfare", fontsize=10)
