@@ -19,7 +19,8 @@ import xarray as xr
 
 from calibration.calibrate import Benchmark, calibrate
 from calibration.io import Dataset, load_dataset
-from model.core.decomposition import DECOMPOSITION, decompose
+from model.core.catalogue import DECOMPOSITION
+from model.core.decomposition import decompose
 from model.core.outcomes import outcomes
 from model.core.policy import Policy
 from model.core.settings import SolverSettings

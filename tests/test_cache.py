@@ -126,3 +126,41 @@ def test_a_kernel_loads_without_scipy_linalg_and_np_dot_still_finds_a_blas(tmp_p
                           capture_output=True, text=True, check=True)
     loaded, before, dot, after = done.stdout.split()
     assert (loaded, before, float(dot), after) == ("True", "False", 3.0, "True")
+
+
+FIRST = ("import sys, importlib\n"
+         "module = importlib.import_module(sys.argv[1])\n"
+         "from numba.core.registry import CPUDispatcher\n"
+         "kernels = [f for f in vars(module).values() if isinstance(f, CPUDispatcher)\n"
+         "           and f.py_func.__module__ == module.__name__ and f._cache._impl]\n"
+         "print(len(kernels), all(type(f._cache._impl.locator).__name__.startswith('AllSources')\n"
+         "                       for f in kernels))\n")
+
+
+def test_each_file_with_compiled_functions_installs_the_check_before_defining_them():
+    """Imported first, on its own (the package itself loads nothing), each file of
+    :data:`~model.core.cache.SOURCES` has every compiled function it defines cached under the
+    check: it imports :mod:`model.core.cache` before defining them."""
+    for source in SOURCES:
+        name = "model." + source.removesuffix(".py").replace("/", ".")
+        done = subprocess.run([sys.executable, "-c", FIRST, name], cwd=ROOT, env=_env(),
+                              capture_output=True, text=True, check=True)
+        count, checked = done.stdout.split()
+        assert int(count) > 0 and checked == "True", (source, done.stdout)
+
+
+def test_the_figures_child_loads_no_compiled_code():
+    """What the child that draws a run's figures loads (the catalogue's labels, the figure
+    code, matplotlib) imports neither numba nor a module of the solver: a second of a run's
+    start on the other core."""
+    from model.output.drawer import PRELOAD
+
+    code = ("import importlib, sys\n"
+            f"for name in {PRELOAD!r}:\n"
+            "    importlib.import_module(name)\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'numba'\n"
+            "             or m.startswith(('model.core.solver', 'model.core.kernels',\n"
+            "                              'model.sweep.runner'))))\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=_env(),
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -1,8 +1,6 @@
 """The model's core: policy and settings, the state layout, the compiled equations and their
-NumPy twins, the solver, outcomes, targets and the welfare decomposition (no I/O)."""
+NumPy twins, the solver, outcomes, targets and the welfare decomposition (no I/O).
 
-from model.core.cache import install as _install_cache_check
-from model.core.cache import load_array_functions as _load_array_functions
-
-_install_cache_check()  # before any compiled function is defined: see model.core.cache
-_load_array_functions()
+Importing the package loads nothing: each module with compiled functions installs numba's
+cache check (:mod:`model.core.cache`) before it defines them, and a process that only reads the
+catalogue (the child that draws a run's figures) never loads numba."""

@@ -1,5 +1,9 @@
 """numba's cache of the compiled kernels, kept in step with all their sources.
 
+Importing this module installs the check (:func:`install`) and loads numba's array functions
+(:func:`load_array_functions`); each module of :data:`SOURCES` imports it before it defines
+its compiled functions.
+
 numba checks a cached function against its own source file only: a function whose file is
 unchanged keeps the compiled code of a function it calls from another file, even after that
 file has changed (a limitation numba documents).  After an update of the package, a solve
@@ -115,3 +119,9 @@ def load_array_functions() -> bool:
         if sys.modules.get(BLAS_PROBE, 0) is None:
             del sys.modules[BLAS_PROBE]
     return True
+
+
+#: whether the check is installed (done once, when a module with compiled functions is first
+#: imported)
+INSTALLED = install()
+load_array_functions()

@@ -1,11 +1,13 @@
 """The catalogue: every variable of the results, declared once.
 
-Outcomes are declared in :mod:`model.core.outcomes` and the welfare decomposition in
-:mod:`model.core.decomposition`, beside the code that computes them; this module adds the
-scenario's policy arrays, benchmark values, the record of each solve and the figures derived
-for tables, and answers the questions the rest of the program asks: which variables a results
-Dataset holds, which a sweep stores per draw, which lead the report, and which a placeholder of
-study notes may name, with what labels.
+The outcomes (computed by :mod:`model.core.outcomes`), the parts of the welfare decomposition
+(:mod:`model.core.decomposition`), the scenario's policy arrays, benchmark values, the record
+of each solve and the figures derived for tables; and the answers to the questions the rest of
+the program asks: which variables a results Dataset holds, which a sweep stores per draw,
+which lead the report, and which a placeholder of study notes may name, with what labels.
+
+The catalogue imports no compiled code: the child process that draws a run's figures reads
+their labels here without loading numba or the kernels (:mod:`model.output.drawer`).
 """
 
 from __future__ import annotations
@@ -13,9 +15,95 @@ from __future__ import annotations
 import numpy as np
 
 from calibration.accounts import bilateral_balance
-from model.core.decomposition import DECOMPOSITION
-from model.core.outcomes import OUTCOMES
 from model.core.variables import Variable
+
+#: every outcome, in the order of the results; adding one means an entry here and its
+#: computation in :func:`model.core.outcomes.compute_outcomes` (and in the NumPy twin)
+OUTCOMES = (
+    Variable("welfare", ("region",), "percent change",
+             "equivalent variation as percent of benchmark income, 100 (I1/I0 / Pc_hat - 1)",
+             label="welfare (EV, % of income)", short="welfare %", headline=1, per_draw=True),
+    Variable("welfare_ev", ("region",), "{unit}",
+             "equivalent variation in the dataset's unit at benchmark prices, I1 / Pc_hat - I0 "
+             "(welfare times benchmark income)", gtap="EV", label="welfare (EV, {unit})",
+             short="EV ({unit})", per_draw=True),
+    Variable("real_wage", ("region",), "percent change", "real wage, 100 (w_hat / Pc_hat - 1)",
+             label="real wage (%)", short="real wage %", headline=2, per_draw=True),
+    Variable("wage", ("region",), "ratio",
+             "wage change w_hat (numeraire: the world factor-price index, world value added "
+             "under full employment)", per_draw=True),
+    Variable("price_index", ("region",), "ratio",
+             "Cobb-Douglas consumer price index change Pc_hat", per_draw=True),
+    Variable("real_gdp", ("region",), "percent change",
+             "GDP at benchmark prices, expenditure side (GTAP qgdp)", gtap="qgdp",
+             label="real GDP (%)", short="real GDP %", headline=3, per_draw=True),
+    Variable("terms_of_trade", ("region",), "percent change",
+             "export (fob) over import (cif) price index, Tornqvist", gtap="tot",
+             label="terms of trade (%)", short="terms of trade %", headline=4, per_draw=True),
+    Variable("trade_balance", ("region",), "{unit}",
+             "exports minus imports, all partners, pre-tariff prices",
+             label="trade balance ({unit})", short="trade balance ({unit})", headline=5,
+             per_draw=True),
+    Variable("tariff_revenue", ("region",), "{unit}", "tariff revenue",
+             label="tariff revenue ({unit})", headline=7, per_draw=True),
+    Variable("export_tax_rents", ("region",), "{unit}",
+             "rents from export taxes or export restraints, kept by the exporter",
+             per_draw=True),
+    Variable("employment_total", ("region",), "percent change",
+             "employment (labour used) in the region; 0 under full employment",
+             short="employment %", per_draw=True),
+    Variable("income", ("region",), "{unit}",
+             "income: value added + tariff revenue + deficit + export-tax rents"),
+    Variable("value_added", ("region",), "{unit}", "value added: wages and capital rentals"),
+    Variable("bilateral_balance", ("region", "partner"), "{unit}",
+             "exports to partner minus imports from partner, pre-tariff prices"),
+    Variable("output", ("region", "sector"), "percent change",
+             "real gross output, 100 (Y_hat / c_hat - 1)", gtap="qo", short="output %",
+             per_draw=True),
+    Variable("employment", ("region", "sector"), "percent change",
+             "labour employed in the sector"),
+    Variable("gross_output", ("region", "sector"), "{unit}", "gross output value"),
+    Variable("absorption", ("region", "sector"), "{unit}",
+             "absorption at tariff-inclusive prices"),
+    Variable("sector_price", ("region", "sector"), "ratio",
+             "Armington composite price change P_hat"),
+    Variable("unit_cost", ("region", "sector"), "ratio",
+             "unit cost (producer price) change c_hat"),
+    Variable("capital_rental", ("region", "sector"), "ratio",
+             "rental change of sector-specific capital (1 where there is none)"),
+    Variable("trade", ("exporter", "importer", "sector"), "{unit}",
+             "shipments at pre-tariff prices; exporter == importer is domestic sales"),
+)
+
+#: the parts of the welfare decomposition (:mod:`model.core.decomposition`) and their sum,
+#: as reported
+DECOMPOSITION = (
+    Variable("welfare_tot", ("region",), "percentage points",
+             "welfare decomposition: terms-of-trade effect", group="decomposition",
+             short="tot"),
+    Variable("welfare_volume", ("region",), "percentage points",
+             "welfare decomposition: volume-of-trade (allocative efficiency) effect of "
+             "tariff and export-tax wedges", group="decomposition", short="volume"),
+    Variable("welfare_preference", ("region",), "percentage points",
+             "welfare decomposition: cost of buying a mix the benchmark preferences would not "
+             "choose (preference shifts)", group="decomposition", short="preference"),
+    Variable("welfare_transfer", ("region",), "percentage points",
+             "welfare decomposition: transfer effect of the change in the deficit",
+             group="decomposition", short="transfer"),
+    Variable("welfare_employment", ("region",), "percentage points",
+             "welfare decomposition: effect of the change in employment",
+             group="decomposition", short="employment"),
+    Variable("welfare_path_total", ("region",), "percent change",
+             "sum of the decomposition parts (equals welfare up to the integration error)",
+             group="decomposition"),
+    Variable("welfare_net_of_transfer", ("region",), "percent change",
+             "welfare without its transfer part: the sum of the other parts, the effect of a "
+             "changed deficit apart from the accounting of spending it", group="decomposition",
+             short="net of transfer"),
+)
+PARTS = tuple(v.name for v in DECOMPOSITION[:5])
+TOTAL = "welfare_path_total"
+NET = "welfare_net_of_transfer"
 
 POLICY = (
     Variable("tariff", ("importer", "exporter", "sector"), "fraction",

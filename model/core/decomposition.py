@@ -33,43 +33,13 @@ import numpy as np
 
 from calibration.accounts import off_diagonal
 from calibration.calibrate import Benchmark
+from model.core.catalogue import NET, PARTS, TOTAL
 from model.core.outcomes_numpy import (consumer_price_index, flow_price, fob_price, income,
                                        shipments)
 from model.core.policy import Policy
 from model.core.settings import ModelError
 from model.core.settings import SolverSettings
 from model.core.solver import Solution, solve
-from model.core.variables import Variable
-
-#: the parts of the decomposition and their sum, as reported
-DECOMPOSITION = (
-    Variable("welfare_tot", ("region",), "percentage points",
-             "welfare decomposition: terms-of-trade effect", group="decomposition",
-             short="tot"),
-    Variable("welfare_volume", ("region",), "percentage points",
-             "welfare decomposition: volume-of-trade (allocative efficiency) effect of "
-             "tariff and export-tax wedges", group="decomposition", short="volume"),
-    Variable("welfare_preference", ("region",), "percentage points",
-             "welfare decomposition: cost of buying a mix the benchmark preferences would not "
-             "choose (preference shifts)", group="decomposition", short="preference"),
-    Variable("welfare_transfer", ("region",), "percentage points",
-             "welfare decomposition: transfer effect of the change in the deficit",
-             group="decomposition", short="transfer"),
-    Variable("welfare_employment", ("region",), "percentage points",
-             "welfare decomposition: effect of the change in employment",
-             group="decomposition", short="employment"),
-    Variable("welfare_path_total", ("region",), "percent change",
-             "sum of the decomposition parts (equals welfare up to the integration error)",
-             group="decomposition"),
-    Variable("welfare_net_of_transfer", ("region",), "percent change",
-             "welfare without its transfer part: the sum of the other parts, the effect of a "
-             "changed deficit apart from the accounting of spending it", group="decomposition",
-             short="net of transfer"),
-)
-PARTS = tuple(v.name for v in DECOMPOSITION[:5])
-TOTAL = "welfare_path_total"
-NET = "welfare_net_of_transfer"
-
 
 def policy_at(bm: Benchmark, policy: Policy, lam: float) -> Policy:
     """The policy a fraction ``lam`` of the way from the benchmark to ``policy``."""

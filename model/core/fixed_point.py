@@ -14,6 +14,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from model.core import cache  # noqa: F401 (numba's cache check, before any kernel here)
 from model.core.kernels import evaluate_lean, prepare_weights, store_shares, workspace
 from model.core.layout import split
 from model.core.linalg import LEAF, SUMS, gauss_solve

@@ -22,6 +22,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from model.core import cache  # noqa: F401 (numba's cache check, before any kernel here)
 from model.core.layout import split_leaf
 from model.core.linalg import LEAF, SUMS, gauss_solve
 from model.core.markets import (add_imports, cost_factors, effective_price, import_shares,

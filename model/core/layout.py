@@ -22,6 +22,8 @@ import numpy as np
 from numba import njit
 from numba.extending import overload
 
+from model.core import cache  # noqa: F401 (numba's cache check, before any kernel here)
+
 #: the parts of the state, in order, with their shapes (``R`` regions, ``S`` sectors)
 PARTS = (("a", "R"), ("log_P", "R x S"), ("log_r", "R x S"), ("e", "R x S"))
 

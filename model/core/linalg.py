@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from numba import njit
 
+from model.core import cache  # noqa: F401 (numba's cache check, before any kernel here)
+
 #: LLVM may reorder sums and fuse multiply-adds in the loops over flows (so that they run on
 #: vector units); no other fast-math assumption: infinities and NaN keep their meaning
 SUMS = {"reassoc", "contract"}

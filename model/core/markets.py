@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from model.core import cache  # noqa: F401 (numba's cache check, before any kernel here)
 from model.core.linalg import LEAF, SUMS
 
 

@@ -1,9 +1,9 @@
 r"""Outcomes of a solved scenario: what is reported, declared once, and the one compiled
 function that computes it for a single solve and for every draw of a sweep.
 
-:data:`OUTCOMES` declares each outcome (name, dimensions, units, meaning, GTAP name, how the
-report shows it); :func:`compute_outcomes` computes all of them at a solution;
-:func:`outcomes` is its Python entry point.  The NumPy twin is :mod:`model.core.outcomes_numpy`.
+:data:`~model.core.catalogue.OUTCOMES` declares each outcome (name, dimensions, units,
+meaning, GTAP name, how the report shows it); :func:`compute_outcomes` computes all of them at
+a solution; :func:`outcomes` is its Python entry point.  The NumPy twin is :mod:`model.core.outcomes_numpy`.
 
 Definitions (docs/model.md, "Outcomes"): income
 :math:`I^1 = \hat w\hat L\,VA^L + \sum_j \hat r_j VA^K_j + R^1 + D^1 + \text{rents}`; consumer
@@ -23,69 +23,12 @@ from numba import njit
 
 from calibration.accounts import off_diagonal
 from calibration.calibrate import Benchmark
+from model.core import cache  # noqa: F401 (numba's cache check, before any kernel here)
+from model.core.catalogue import OUTCOMES
 from model.core.fixed_point import Equilibrium
 from model.core.layout import split
 from model.core.params import benchmark_array
 from model.core.policy import Policy
-from model.core.variables import Variable
-
-#: every outcome, in the order of the results; adding one means an entry here and its
-#: computation in :func:`compute_outcomes` (and in the NumPy twin)
-OUTCOMES = (
-    Variable("welfare", ("region",), "percent change",
-             "equivalent variation as percent of benchmark income, 100 (I1/I0 / Pc_hat - 1)",
-             label="welfare (EV, % of income)", short="welfare %", headline=1, per_draw=True),
-    Variable("welfare_ev", ("region",), "{unit}",
-             "equivalent variation in the dataset's unit at benchmark prices, I1 / Pc_hat - I0 "
-             "(welfare times benchmark income)", gtap="EV", label="welfare (EV, {unit})",
-             short="EV ({unit})", per_draw=True),
-    Variable("real_wage", ("region",), "percent change", "real wage, 100 (w_hat / Pc_hat - 1)",
-             label="real wage (%)", short="real wage %", headline=2, per_draw=True),
-    Variable("wage", ("region",), "ratio",
-             "wage change w_hat (numeraire: the world factor-price index, world value added "
-             "under full employment)", per_draw=True),
-    Variable("price_index", ("region",), "ratio",
-             "Cobb-Douglas consumer price index change Pc_hat", per_draw=True),
-    Variable("real_gdp", ("region",), "percent change",
-             "GDP at benchmark prices, expenditure side (GTAP qgdp)", gtap="qgdp",
-             label="real GDP (%)", short="real GDP %", headline=3, per_draw=True),
-    Variable("terms_of_trade", ("region",), "percent change",
-             "export (fob) over import (cif) price index, Tornqvist", gtap="tot",
-             label="terms of trade (%)", short="terms of trade %", headline=4, per_draw=True),
-    Variable("trade_balance", ("region",), "{unit}",
-             "exports minus imports, all partners, pre-tariff prices",
-             label="trade balance ({unit})", short="trade balance ({unit})", headline=5,
-             per_draw=True),
-    Variable("tariff_revenue", ("region",), "{unit}", "tariff revenue",
-             label="tariff revenue ({unit})", headline=7, per_draw=True),
-    Variable("export_tax_rents", ("region",), "{unit}",
-             "rents from export taxes or export restraints, kept by the exporter",
-             per_draw=True),
-    Variable("employment_total", ("region",), "percent change",
-             "employment (labour used) in the region; 0 under full employment",
-             short="employment %", per_draw=True),
-    Variable("income", ("region",), "{unit}",
-             "income: value added + tariff revenue + deficit + export-tax rents"),
-    Variable("value_added", ("region",), "{unit}", "value added: wages and capital rentals"),
-    Variable("bilateral_balance", ("region", "partner"), "{unit}",
-             "exports to partner minus imports from partner, pre-tariff prices"),
-    Variable("output", ("region", "sector"), "percent change",
-             "real gross output, 100 (Y_hat / c_hat - 1)", gtap="qo", short="output %",
-             per_draw=True),
-    Variable("employment", ("region", "sector"), "percent change",
-             "labour employed in the sector"),
-    Variable("gross_output", ("region", "sector"), "{unit}", "gross output value"),
-    Variable("absorption", ("region", "sector"), "{unit}",
-             "absorption at tariff-inclusive prices"),
-    Variable("sector_price", ("region", "sector"), "ratio",
-             "Armington composite price change P_hat"),
-    Variable("unit_cost", ("region", "sector"), "ratio",
-             "unit cost (producer price) change c_hat"),
-    Variable("capital_rental", ("region", "sector"), "ratio",
-             "rental change of sector-specific capital (1 where there is none)"),
-    Variable("trade", ("exporter", "importer", "sector"), "{unit}",
-             "shipments at pre-tariff prices; exporter == importer is domestic sales"),
-)
 
 #: rows of :attr:`OutcomeArrays.region` and :attr:`OutcomeArrays.sector`
 REGION = tuple(v.name for v in OUTCOMES if v.dims == ("region",))

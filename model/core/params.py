@@ -17,6 +17,7 @@ import numpy as np
 from numba import njit
 
 from calibration.calibrate import Benchmark
+from model.core import cache  # noqa: F401 (numba's cache check, before any kernel here)
 from model.core.policy import Policy
 from model.core.settings import SolverSettings
 

@@ -1,9 +1,9 @@
 """The record of one reported variable: its name, dimensions, units and how it is shown.
 
-Each variable is declared once, beside the code that computes it (outcomes in
-:mod:`model.core.outcomes`, the welfare decomposition in :mod:`model.core.decomposition`);
-:mod:`model.core.catalogue` gathers them with the policy, benchmark and solve records.  The
-results Dataset, the sweep's per-draw outcomes, the report's tables and the placeholder
+Each variable is declared once, in :mod:`model.core.catalogue` (the outcomes that
+:mod:`model.core.outcomes` computes, the parts of the welfare decomposition of
+:mod:`model.core.decomposition`, the policy, benchmark and solve records).  The results
+Dataset, the sweep's per-draw outcomes, the report's tables, the figures and the placeholder
 checker of study notes all read that one catalogue.
 """
 

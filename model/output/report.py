@@ -12,8 +12,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from model.core.catalogue import VARIABLES, headline
-from model.core.decomposition import DECOMPOSITION, PARTS
+from model.core.catalogue import DECOMPOSITION, PARTS, VARIABLES, headline
 from model.output import notes
 
 #: the columns of a study's table for each region, and of the terminal table

@@ -5,11 +5,29 @@ design object per method; :mod:`~model.sweep.runner` solves the draws (compiled 
 :mod:`~model.sweep.kernels`) chunk by chunk, here or on a Dask cluster, saving each chunk in a
 :mod:`~model.sweep.store`; :mod:`~model.sweep.assemble` writes ``sweep.nc`` with the estimators
 of :mod:`~model.sweep.statistics`; :mod:`~model.sweep.report` adds its section to the report.
+
+Importing the package loads none of them: each name below is imported from its module when it
+is first used (the child that draws a sweep's figures reads :mod:`~model.sweep.report`
+without loading the solver and its compiled code).
 """
 
-from model.sweep.designs import DESIGNS, draw_values, sigma_scales, stroud3
-from model.sweep.runner import SweepRun, run_sweep
-from model.sweep.spec import SweepSpec, parse_sweep
+import importlib
 
-__all__ = ["DESIGNS", "SweepRun", "SweepSpec", "draw_values", "parse_sweep",
-           "run_sweep", "sigma_scales", "stroud3"]
+#: the package's names and the modules that define them
+_WHERE = {"DESIGNS": "designs", "draw_values": "designs", "sigma_scales": "designs",
+          "stroud3": "designs", "SweepRun": "runner", "run_sweep": "runner",
+          "SweepSpec": "spec", "parse_sweep": "spec"}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_WHERE))

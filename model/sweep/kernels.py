@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from model.core import cache  # noqa: F401 (numba's cache check, before any kernel here)
 from model.core.fixed_point import CONVERGED, MAX_ITER, NOT_FINITE, iterate
 from model.core.outcomes import allocate, compute_outcomes
 from model.core.params import KernelParams, Shock, scale_elasticities
