@@ -113,19 +113,21 @@ PROBE = ("import sys\n"
          "assert gauss_solve(np.eye(2), np.ones(2))\n"  # numba's array functions loaded
          "loaded = 'numba.np.arraymath' in sys.modules\n"
          "before = 'scipy.linalg' in sys.modules\n"
+         "import numba.np.arraymath as am, numba.np.linalg as la\n"
+         "restored = am.ensure_blas is la.ensure_blas and la.ensure_blas.__name__ == 'ensure_blas'\n"
          "dot = njit(lambda a, b: np.dot(a, b))(np.ones(3), np.ones(3))\n"
-         "print(loaded, before, dot, 'scipy.linalg' in sys.modules)\n")
+         "print(loaded, before, restored, dot, 'scipy.linalg' in sys.modules)\n")
 
 
 def test_a_kernel_loads_without_scipy_linalg_and_np_dot_still_finds_a_blas(tmp_path):
     """numba's first load of its array functions probes for scipy's BLAS, importing
-    ``scipy.linalg``; the package loads them without that probe (no kernel uses a BLAS), and a
-    function that does use one (``np.dot``) still compiles and finds it."""
+    ``scipy.linalg``; the package loads them without that probe (no kernel uses a BLAS), puts
+    the probe back, and a function that does use one (``np.dot``) still compiles and finds it."""
     done = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT,
                           env={**_env(), "NUMBA_CACHE_DIR": str(tmp_path)},
                           capture_output=True, text=True, check=True)
-    loaded, before, dot, after = done.stdout.split()
-    assert (loaded, before, float(dot), after) == ("True", "False", 3.0, "True")
+    loaded, before, restored, dot, after = done.stdout.split()
+    assert (loaded, before, restored, float(dot), after) == ("True", "False", "True", 3.0, "True")
 
 
 FIRST = ("import sys, importlib\n"

@@ -97,6 +97,25 @@ def test_headline_figure_reads(kiuchi):
     assert sum(len(m.get_xdata()) for m in marks) == fixed.sum()
 
 
+def test_panels_beside_the_named_one_have_no_ticks_and_share_its_limits(kiuchi):
+    """The headline panels after the first share the scenario axis with it but build no ticks
+    of their own (:func:`~model.output.figures.unticked`); moving the first panel's limits
+    moves theirs, and the first keeps a tick for each scenario."""
+    fig = headline_figure(kiuchi)
+    first, *rest = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    drawn(fig)
+    assert rest and len(first.get_yticks()) == kiuchi.sizes["scenario"]
+    for ax in rest:
+        assert len(ax.get_yticks()) == 0 and len(ax.yaxis.get_minorticklocs()) == 0
+        assert ax.yaxis.get_major_ticks() == [] or not any(
+            t.get_visible() and t.label1.get_text() for t in ax.yaxis.get_major_ticks())
+        assert ax.get_ylim() == first.get_ylim()
+        assert len(ax.get_xticks()) > 0  # their own value axis keeps its ticks
+    first.set_ylim(-5, 3)
+    assert all(ax.get_ylim() == (-5, 3) for ax in rest)
+    assert len(first.get_yticks()) > 0
+
+
 def test_employment_is_left_out_where_no_closure_moves_it(kiuchi):
     full = kiuchi.sel(scenario=[s for s in kiuchi.scenario.values if not s.endswith("_sr")])
     assert "employment_total" not in headline_panels(full)

@@ -96,28 +96,35 @@ def _locator(base, claims: frozenset, stamp: str):
     return Locator
 
 
-#: the module numba's array functions probe, on their first load, for a BLAS
-BLAS_PROBE = "scipy.linalg.cython_blas"
-
-
 def load_array_functions() -> bool:
     """Load numba's array functions (``numba.np.arraymath``) without their probe for scipy's
     BLAS: numba loads them before it compiles or loads any function from its cache, and the
     probe imports ``scipy.linalg`` (0.2-0.3 s of every run's start) only to choose the inner
-    loop of ``np.correlate`` and ``np.convolve``, which no kernel calls.  Functions that use a
-    BLAS (``np.dot``, ``np.linalg``) still find it: each imports it when compiled.  Nothing
-    is done where numba has loaded them already or ``scipy.linalg`` is loaded (the probe then
-    costs nothing); returns whether they were loaded here."""
+    loop of ``np.correlate`` and ``np.convolve``, which no kernel calls.  The probe
+    (``numba.np.linalg.ensure_blas``) is replaced by one that finds no BLAS while they load,
+    then restored: other threads that import scipy meanwhile are not affected.  Functions that
+    use a BLAS (``np.dot``, ``np.linalg``) still find it: each calls the probe when compiled.
+    What the probe found is kept for the whole process: ``np.correlate`` and ``np.convolve``,
+    if a function compiled in it calls them, use numba's own loop rather than the BLAS.
+    Nothing is done where numba has loaded them already or ``scipy.linalg`` is loaded (the
+    probe then costs nothing); returns whether they were loaded here."""
     if "numba.np.arraymath" in sys.modules or "scipy.linalg" in sys.modules:
         return False
-    sys.modules[BLAS_PROBE] = None  # the import fails at once: no BLAS for the probe
+    import numba.np.linalg as linalg
+
+    probe = linalg.ensure_blas
+
+    def no_blas():
+        raise ImportError("no BLAS for numba's array functions (model.core.cache)")
+
+    linalg.ensure_blas = no_blas
     try:
-        import numba.np.arraymath  # noqa: F401
+        import numba.np.arraymath as arraymath
     except ImportError:
         return False
     finally:
-        if sys.modules.get(BLAS_PROBE, 0) is None:
-            del sys.modules[BLAS_PROBE]
+        linalg.ensure_blas = probe
+    arraymath.ensure_blas = probe  # the name it took from numba.np.linalg at its import
     return True
 
 

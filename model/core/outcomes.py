@@ -1,5 +1,5 @@
-r"""Outcomes of a solved scenario: what is reported, declared once, and the one compiled
-function that computes it for a single solve and for every draw of a sweep.
+r"""Outcomes of a solved scenario: the one compiled function that computes what is reported
+(declared in :mod:`model.core.catalogue`) for a single solve and for every draw of a sweep.
 
 :data:`~model.core.catalogue.OUTCOMES` declares each outcome (name, dimensions, units,
 meaning, GTAP name, how the report shows it); :func:`compute_outcomes` computes all of them at

@@ -128,10 +128,11 @@ def unticked(axis) -> None:
     from matplotlib.axis import Ticker
     from matplotlib.ticker import NullFormatter, NullLocator
 
-    for which in ("major", "minor"):  # the shared tickers replaced, not changed
-        ticker = Ticker()
-        ticker.locator, ticker.formatter = NullLocator(), NullFormatter()
-        setattr(axis, which, ticker)
+    axis.major, axis.minor = Ticker(), Ticker()  # the shared tickers replaced, not changed
+    axis.set_major_locator(NullLocator())
+    axis.set_major_formatter(NullFormatter())
+    axis.set_minor_locator(NullLocator())
+    axis.set_minor_formatter(NullFormatter())
 
 
 def bars(ax, pos: np.ndarray, values: np.ndarray, height: float, colour: str, label: str):
