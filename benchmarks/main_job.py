@@ -73,7 +73,9 @@ timer("model.cli", "solve_studies",
       lambda a, k: "study" if len(a[0]) == 1 else "study and compared files")
 timer("model.sweep.runner", "prepare_scenario", "sweep: central solves")
 timer("model.sweep.runner", "solve_chunk",
-      lambda a, k: "sweep: draws, searched" if a[0].search is not None else "sweep: draws")
+      lambda a, k: "sweep: draws, searched" if a[0].search is not None and (
+          a[0].search.search is not None or a[0].search.policies[0].quotas is not None)
+      else "sweep: draws")
 timer("model.sweep.runner", "assemble", "sweep: sweep.nc")
 timer("model.sweep.report", "write_sweep_figure", "sweep figure (drawn in a child)")
 timer("model.cli", "write_outputs", "outputs (waiting for the figures at the end)")

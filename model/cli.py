@@ -100,7 +100,7 @@ def _run(args, out: Path, study, spec) -> int:
     if not compiling.compiled():
         if not args.quiet:
             print("compiling the solver (once per installation or update of its code; about "
-                  "25 s on two cores)...", flush=True)
+                  "15 s on two cores)...", flush=True)
         helper = compiling.start(study.benchmark, study.file.solver,
                                  _draw_kernel_used(args, study, spec))
     try:
@@ -112,14 +112,14 @@ def _run(args, out: Path, study, spec) -> int:
 
 def _draw_kernel_used(args, study, spec) -> bool:
     """Whether the run solves sweep draws in the compiled draw kernel here: a sweep run
-    without a Dask cluster, with a scenario that searches no instrument and has no quotas
-    (those are solved draw by draw)."""
+    without a Dask cluster, with enough draws of scenarios that search no instrument and have
+    no quotas (:func:`model.sweep.runner.in_kernel`; the others are solved draw by draw)."""
     if spec is None or args.scheduler or spec.scheduler:
         return False
-    from model.core.search import searched
+    from model.sweep.runner import in_kernel
     from model.sweep.spec import swept
 
-    return not all(searched(p.search, p.policy) for p in swept(study, spec).scenarios)
+    return in_kernel(swept(study, spec), spec)
 
 
 def _solve_and_write(args, out: Path, study, spec, helper) -> int:

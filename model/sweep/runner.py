@@ -13,6 +13,7 @@ bit-identical results for any chunk size and any number of workers.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass
@@ -24,8 +25,8 @@ import numpy as np
 
 from calibration.calibrate import Benchmark
 from model.core.outcomes import REGION, SECTOR, OutcomeInputs, outcome_inputs, outcomes
-from model.core.params import (KernelParams, Shock, SolverTuple, kernel_params, shock,
-                               solver_tuple, writable)
+from model.core.params import (KernelParams, Shock, SolverTuple, elasticities, kernel_params,
+                               shock, solver_tuple, writable)
 from model.core.policy import Policy
 from model.core.search import SEARCH_ERRORS, searched, solve_scenario_policy, with_sigma
 from model.core.settings import SolverSettings
@@ -58,12 +59,32 @@ class Static(NamedTuple):
     search: "DrawSearch | None" = None
 
 
+#: the fewest plain draws (of scenarios that search no instrument and have no quotas, over
+#: every grid point) that a sweep solves in the compiled draw kernel; fewer are solved one by
+#: one, as a searched scenario's draws are (:class:`DrawSearch`), to the same results.  The
+#: draw kernel inlines the whole solver and the outcomes: compiling it takes about 10 s of
+#: CPU, which a first run (an empty numba cache, :mod:`model.compiling`) spends beside its own
+#: compilation, on the same two cores.  Solved one by one, a draw costs about 0.25 ms more
+#: (two cores), so below this count a run loses at most about 0.25 s (the main job, with 400
+#: plain draws: about 0.1 s a run, for a first run 3-4 s shorter)
+KERNEL_DRAWS = 1000
+
+
+def in_kernel(study, spec: SweepSpec) -> bool:
+    """Whether the sweep ``spec`` of ``study`` (its swept scenarios,
+    :func:`~model.sweep.spec.swept`) solves its plain draws in the compiled draw kernel: where
+    there are at least :data:`KERNEL_DRAWS` of them."""
+    plain = sum(not searched(p.search, p.policy) for p in study.scenarios)
+    return plain * spec.n_points * spec.n_draws >= KERNEL_DRAWS
+
+
 @dataclass(frozen=True)
 class DrawSearch:
     """A scenario whose draws each solve an endogenous instrument (a target, an optimal tariff,
-    a Nash game) or quotas: solved draw by draw in Python, a target's or plain quotas' draws
-    from the central solution of their grid point (state, instrument, quotas), a draw whose
-    instrument is not found recorded with status :data:`SEARCH_FAILED`."""
+    a Nash game) or quotas, or a plain scenario of a sweep with few plain draws
+    (:func:`in_kernel`): solved draw by draw in Python, a plain scenario's, a target's or plain
+    quotas' draws from the central solution of their grid point (state, instrument, quotas),
+    a draw whose instrument is not found recorded with status :data:`SEARCH_FAILED`."""
 
     bm: Benchmark
     policies: tuple  # the scenario's policy at each grid point
@@ -78,12 +99,21 @@ class DrawSearch:
         iterations, residuals, outcomes, instrument value, instrument tariffs)``."""
         nr = len(self.bm.regions)
         nan = (np.full(3, np.nan), None, np.nan, np.full(nr, np.nan))
-        sigma = self.bm.sigma * scale
-        if not ((sigma > 1).all() and (self.bm.sigma_m * scale > 1).all()):
+        bm, sigma = self.bm, self.bm.sigma * scale
+        if self.search is None and self.policies[g].quotas is None:
+            # a plain draw: the draw kernel's elasticities, to the last bit (both levels
+            # scaled, not the lower one in proportion to the upper, as sigma=... would)
+            base = elasticities(bm, self.policies[g])
+            bm, sigma = dataclasses.replace(bm, sigma=base.sigma * scale,
+                                            sigma_m=base.sigma_m * scale), None
+            valid = (bm.sigma > 1).all() and (bm.sigma_m > 1).all()
+        else:
+            valid = (sigma > 1).all() and (bm.sigma_m * scale > 1).all()
+        if not valid:
             return (INVALID, 0) + nan
         try:
             sol, found = solve_scenario_policy(
-                self.bm, self.policies[g], self.search, self.settings, sigma=sigma,
+                bm, self.policies[g], self.search, self.settings, sigma=sigma,
                 x0=self.x0s[g] if self.x0s else None,
                 guess=self.guesses[g] if self.guesses else None,
                 quota_start=self.quota_starts[g] if self.quota_starts else None,
@@ -94,7 +124,7 @@ class DrawSearch:
                     np.array([s.residual, s.price_residual, s.absorption_residual])) + nan[1:]
         except SEARCH_ERRORS:
             return (SEARCH_FAILED, 0) + nan
-        out = outcomes(with_sigma(self.bm, sigma), sol.policy, sol)
+        out = outcomes(bm if sigma is None else with_sigma(bm, sigma), sol.policy, sol)
         value = np.nan if found is None else found.value
         tariffs = np.full(nr, np.nan) if found is None else found.tariffs
         return (CONVERGED, sol.iterations,
@@ -125,18 +155,21 @@ def grid_scale(spec: SweepSpec, point: tuple[int, ...]) -> np.ndarray:
 
 
 def prepare_scenario(spec: SweepSpec, bm: Benchmark, policy: Policy, settings: SolverSettings,
-                     draw_settings: SolverSettings | None = None, search=None):
+                     draw_settings: SolverSettings | None = None, search=None,
+                     kernel: bool = True):
     """Solve the central case of every grid point (the warm starts) and collect the arrays the
     kernel needs.  Returns ``(Static, failed grid points)``; a central case that fails starts
     its draws from the benchmark state.
 
     A scenario with an endogenous ``search`` (a target, an optimal tariff, a Nash game) or with
-    quotas solves its instrument again in every draw (:class:`DrawSearch`).
-    ``draw_settings`` (default ``settings``) are the solver settings of the draws.
+    quotas solves its instrument again in every draw (:class:`DrawSearch`); so does any
+    scenario with ``kernel`` False (a sweep with few plain draws, :func:`in_kernel`), the
+    draws one by one rather than in the draw kernel.  ``draw_settings`` (default ``settings``)
+    are the solver settings of the draws.
     """
     points = list(np.ndindex(*spec.grid_shape)) if spec.grid else [()]
     x_init = initial_state(bm)
-    endogenous = searched(search, policy)
+    endogenous = searched(search, policy) or not kernel
     shocks, x0s, scales, failed, policies, guesses, quotas = [], [], [], [], [], [], []
     for point in points:
         pol = grid_policy(spec, policy, point)
@@ -296,7 +329,8 @@ def run_sweep(study, spec: SweepSpec, path, *, resume: bool = False, scheduler=N
                        fingerprint(study, spec, settings), resume)
     total = spec.n_points * spec.n_draws
     n_chunks = -(-total // spec.chunk_size)
-    if progress:  # compile the draw kernel before the bar starts measuring
+    kernel = in_kernel(study, spec)
+    if progress and kernel:  # compile the draw kernel before the bar starts measuring
         warm_up(study.benchmark)
     scheduler = scheduler if scheduler is not None else spec.scheduler
     client = None
@@ -313,7 +347,8 @@ def run_sweep(study, spec: SweepSpec, path, *, resume: bool = False, scheduler=N
     try:
         for s, prepared in enumerate(study.scenarios):
             static, failed = prepare_scenario(spec, study.benchmark, prepared.policy,
-                                              study.file.solver, settings, prepared.search)
+                                              study.file.solver, settings, prepared.search,
+                                              kernel)
             central_failed += [(prepared.name, pt) for pt in failed]
             todo = []
             for c in range(n_chunks):
