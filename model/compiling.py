@@ -14,8 +14,9 @@ work with a forked child, on Linux, from the main thread (:func:`model.processes
 - the child meanwhile compiles the solver's other kernels, for the same types, into numba's
   cache, says so on a pipe, then compiles the outcomes and says so again;
 - the run waits for the first word, then compiles the solver, which loads the child's kernels
-  from the cache instead of compiling them (the child compiles the outcomes meanwhile), and
-  the shock's kernel, then waits for the second word and solves;
+  from the cache instead of compiling them (the child compiles the outcomes and the shock's
+  kernel meanwhile; for a sweep solved in the draw kernel the run compiles the shock's
+  kernel itself, :data:`SHOCK`), then waits for the second word and solves;
 - for a sweep solved in the draw kernel, the child then waits for the evaluation to be in
   the cache and compiles the draw kernel, which inlines the solver's function
   (:data:`~model.core.fixed_point.iterate`), while the run compiles the solver; the run
@@ -54,13 +55,17 @@ _REST = b"o"
 #: kernels of the child's
 SHARED = ("split", "gauss_solve")
 #: compiled by the run after the fork: the evaluation, then the solver once the child's
-#: kernels it calls are in the cache, then the shock's kernel (which the draw kernel does not
-#: call: the child, which then compiles the draw kernel, has the longer way)
-RUN = ("evaluate_lean", "solve_with_retries", "_shock_arrays")
+#: kernels it calls are in the cache
+RUN = ("evaluate_lean", "solve_with_retries")
 #: compiled by the child after the solver's other kernels, while the run compiles the solver:
-#: what the run needs only once its solver is compiled (the outcomes; ``allocate`` is the
-#: run's on a first sweep, :data:`EARLY`)
-LATER = ("allocate", "compute_outcomes")
+#: what the run needs only once its solver is compiled (the outcomes and the shock's kernel;
+#: ``allocate`` is the run's on a first sweep solved in the draw kernel, :data:`EARLY`, and
+#: so is :data:`SHOCK`)
+LATER = ("allocate", "compute_outcomes", "_shock_arrays")
+#: the shock's kernel, which the draw kernel does not call: compiled by the run after the
+#: solver where the child then compiles the draw kernel (the child's is then the longer way),
+#: by the child otherwise (it would wait idle for the run's solver)
+SHOCK = "_shock_arrays"
 #: compiled by the run before the evaluation where the child also compiles the draw kernel
 #: (the child's way to it, its kernels then the outcomes, is then the longer: the run would
 #: wait for the draw kernel idle), not by the child
@@ -212,7 +217,7 @@ def compiled(function=None) -> bool:
 
 def start(bm, settings, sweep: bool) -> Helper | None:
     """Compile the solver's evaluation here while a forked child compiles the solver's other
-    kernels, then the solver and the shock while the child compiles the outcomes (see the
+    kernels, then the solver while the child compiles the outcomes and the shock (see the
     module's notes), and return once the child's kernels are in the cache (or it failed, or
     after :data:`TIMEOUT` seconds); None where no child can be had, this process may use one
     core only, or a kernel does not compile for the types given (the first solve then
@@ -264,8 +269,8 @@ def start(bm, settings, sweep: bool) -> Helper | None:
         if helper.ready and "solve_with_retries" in kernels:
             function, types = kernels["solve_with_retries"]
             function.compile(types)
-        if "_shock_arrays" in kernels:
-            function, types = kernels["_shock_arrays"]
+        if sweep and SHOCK in kernels:
+            function, types = kernels[SHOCK]
             function.compile(types)
         helper.ready = helper.ready and _word(
             words, max(0.0, deadline - time.monotonic())) == _REST
@@ -293,11 +298,12 @@ def _word(fd: int, timeout: float) -> bytes | None:
 
 def _child(kernels: dict, bm, sweep: bool, words: int, go: int) -> None:
     """Compile the child's kernels into the cache and say so on ``words``, the solver's first,
-    then :data:`LATER` (for a sweep, without :data:`EARLY`, the run's); then, for a sweep,
+    then :data:`LATER` (for a sweep, without :data:`EARLY` and :data:`SHOCK`, the run's);
+    then, for a sweep,
     the draw kernel as soon as the run's evaluation is in the cache (the draw kernel inlines
     the solver's iteration: it does not wait for the solver), or leave when the run says on ``go`` that it has solved and the evaluation is not
     in the cache, or has left."""
-    run = SHARED + RUN + (EARLY if sweep else ())
+    run = SHARED + RUN + (EARLY + (SHOCK,) if sweep else ())
     for name, (function, types) in kernels.items():
         if name not in run + LATER:
             function.compile(types)

@@ -62,7 +62,8 @@ def test_a_first_run_compiles_each_kernel_once_in_one_of_two_processes(tmp_path,
     types the child compiles for are those the solves, the outcomes and the draws pass, or the
     run would compile them again.  With fewer plain draws than the draw kernel is compiled
     for (:data:`~model.sweep.runner.KERNEL_DRAWS`) nobody compiles it, and the child compiles
-    ``EARLY`` too.  The results are those of a run from a full cache."""
+    ``EARLY`` and the shock's kernel too.  The results are those of a run from a full
+    cache."""
     kernel = draws >= KERNEL_DRAWS
     scenario = write_scenario(tmp_path, AUTO_TARIFF + sigma_sweep(draws=draws),
                               EXAMPLE.as_posix())
@@ -84,8 +85,8 @@ def test_a_first_run_compiles_each_kernel_once_in_one_of_two_processes(tmp_path,
     # the figures, drawn while the draw kernel compiled, and the sweep's
     assert all((tmp_path / "cold" / f).is_file() for f in ("headline.png", "output.png",
                                                               "sweep.png"))
-    parent, child = (PARENT, CHILD) if kernel else (PARENT - set(compiling.EARLY),
-                                                    CHILD - DRAWS | set(compiling.EARLY))
+    few = set(compiling.EARLY) | {compiling.SHOCK}  # the child's without the draw kernel
+    parent, child = (PARENT, CHILD) if kernel else (PARENT - few, CHILD - DRAWS | few)
     assert sorted(cold) == sorted([(True, k) for k in parent] + [(False, k) for k in child])
     assert run("warm") == []
     for name in ("results.nc", "sweep.nc"):
