@@ -14,7 +14,10 @@
    that time counts twice: under the figures and under the outputs).  A phase missing from
    the file (no sweep, no compared file) is left out.
 3. With ``--cold [N]``, N runs (default 1), each with an empty numba cache (a first run
-   after installation or an update of the code: every kernel compiled), as min/median/max.
+   after installation or an update of the code: every kernel compiled), as min/median/max;
+   then one more, with each kernel compiled from Python, by the run or by the child that
+   shares the compilation (:mod:`model.compiling`), when it started and ended, and when the
+   first solve began: the first run's way to its first solve.
 
 Times on a shared machine are noisy: compare runs made one after another in the same session
 (or use ``python -m benchmarks.versus`` for the solver alone).
@@ -66,6 +69,22 @@ def timer(module, name, phase):
             label = phase(args, kwargs) if callable(phase) else phase
             record(label, start, time.perf_counter())
     setattr(mod, name, timed)
+
+if os.environ.get("MAIN_JOB_COMPILES"):  # each kernel compiled, by process (a cold run)
+    from numba.core import event
+
+    class Compiles(event.Listener):  # the kernels compiled from Python, not inside others
+        stack = []
+
+        def on_start(self, ev):
+            self.stack.append((ev.data["dispatcher"].py_func.__name__, time.perf_counter()))
+
+        def on_end(self, ev):
+            name, start = self.stack.pop()
+            if not self.stack:
+                record("compile " + name, start, time.perf_counter())
+
+    event.register("numba:compile", Compiles())
 
 from model.run import hide_dask_for, leave, main
 hide_dask_for(argv)  # as python -m model.run does, before the timers load xarray
@@ -125,6 +144,26 @@ def phases(file: str, out: Path) -> dict:
     return {"start-up (imports, data)": first, **total}
 
 
+def compiles(file: str, out: Path) -> dict:
+    """One run with an empty numba cache, timed as :func:`phases` does, with each kernel
+    compiled from Python (by the run or by the child that shares its compilation,
+    :mod:`model.compiling`): ``{"kernels": [(process, kernel, start, end)], "first solve",
+    "whole run"}`` in seconds since the run started."""
+    events = out / "events.jsonl"
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache, "MAIN_JOB_COMPILES": "1"}
+        _run(["-c", _PHASES, str(events), file, "--quiet", "--out", str(out / "results.nc")],
+             env)
+    rows = [json.loads(line) for line in events.read_text().splitlines()]
+    run = next(r for r in rows if r["phase"] == "whole run")
+    kernels = [("run" if r["pid"] == run["pid"] else "child", r["phase"].split(" ", 1)[1],
+                r["start"], r["end"]) for r in rows if r["phase"].startswith("compile ")]
+    solves = [r["start"] for r in rows if r["pid"] == run["pid"]
+              and r["phase"].startswith(("study", "sweep"))]
+    return {"kernels": sorted(kernels, key=lambda k: k[2]),
+            "first solve": min(solves, default=float("nan")), "whole run": run["end"]}
+
+
 def cold(file: str, out: Path, repeat: int = 1) -> dict:
     """Wall and CPU seconds of ``repeat`` runs, each with an empty numba cache (min/median/
     max)."""
@@ -156,6 +195,7 @@ def main(argv=None) -> int:
         result["phases_s"] = phases(args.file, tmp / "phases")
         if args.cold:
             result["cold"] = cold(args.file, tmp / "cold", args.cold)
+            result["compiles"] = compiles(args.file, tmp / "compiles")
     w, c = result["whole"]["wall_s"], result["whole"]["cpu_s"]
     print(f"python -m model.run {args.file} (fresh process, numba cache on disk, "
           f"{args.repeat} runs, min / median / max):")
@@ -173,6 +213,12 @@ def main(argv=None) -> int:
         print(f"with an empty numba cache (compiling every kernel; {args.cold} runs, min / "
               f"median / max): wall {w[0]:.2f} / {w[1]:.2f} / {w[2]:.2f} s; CPU "
               f"{c[0]:.2f} / {c[1]:.2f} / {c[2]:.2f} s")
+        timeline = result["compiles"]
+        print(f"one more run with an empty cache ({timeline['whole run']:.2f} s in all; the "
+              f"first solve at {timeline['first solve']:.2f} s), each kernel compiled from "
+              "Python (seconds since the run started):")
+        for who, kernel, start, end in timeline["kernels"]:
+            print(f"  {who:5s} {kernel:24s} {start:6.2f} - {end:6.2f} s  {end - start:5.2f} s")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))
     return 0
