@@ -310,7 +310,9 @@ def test_resume_refuses_chunks_of_another_sweep(tmp_path, monkeypatch, example_s
         sw.run_sweep(study, other, tmp_path / "sweep.nc", resume=True)
 
 
-def test_dask_cluster_gives_the_in_process_result(tmp_path, example_sweep):
+def test_dask_cluster_gives_the_in_process_result(tmp_path, monkeypatch, example_sweep):
+    """On a Dask cluster, in the draw kernel and one by one (fewer plain draws than
+    KERNEL_DRAWS), the result of the run in this process."""
     distributed = pytest.importorskip("distributed")
     study, spec, run, res = example_sweep
     # two workers in this process, talking over TCP on loopback (data is serialised)
@@ -323,8 +325,13 @@ def test_dask_cluster_gives_the_in_process_result(tmp_path, example_sweep):
         cli = tmp_path / "cli" / "results.nc"
         assert main([str(study.file.path), "--out", str(cli), "--quiet", "--scheduler",
                      cluster.scheduler_address]) == 0
+        monkeypatch.setattr(sw, "KERNEL_DRAWS", KERNEL_DRAWS)
+        monkeypatch.setattr(sw, "solve_draws", lambda *a: pytest.fail("the draw kernel"))
+        one_by_one = sw.run_sweep(study, spec, tmp_path / "one" / "sweep.nc",
+                                  scheduler=cluster.scheduler_address)
     xr.testing.assert_identical(xr.load_dataset(out.path), res)
     xr.testing.assert_identical(xr.load_dataset(cli.parent / "sweep.nc"), res)
+    xr.testing.assert_identical(xr.load_dataset(one_by_one.path), res)
 
 
 def test_few_plain_draws_are_solved_one_by_one_to_the_kernel_s_results(tmp_path, monkeypatch,
