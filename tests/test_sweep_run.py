@@ -207,9 +207,11 @@ log_sd = 0.2
     assert "Sobol' indices of welfare" in uncertainty_markdown(res)
 
 
-def test_failed_draws_are_recorded_counted_and_excluded(tmp_path):
+def test_failed_draws_are_recorded_counted_and_excluded(tmp_path, monkeypatch):
     """Elasticities at or below 1 (a normal draw) and iteration limits (a low max_iter for the
-    draws) fail exactly where the brute-force run fails, and only the other draws count."""
+    draws) fail exactly where the brute-force run fails, and only the other draws count; solved
+    one by one (fewer plain draws than KERNEL_DRAWS), the draws fail as in the draw kernel,
+    with the same statuses, iterations and residuals."""
     sweep = """
 [sweep]
 draws = 60
@@ -251,6 +253,9 @@ sd = 0.35
         np.testing.assert_allclose(res.welfare_summary.values[s, 0], np.mean(ok, axis=0),
                                    rtol=TOL)
     assert summarised == 2
+    monkeypatch.setattr(sw, "KERNEL_DRAWS", KERNEL_DRAWS)
+    one_by_one = sw.run_sweep(study, spec, tmp_path / "one" / "sweep.nc", settings=settings)
+    xr.testing.assert_identical(xr.load_dataset(one_by_one.path), res)
 
 
 def test_same_result_for_any_chunk_size_and_thread_count(tmp_path, example_sweep):
@@ -403,6 +408,29 @@ def test_few_plain_draws_of_a_nested_model_take_the_kernel_s_elasticities(tmp_pa
     for got, want in zip(draws, expected):
         np.testing.assert_array_equal(got.sigma, want.sigma)
         np.testing.assert_array_equal(got.sigma_m, want.sigma_m)
+
+
+def test_a_plain_draw_solved_one_by_one_keeps_the_solver_s_status(monkeypatch, example_sweep):
+    """A plain draw whose solve stops on values that are no longer finite is recorded with
+    the solver's status (not_finite), as the draw kernel records it, not as an iteration
+    limit; the solver's error carries that status."""
+    from model.core import fixed_point
+
+    study, spec, run, res = example_sweep
+    bm, policy = study.benchmark, study.scenarios[0].policy
+
+    def stops(x0, x_init, p, st, x_out):  # the solver's last attempt: values not finite
+        x_out[:] = np.nan
+        return fixed_point.NOT_FINITE, 7, np.nan, np.nan, np.nan, 0.25, None
+
+    monkeypatch.setattr(fixed_point, "solve_with_retries", stops)
+    with pytest.raises(ConvergenceError) as failed:
+        solve(bm, policy)
+    assert failed.value.status == fixed_point.NOT_FINITE
+    draws = sw.DrawSearch(bm, (policy,), None, study.file.solver)
+    status, iterations, residuals, rows, value, tariffs = draws.solve(0, np.ones(len(bm.sectors)))
+    assert (status, iterations, rows) == (fixed_point.NOT_FINITE, 7, None)
+    assert np.isnan(residuals).all()
 
 
 def test_chunk_work_survives_pickling(example_sweep):

@@ -23,11 +23,14 @@ from model.core.settings import SolverSettings
 
 
 class ConvergenceError(RuntimeError):
-    """The fixed point did not converge; carries the last iterate's residuals."""
+    """The fixed point did not converge; carries the last iterate's residuals (``solution``)
+    and the solver's status (``status``: :data:`~model.core.fixed_point.MAX_ITER`, the
+    iteration limit, or :data:`~model.core.fixed_point.NOT_FINITE`)."""
 
-    def __init__(self, message: str, solution: "Solution"):
+    def __init__(self, message: str, solution: "Solution", status: int = fixed_point.MAX_ITER):
         super().__init__(message)
         self.solution = solution
+        self.status = status
 
 
 @dataclass(frozen=True, eq=False)
@@ -174,6 +177,7 @@ def _solve_fixed(bm: Benchmark, policy: Policy, settings: SolverSettings,
             f"absorption residual {res_e:.3e}, tolerance {settings.tol:g}, "
             f"{total_iter} iterations in all",
             solution,
+            status,
         )
     return solution
 

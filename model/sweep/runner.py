@@ -100,7 +100,8 @@ class DrawSearch:
         nr = len(self.bm.regions)
         nan = (np.full(3, np.nan), None, np.nan, np.full(nr, np.nan))
         bm, sigma = self.bm, self.bm.sigma * scale
-        if self.search is None and self.policies[g].quotas is None:
+        plain = self.search is None and self.policies[g].quotas is None
+        if plain:
             # a plain draw: the draw kernel's elasticities, to the last bit (both levels
             # scaled, not the lower one in proportion to the upper, as sigma=... would)
             base = elasticities(bm, self.policies[g])
@@ -120,7 +121,8 @@ class DrawSearch:
                 diagnose=False)  # a failed draw is recorded, its message not kept
         except ConvergenceError as exc:
             s = exc.solution
-            return (CONVERGENCE_FAILED, s.iterations,
+            # a plain draw: the solver's status, as the draw kernel records it
+            return (exc.status if plain else CONVERGENCE_FAILED, s.iterations,
                     np.array([s.residual, s.price_residual, s.absorption_residual])) + nan[1:]
         except SEARCH_ERRORS:
             return (SEARCH_FAILED, 0) + nan
