@@ -162,10 +162,12 @@ def main(argv: list[str] | None = None, whole_process: bool = False) -> int:
         import importlib
         from contextlib import ExitStack
 
-        from model.interrupts import deferred_interrupt
+        from model.interrupts import deferred_interrupt, interrupts_from_callbacks
 
         argv = sys.argv[1:] if argv is None else argv
         with ExitStack() as run_lifetime:
+            # a Ctrl-C while numba compiles may land in llvmlite's callbacks: not lost there
+            run_lifetime.enter_context(interrupts_from_callbacks())
             with deferred_interrupt():  # raises KeyboardInterrupt at its end if one came
                 from model.output.drawer import shared_drawer
 

@@ -168,3 +168,69 @@ def test_an_interrupt_anywhere_exits_130_without_a_traceback(monkeypatch, capsys
     monkeypatch.setattr(model.cli, "main", lambda argv: (_ for _ in ()).throw(ValueError("x")))
     with pytest.raises(ValueError):
         main(["x.toml"])
+
+
+def _callback_raising(exc):
+    """A C function pointer to Python code that raises ``exc``, as llvmlite's object-cache
+    callbacks are while numba compiles."""
+    import ctypes
+
+    def callback():
+        raise exc
+
+    return ctypes.CFUNCTYPE(None)(callback)
+
+
+def _python_code(seconds=0.5):
+    """Python code of the main thread's own, for ``seconds`` (where a signal is handled)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        sum(range(100))
+
+
+def test_a_ctrl_c_landing_in_a_callback_from_c_is_raised_not_lost(monkeypatch):
+    import pytest
+
+    from model.interrupts import deferred_interrupt, interrupts_from_callbacks
+
+    reported = []  # what Python would print as "Exception ignored ..."
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: reported.append(u.exc_type))
+    callback = _callback_raising(KeyboardInterrupt)
+    callback()  # without the block, Python reports it and goes on: the interrupt is lost
+    _python_code()
+    assert reported == [KeyboardInterrupt]
+    with interrupts_from_callbacks():
+        with pytest.raises(KeyboardInterrupt):
+            callback()
+            _python_code()
+        # held where interrupts are held, raised at the end of the hold
+        with pytest.raises(KeyboardInterrupt):
+            with deferred_interrupt():
+                callback()
+                _python_code()
+                held = True
+        assert held
+        # any other exception in a callback is reported as Python reports it
+        _callback_raising(ValueError("not an interrupt"))()
+    assert reported == [KeyboardInterrupt, ValueError]
+    reporter = sys.unraisablehook
+    callback()  # the block's end puts Python's report back
+    assert sys.unraisablehook is reporter and reported[-1] is KeyboardInterrupt
+
+
+def test_a_run_interrupted_inside_a_callback_exits_130(monkeypatch, capsys):
+    import model.cli
+    from model.run import main
+
+    def run(argv):  # a Ctrl-C while numba compiles, landing in llvmlite's callback
+        _callback_raising(KeyboardInterrupt)()
+        _python_code()
+        return 0
+
+    monkeypatch.setattr(model.cli, "main", run)
+    reported = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: reported.append(u.exc_type))
+    assert main(["x.toml"]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert reported == []
+    assert sys.unraisablehook is not None and sys.unraisablehook.__name__ == "<lambda>"
