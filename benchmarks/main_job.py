@@ -17,7 +17,9 @@
    after installation or an update of the code: every kernel compiled), as min/median/max;
    then one more, with each kernel compiled from Python, by the run or by the child that
    shares the compilation (:mod:`model.compiling`), when it started and ended, and when the
-   first solve began: the first run's way to its first solve.
+   first solve began: the first run's way to its first solve; and the earliest the first
+   solve could come with that much compiling shared perfectly over this machine's cores
+   (:func:`compile_bound`).
 
 Times on a shared machine are noisy: compare runs made one after another in the same session
 (or use ``python -m benchmarks.versus`` for the solver alone).
@@ -105,6 +107,14 @@ leave(code)
 """
 
 
+def _cores() -> int:
+    """The cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _cpu_of_children() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -164,6 +174,21 @@ def compiles(file: str, out: Path) -> dict:
             "first solve": min(solves, default=float("nan")), "whole run": run["end"]}
 
 
+def compile_bound(timeline: dict, cores: int) -> dict:
+    """What the compilation of :func:`compiles`' run costs: seconds of compiling in the run
+    and in the child (``run_s``, ``child_s``), the run's start-up before its first kernel
+    (``start_s``), and ``bound_s``, the earliest that run's first solve could come with the
+    same compilation shared perfectly over ``cores`` cores after that start-up (no sharing
+    of the compilation can do better; less of it, or faster, can)."""
+    kernels = timeline["kernels"]
+    took = {who: sum(end - start for w, _, start, end in kernels if w == who)
+            for who in ("run", "child")}
+    start = min((start for who, _, start, _ in kernels if who == "run"),
+                default=float("nan"))
+    return {"run_s": took["run"], "child_s": took["child"], "start_s": start,
+            "bound_s": start + (took["run"] + took["child"]) / max(1, cores)}
+
+
 def cold(file: str, out: Path, repeat: int = 1) -> dict:
     """Wall and CPU seconds of ``repeat`` runs, each with an empty numba cache (min/median/
     max)."""
@@ -196,6 +221,7 @@ def main(argv=None) -> int:
         if args.cold:
             result["cold"] = cold(args.file, tmp / "cold", args.cold)
             result["compiles"] = compiles(args.file, tmp / "compiles")
+            result["compile_bound"] = compile_bound(result["compiles"], _cores())
     w, c = result["whole"]["wall_s"], result["whole"]["cpu_s"]
     print(f"python -m model.run {args.file} (fresh process, numba cache on disk, "
           f"{args.repeat} runs, min / median / max):")
@@ -219,6 +245,12 @@ def main(argv=None) -> int:
               "Python (seconds since the run started):")
         for who, kernel, start, end in timeline["kernels"]:
             print(f"  {who:5s} {kernel:24s} {start:6.2f} - {end:6.2f} s  {end - start:5.2f} s")
+        b = result["compile_bound"]
+        print(f"  compiling: {b['run_s']:.2f} s in the run, {b['child_s']:.2f} s in the child, "
+              f"{b['run_s'] + b['child_s']:.2f} s in all; shared perfectly over {_cores()} "
+              f"cores after the run's first {b['start_s']:.2f} s, the first solve could come "
+              f"at {b['bound_s']:.2f} s at the earliest (it came at "
+              f"{timeline['first solve']:.2f} s)")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))
     return 0

@@ -118,6 +118,21 @@ def test_main_job_benchmark_times_the_run_and_each_phase(tmp_path, capsys):
     assert spread([3.0, 1.0, 2.0, 10.0]) == (1.0, 2.5, 10.0)
 
 
+def test_the_first_runs_compilation_bound():
+    """The compiling of a first run, by process, and the earliest first solve it allows: the
+    run's start-up, then every kernel's compiling shared evenly over the cores."""
+    from benchmarks.main_job import compile_bound
+
+    timeline = {"kernels": [("run", "split", 1.5, 2.0), ("child", "workspace", 2.0, 3.0),
+                            ("run", "evaluate_lean", 2.0, 8.0), ("child", "allocate", 3.0, 3.5),
+                            ("run", "solve_with_retries", 8.5, 13.5)],
+                "first solve": 13.6, "whole run": 18.0}
+    b = compile_bound(timeline, 2)
+    assert (b["run_s"], b["child_s"], b["start_s"]) == (11.5, 1.5, 1.5)
+    assert b["bound_s"] == 1.5 + 13.0 / 2
+    assert compile_bound(timeline, 1)["bound_s"] == 14.5  # one core: no sharing
+
+
 @pytest.mark.parametrize("module, argv, message", [
     ("main_job", ["--repeat", "0"], "--repeat: must be at least 1, not 0"),
     ("main_job", ["--cold", "-1"], "--cold: must be at least 0, not -1"),
