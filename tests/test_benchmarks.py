@@ -120,17 +120,23 @@ def test_main_job_benchmark_times_the_run_and_each_phase(tmp_path, capsys):
 
 def test_the_first_runs_compilation_bound():
     """The compiling of a first run, by process, and the earliest first solve it allows: the
-    run's start-up, then every kernel's compiling shared evenly over the cores."""
+    run's start-up, then the longer of the chain of kernels that call each other and every
+    kernel's compiling shared evenly over the cores."""
     from benchmarks.main_job import compile_bound
 
     timeline = {"kernels": [("run", "split", 1.5, 2.0), ("child", "workspace", 2.0, 3.0),
                             ("run", "evaluate_lean", 2.0, 8.0), ("child", "allocate", 3.0, 3.5),
-                            ("run", "solve_with_retries", 8.5, 13.5)],
+                            ("run", "solve_with_retries", 8.5, 13.5),
+                            ("child", "compute_outcomes", 3.5, 12.5)],
                 "first solve": 13.6, "whole run": 18.0}
     b = compile_bound(timeline, 2)
-    assert (b["run_s"], b["child_s"], b["start_s"]) == (11.5, 1.5, 1.5)
-    assert b["bound_s"] == 1.5 + 13.0 / 2
-    assert compile_bound(timeline, 1)["bound_s"] == 14.5  # one core: no sharing
+    assert (b["run_s"], b["child_s"], b["chain_s"], b["start_s"]) == (11.5, 10.5, 11.5, 1.5)
+    assert b["bound_s"] == 1.5 + 11.5  # the chain: 22 s over two cores would be 11 s
+    assert compile_bound(timeline, 1)["bound_s"] == 1.5 + 22.0  # one core: all of it
+    timeline["kernels"] = [("run" if k[1] == "split" else "child", *k[1:])
+                           for k in timeline["kernels"]]  # the chain's kernels are counted
+    assert compile_bound(timeline, 8)["chain_s"] == 11.5      # wherever they compile
+    assert compile_bound(timeline, 8)["bound_s"] == 1.5 + 11.5
 
 
 @pytest.mark.parametrize("module, argv, message", [
