@@ -51,8 +51,8 @@ TIMEOUT = 300.0
 #: the child's word that the solver's kernels are in the cache, then that the rest are
 _READY = b"r"
 _REST = b"o"
-#: compiled by the run before it forks the child: the evaluation calls them, and so do
-#: kernels of the child's
+#: compiled by the run before it forks the child: kernels of both call them (the evaluation
+#: ``gauss_solve``, the solver ``split``; the child's Anderson step and outcomes one each)
 SHARED = ("split", "gauss_solve")
 #: compiled by the run after the fork: the evaluation, then the solver once the child's
 #: kernels it calls are in the cache

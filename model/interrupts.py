@@ -1,7 +1,7 @@
-"""Ctrl-C held back where stopping half-way would do harm, never lost where it lands in code
-called back from C, and the standard streams flushed before the process is left or forked
-without Python's own clean-up (standard library only, so that :mod:`model.run` can use it
-before any heavy import)."""
+"""Ctrl-C held back where stopping half-way would do harm, sent again where it lands in code
+called back from C (where Python would drop it), and the standard streams flushed before the
+process is left or forked without Python's own clean-up (standard library only, so that
+:mod:`model.run` can use it before any heavy import)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import _thread
 import signal
 import sys
 import threading
+import time
 from contextlib import contextmanager
 
 __all__ = ["deferred_interrupt", "flush_streams", "interrupts_from_callbacks"]
@@ -43,45 +44,82 @@ def deferred_interrupt():
 @contextmanager
 def interrupts_from_callbacks():
     """Within the block, a Ctrl-C whose KeyboardInterrupt is raised in Python code called back
-    from C is raised again in the main thread, once it runs Python code of its own, instead
-    of being lost.  Python cannot pass an exception out of such a callback: it prints
-    "Exception ignored on calling ctypes callback function" with a traceback (or "Exception
-    ignored in" a destructor) and goes on.  While numba compiles, llvmlite calls Python
-    back for each piece of machine code (its object cache), so a Ctrl-C during a first
-    run's compilation could be printed that way and lost.  Other exceptions that cannot be
-    raised are reported as Python reports them; a KeyboardInterrupt in another thread (where
-    no Ctrl-C arrives: a pool being stopped) is dropped."""
+    from C is sent again to the main thread once that code has returned, instead of being
+    lost.  Python cannot pass an exception out of such a callback: it prints "Exception
+    ignored on calling ctypes callback function" with a traceback (or "Exception ignored in"
+    a destructor) and goes on.  While numba compiles, llvmlite calls Python back for each
+    piece of machine code (its object cache), so a Ctrl-C during a first run's compilation
+    could be printed that way and lost.  One still waiting to be sent when the block ends is
+    raised there.  Other exceptions that cannot be raised are reported as Python reports
+    them; a KeyboardInterrupt in another thread (where no Ctrl-C arrives: a pool being
+    stopped) is dropped."""
     previous = sys.unraisablehook
 
     def hook(unraisable):
         if not issubclass(unraisable.exc_type, KeyboardInterrupt):
             previous(unraisable)
         elif threading.current_thread() is threading.main_thread():
-            _interrupt_soon()
+            _in_hook[0] += 1
+            try:
+                _send_again()
+            except KeyboardInterrupt:  # another Ctrl-C meanwhile: the same stop
+                if not _pending:
+                    _send_again()
+            finally:
+                _in_hook[0] -= 1
 
     sys.unraisablehook = hook
     try:
         yield
     finally:
         sys.unraisablehook = previous
+        with _lock:  # not sent yet: raised here (on the way out of an error: dropped)
+            waiting = bool(_pending)
+            _pending.clear()
+    if waiting:
+        raise KeyboardInterrupt
 
 
-#: seconds after which a Ctrl-C lost in a callback comes again (the callback has returned)
+#: seconds after which a Ctrl-C taken from a callback is sent again (the callback has
+#: returned; while the main thread is in :func:`interrupts_from_callbacks`' hook, later)
 AGAIN = 0.01
 
+_pending: list = []  # the Ctrl-Cs taken from callbacks and not sent again yet
+_lock = threading.Lock()
+_in_hook = [0]  # whether the main thread is in the hook (sent then, it would be lost again)
 
-def _interrupt_soon() -> None:
-    """Ctrl-C again in :data:`AGAIN` seconds, from a thread: at once, its handler would run
-    inside the callback still, and be lost again (where it is, the next callback's hook
-    sends it once more)."""
-    while True:
-        try:  # a second Ctrl-C meanwhile is this one
-            timer = threading.Timer(AGAIN, _thread.interrupt_main, (signal.SIGINT,))
-            timer.daemon = True
-            timer.start()
-            return
-        except KeyboardInterrupt:
-            continue
+
+def _send_again() -> None:
+    """Send Ctrl-C to the main thread again from another thread in :data:`AGAIN` seconds:
+    sent at once, its handler would run inside the callback still, and be lost again."""
+    token = object()
+    with _lock:
+        _pending.append(token)
+
+    def send():
+        time.sleep(AGAIN)
+        while _in_hook[0]:
+            time.sleep(AGAIN)
+        with _lock:
+            if token not in _pending:  # raised at the block's end
+                return
+            _pending.remove(token)
+        _interrupt_main()
+
+    threading.Thread(target=send, name="ctrl-c again", daemon=True).start()
+
+
+def _interrupt_main() -> None:
+    """Ctrl-C to the main thread, where Python handles it: as a signal where there are
+    threads' signals (it wakes a system call the main thread waits in, such as a wait for
+    a child), else as Python's own call."""
+    if signal.getsignal(signal.SIGINT) in (signal.SIG_DFL, signal.SIG_IGN, None):
+        return
+    kill = getattr(signal, "pthread_kill", None)
+    if kill is not None:
+        kill(threading.main_thread().ident, signal.SIGINT)
+    else:
+        _thread.interrupt_main(signal.SIGINT)
 
 
 def flush_streams() -> None:

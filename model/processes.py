@@ -31,7 +31,7 @@ import warnings
 from contextlib import contextmanager, nullcontext
 
 from model.interrupts import deferred_interrupt, flush_streams
-from model.threads import SOLVE_THREADS, on_threads
+from model.threads import SOLVE_THREADS, cores, on_threads
 
 #: bytes of a part's number in the pipe of parts
 _TOKEN = struct.Struct("<I")
@@ -47,10 +47,7 @@ def can_fork() -> bool:
 def several_cores() -> bool:
     """Whether this process may run on more than one core (where a child working beside it
     gains time rather than taking it)."""
-    try:
-        return len(os.sched_getaffinity(0)) > 1
-    except AttributeError:  # not on Linux
-        return (os.cpu_count() or 1) > 1
+    return cores() > 1
 
 
 def on_processes(work, parts: list, processes: int = SOLVE_THREADS) -> list:

@@ -11,16 +11,21 @@ import os
 import threading
 
 
-def _cores() -> int:
-    """``NUMBA_NUM_THREADS`` if set (the thread setting of the sweeps too), else the cores
-    this process may run on."""
-    given = os.environ.get("NUMBA_NUM_THREADS", "").strip()
-    if given.isdigit() and int(given) > 0:
-        return int(given)
+def cores() -> int:
+    """The cores this process may run on."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+def _cores() -> int:
+    """``NUMBA_NUM_THREADS`` if set (the thread setting of the sweeps too), else
+    :func:`cores`."""
+    given = os.environ.get("NUMBA_NUM_THREADS", "").strip()
+    if given.isdigit() and int(given) > 0:
+        return int(given)
+    return cores()
 
 
 #: threads for independent solves in Python (each holds the interpreter lock only between

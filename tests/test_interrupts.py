@@ -181,41 +181,69 @@ def _callback_raising(exc):
     return ctypes.CFUNCTYPE(None)(callback)
 
 
-def _python_code(seconds=0.5):
-    """Python code of the main thread's own, for ``seconds`` (where a signal is handled)."""
+def _python_code(seconds=30.0):
+    """Python code of the main thread's own, for ``seconds`` (where a signal is handled: a
+    Ctrl-C sent again ends it long before)."""
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         sum(range(100))
 
 
 def test_a_ctrl_c_landing_in_a_callback_from_c_is_raised_not_lost(monkeypatch):
+    import threading
+
     import pytest
 
+    from model import interrupts
     from model.interrupts import deferred_interrupt, interrupts_from_callbacks
 
     reported = []  # what Python would print as "Exception ignored ..."
     monkeypatch.setattr(sys, "unraisablehook", lambda u: reported.append(u.exc_type))
+    reporter = sys.unraisablehook
     callback = _callback_raising(KeyboardInterrupt)
     callback()  # without the block, Python reports it and goes on: the interrupt is lost
-    _python_code()
+    _python_code(0.2)
     assert reported == [KeyboardInterrupt]
     with interrupts_from_callbacks():
         with pytest.raises(KeyboardInterrupt):
             callback()
             _python_code()
         # held where interrupts are held, raised at the end of the hold
+        held = False
         with pytest.raises(KeyboardInterrupt):
             with deferred_interrupt():
                 callback()
-                _python_code()
+                end = time.monotonic() + 30
+                while interrupts._pending and time.monotonic() < end:  # until sent
+                    time.sleep(0.01)
+                _python_code(0.2)
                 held = True
         assert held
-        # any other exception in a callback is reported as Python reports it
+        # any other exception in a callback is reported as Python reports it; an interrupt
+        # in another thread (a pool being stopped) is dropped
         _callback_raising(ValueError("not an interrupt"))()
+        worker = threading.Thread(target=callback)
+        worker.start()
+        worker.join()
+        _python_code(0.2)
     assert reported == [KeyboardInterrupt, ValueError]
-    reporter = sys.unraisablehook
     callback()  # the block's end puts Python's report back
     assert sys.unraisablehook is reporter and reported[-1] is KeyboardInterrupt
+
+
+def test_a_ctrl_c_from_a_callback_not_sent_yet_is_raised_where_the_block_ends(monkeypatch):
+    """Once, not again later."""
+    import pytest
+
+    from model import interrupts
+    from model.interrupts import interrupts_from_callbacks
+
+    monkeypatch.setattr(interrupts, "AGAIN", 0.3)
+    with pytest.raises(KeyboardInterrupt):
+        with interrupts_from_callbacks():
+            _callback_raising(KeyboardInterrupt)()
+    assert not interrupts._pending
+    _python_code(1.0)  # the thread that would have sent it sends nothing
 
 
 def test_a_run_interrupted_inside_a_callback_exits_130(monkeypatch, capsys):
@@ -230,7 +258,8 @@ def test_a_run_interrupted_inside_a_callback_exits_130(monkeypatch, capsys):
     monkeypatch.setattr(model.cli, "main", run)
     reported = []
     monkeypatch.setattr(sys, "unraisablehook", lambda u: reported.append(u.exc_type))
+    reporter = sys.unraisablehook
     assert main(["x.toml"]) == 130
     assert "interrupted" in capsys.readouterr().err
     assert reported == []
-    assert sys.unraisablehook is not None and sys.unraisablehook.__name__ == "<lambda>"
+    assert sys.unraisablehook is reporter  # the run's hook was put back
