@@ -43,6 +43,7 @@ import time
 
 import numpy as np
 
+from model.interrupts import deferred_interrupt
 from model.processes import (can_fork, exit_code, fork, forking, kill, leave_after,
                              several_cores)
 
@@ -90,8 +91,11 @@ def loaded(bm, settings, names: tuple[str, ...] = STUDY) -> bool:
         chosen = [kernels[name] for name in names]
         if not all(function.signatures or compiled(function) for function, _ in chosen):
             return False
-        for function, types in chosen:
-            function.compile(types)
+        # Ctrl-C held meanwhile: one that lands in llvmlite's callback reading the cached code
+        # leaves the code unread, and numba then writes through an address of 0 (a crash)
+        with deferred_interrupt():
+            for function, types in chosen:
+                function.compile(types)
     except Exception:  # numba's JIT off (plain functions), a kernel's arguments changed:
         return False   # the solves compile or run what they need, on threads
     _LOADED.update(names)

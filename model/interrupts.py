@@ -12,7 +12,8 @@ import threading
 import time
 from contextlib import contextmanager
 
-__all__ = ["deferred_interrupt", "flush_streams", "interrupts_from_callbacks"]
+__all__ = ["caused_by_interrupt", "deferred_interrupt", "flush_streams", "interrupt_from",
+           "interrupts_from_callbacks"]
 
 
 _held = [0]  # how many deferral blocks are open (the outermost one holds the signal)
@@ -120,6 +121,32 @@ def _interrupt_main() -> None:
         kill(threading.main_thread().ident, signal.SIGINT)
     else:
         _thread.interrupt_main(signal.SIGINT)
+
+
+def caused_by_interrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` is a KeyboardInterrupt or was raised because of one (Python wraps an
+    interrupt inside some imports, numba one during a compiled call: :func:`interrupt_from`)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def interrupt_from(exc: SystemError) -> BaseException:
+    """What a compiled call that raised ``exc`` raises: KeyboardInterrupt where a Ctrl-C came
+    during the call, else ``exc``.  numba gives Python a compiled function's arrays by running
+    Python code (for their class), where an interrupt that came meanwhile is raised; the call
+    then fails with SystemError ("returned a result with an exception set"), the interrupt as
+    its cause.  (A named tuple returned so is worse: numba calls the class it did not get, a
+    crash of the process; compiled functions called from Python return plain tuples.)"""
+    if not caused_by_interrupt(exc):
+        return exc
+    interrupt = KeyboardInterrupt()
+    interrupt.__cause__ = exc
+    return interrupt
 
 
 def flush_streams() -> None:

@@ -186,7 +186,9 @@ def main(argv: list[str] | None = None, whole_process: bool = False) -> int:
     except KeyboardInterrupt:
         return _interrupted()
     except Exception as exc:  # Python wraps an interrupt inside some imports (__set_name__)
-        if not _caused_by_interrupt(exc):
+        from model.interrupts import caused_by_interrupt
+
+        if not caused_by_interrupt(exc):
             raise
         return _interrupted()
 
@@ -195,16 +197,6 @@ def _interrupted() -> int:
     print("interrupted: no output was half-written (the previous set stays, or the new set "
           "is whole)", file=sys.stderr)
     return EXIT_INTERRUPTED
-
-
-def _caused_by_interrupt(exc: BaseException) -> bool:
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, KeyboardInterrupt):
-            return True
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
-    return False
 
 
 def leave(code: int) -> None:

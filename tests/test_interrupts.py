@@ -263,3 +263,57 @@ def test_a_run_interrupted_inside_a_callback_exits_130(monkeypatch, capsys):
     assert "interrupted" in capsys.readouterr().err
     assert reported == []
     assert sys.unraisablehook is reporter  # the run's hook was put back
+
+
+INTERRUPTED_SOLVES = """
+import os, random, signal, sys, threading, time
+import numpy as np
+from calibration.calibrate import calibrate
+from calibration.synthetic import random_dataset
+from model.core.optimal import _Searcher
+from model.core.policy import deficit_rule, make_policy
+from model.core.settings import SolverSettings
+from model.core.solver import solve
+bm = calibrate(random_dataset(10, 20, seed=1))
+t1 = bm.t0.copy()
+t1[1] += 0.25
+t1[1, 1, :] = 0.0
+policy = make_policy(bm, t1=t1, D1=deficit_rule(bm, "fixed"))
+search = _Searcher(bm, SolverSettings(), policy)  # an optimal tariff's solves
+mask = np.zeros(t1.shape, dtype=bool)
+mask[1] = True
+mask[1, 1] = False
+calls = [lambda: solve(bm, policy), lambda: search.welfare(policy, mask, 1, 0.3)]
+for call in calls:
+    call()
+start = time.perf_counter()
+for call in calls:
+    call()
+each = (time.perf_counter() - start) / len(calls)
+rng = random.Random(0)
+ended = through_numba = 0
+for trial in range(int(sys.argv[1])):
+    try:  # Ctrl-C at a random moment, most often during a compiled solve
+        threading.Timer(rng.uniform(0, 3 * each), os.kill, (os.getpid(), signal.SIGINT)).start()
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            calls[trial % len(calls)]()
+    except KeyboardInterrupt as exc:
+        ended += 1
+        through_numba += isinstance(exc.__cause__, SystemError)
+print(ended, through_numba)
+"""
+
+
+def test_ctrl_c_during_compiled_solves_is_a_keyboard_interrupt_not_a_crash():
+    """A Ctrl-C that comes while compiled code runs is raised by numba in the Python code it
+    runs to give Python the result: once a crash of the process where the result held a named
+    tuple (its class not got), else a SystemError; always a KeyboardInterrupt here, for solves
+    and an optimal tariff's solves."""
+    trials = 100
+    done = subprocess.run([sys.executable, "-c", INTERRUPTED_SOLVES, str(trials)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    ended, through_numba = map(int, done.stdout.split())
+    assert ended == trials
+    assert through_numba > 0  # the case this is about came up (most interrupts here)

@@ -236,7 +236,7 @@ def solve_with_retries(x0, x_init, p, st, x_out):
     status is ``CONVERGED``) and ``quantities`` the equilibrium at it that a solution reports,
     read from the solve's workspace: ``(log wage, employment, log price index, log unit cost,
     shares, absorption, gross output, rents)`` (only these arrays reach Python, not the whole
-    workspace; an :class:`Equilibrium`).
+    workspace; the fields of an :class:`Equilibrium`, as a plain tuple).
 
     The attempts and the iteration are one function, which calls the evaluation
     (:func:`~model.core.kernels.evaluate_lean`) directly: each call level above the evaluation
@@ -330,8 +330,11 @@ def solve_with_retries(x0, x_init, p, st, x_out):
         if status == CONVERGED:
             break
     store_shares(ws)
+    # the fields of an Equilibrium, not one: to return a named tuple to Python, numba runs
+    # Python code for its class, where a Ctrl-C that came during the solve is raised, and
+    # then calls the class it did not get (a crash of the process)
     return (status, total, res_w, res_p, res_e, damping,
-            Equilibrium(ws.lw, ws.L, ws.lP, ws.lc, ws.pi1, ws.E, ws.Y, ws.rents))
+            (ws.lw, ws.L, ws.lP, ws.lc, ws.pi1, ws.E, ws.Y, ws.rents))
 
 
 #: :func:`solve_with_retries` inlined where compiled code calls it (numba's

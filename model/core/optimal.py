@@ -20,13 +20,14 @@ import numpy as np
 
 from calibration.calibrate import Benchmark
 from model.core import fixed_point
-from model.core.outcomes import WELFARE, allocate, compute_outcomes, outcome_inputs
+from model.core.outcomes import WELFARE, compute_outcomes, new_outcomes, outcome_inputs
 from model.core.outcomes_numpy import consumer_price_index, income
 from model.core.params import kernel_params, shock, solver_tuple
 from model.core.policy import Policy
 from model.core.settings import SolverSettings
 from model.core.solver import ConvergenceError, Solution, initial_state, solve
 from model import threads
+from model.interrupts import interrupt_from
 
 #: step of the central difference of welfare
 STEP = 1e-5
@@ -148,13 +149,16 @@ class _Searcher:
         x0 = self.x_init if self.x is None else self.x
         x = np.empty_like(self.x_init)
         threads.check()
-        status, *_, ev = fixed_point.solve_with_retries(x0, self.x_init, p, self.st, x)
+        try:
+            status, *_, fields = fixed_point.solve_with_retries(x0, self.x_init, p, self.st, x)
+        except SystemError as exc:  # Ctrl-C during the solve
+            raise interrupt_from(exc)
         if status != fixed_point.CONVERGED:
             self.solve(pol)  # raises with the solver's message
         self.x = x
         nr, ns = self.bm.shape
-        out = allocate(nr, ns)
-        compute_outcomes(x, p, self.oi, ev, out)
+        out = new_outcomes(nr, ns)
+        compute_outcomes(x, p, self.oi, fixed_point.Equilibrium(*fields), out)
         return float(out.region[WELFARE, region]) / 100.0
 
     def slope(self, policy: Policy, mask, region: int, rate: float) -> float:

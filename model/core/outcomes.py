@@ -96,12 +96,18 @@ def allocate(nr, ns):
                          np.full((nr, nr, ns), np.nan), np.full((nr, nr), np.nan))
 
 
+#: :func:`allocate` for Python (the plain function, the same arrays): to return a named tuple
+#: to Python, numba runs Python code for its class, where a Ctrl-C that came during the call
+#: is raised, and then calls the class it did not get (a crash of the process)
+new_outcomes = getattr(allocate, "py_func", allocate)
+
+
 def outcomes(bm: Benchmark, policy: Policy, sol) -> dict[str, np.ndarray]:
     """Every outcome of :data:`OUTCOMES` at the solution ``sol`` of ``policy`` (a
     :class:`~model.core.solver.Solution`), keyed by name; NaN where the solution is not
     finite."""
     nr, ns = bm.shape
-    out = allocate(nr, ns)
+    out = new_outcomes(nr, ns)
     policy = sol.policy if sol.policy is not None else policy  # quotas: the effective one
     if np.isfinite(sol.x).all():
         ev = sol.equilibrium if sol.equilibrium is not None else equilibrium(sol)

@@ -20,6 +20,7 @@ from calibration.calibrate import Benchmark
 from model.core import cache  # noqa: F401 (numba's cache check, before any kernel here)
 from model.core.policy import Policy
 from model.core.settings import SolverSettings
+from model.interrupts import interrupt_from
 
 
 class Structure(NamedTuple):
@@ -146,7 +147,10 @@ def shock(bm: Benchmark, policy: Policy, compiled: bool = True) -> Shock:
     function (the same arrays, without compiling it: for the kernels' argument types on a
     first run, :func:`model.compiling.signatures`)."""
     arrays = _shock_arrays if compiled else _shock_arrays.py_func
-    ltau, inv1pt, inv1pe, lpref = arrays(*shock_inputs(bm, policy))
+    try:
+        ltau, inv1pt, inv1pe, lpref = arrays(*shock_inputs(bm, policy))
+    except SystemError as exc:  # Ctrl-C during the compiled call
+        raise interrupt_from(exc)
     return Shock(ltau=ltau, inv1pt=inv1pt, inv1pe=inv1pe, lpref=lpref,
                  D1=np.array(policy.D1, dtype=float))
 

@@ -19,6 +19,7 @@ from model.core.kernels import evaluate, prepare_weights, workspace
 from model.core.params import KernelParams, kernel_params, solver_tuple
 from model.core.policy import Policy
 from model import threads
+from model.interrupts import interrupt_from
 from model.core.settings import SolverSettings
 
 
@@ -154,11 +155,14 @@ def _solve_fixed(bm: Benchmark, policy: Policy, settings: SolverSettings,
         x_init = _INITIAL[bm.shape] = initial_state(bm)
     x = x_init if x0 is None else np.array(x0, dtype=float)
     out = np.empty_like(x)
-    status, total_iter, res_w, res_p, res_e, damping, fields = fixed_point.solve_with_retries(
-        x, x_init, p, solver_tuple(settings), out)
+    try:
+        status, total_iter, res_w, res_p, res_e, damping, fields = \
+            fixed_point.solve_with_retries(x, x_init, p, solver_tuple(settings), out)
+    except SystemError as exc:  # Ctrl-C during the solve
+        raise interrupt_from(exc)
     converged = status == fixed_point.CONVERGED
     solution = _solution(out, p, converged, total_iter, (res_w, res_p, res_e), settings,
-                         policy, fields if converged else None)
+                         policy, fixed_point.Equilibrium(*fields) if converged else None)
     if not solution.converged:
         reason = "values stopped being finite" if status == fixed_point.NOT_FINITE else (
             f"the iteration limit {settings.max_iter} was reached")
@@ -189,7 +193,9 @@ def _solution(x, p: KernelParams, converged, iterations, residuals, settings,
     with the kernels.  The arrays are the solution's own (a workspace made for it)."""
     nr, ns = p.structure.beta.shape
     if evaluated is None and np.all(np.isfinite(x)):
-        ws = workspace(nr, ns, p.direct)
+        # made by the plain function: a compiled one returns a named tuple to Python, which
+        # numba builds by running Python code, where a Ctrl-C is raised, then crashes
+        ws = getattr(workspace, "py_func", workspace)(nr, ns, p.direct)
         prepare_weights(p, ws)
         evaluate(x, p, ws)
         evaluated = fixed_point.Equilibrium(ws.lw, ws.L, ws.lP, ws.lc, ws.pi1, ws.E, ws.Y,

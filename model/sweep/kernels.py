@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit
 
 from model.core import cache  # noqa: F401 (numba's cache check, before any kernel here)
-from model.core.fixed_point import CONVERGED, MAX_ITER, NOT_FINITE, iterate
+from model.core.fixed_point import CONVERGED, MAX_ITER, NOT_FINITE, Equilibrium, iterate
 from model.core.outcomes import allocate, compute_outcomes
 from model.core.params import KernelParams, Shock, scale_elasticities
 
@@ -73,7 +73,8 @@ def solve_draws(structure, elasticities, direct, oi, shocks, st, point, x0s, x_i
             iterations[d] = 0
             residuals[d, :] = np.nan
             continue
-        code, it, rw, rp, re, _, ev = iterate(x0s[g], x_init, q, st, x)
+        code, it, rw, rp, re, _, f = iterate(x0s[g], x_init, q, st, x)
+        ev = Equilibrium(f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7])
         status[d] = code
         iterations[d] = it
         residuals[d, 0] = rw
