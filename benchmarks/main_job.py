@@ -185,13 +185,13 @@ def compile_bound(timeline: dict, cores: int) -> dict:
     first = timeline["first solve"]
     before = [(who, name, start, min(end, first)) for who, name, start, end
               in timeline["kernels"] if start < first]
-    took = {who: sum(end - start for w, _, start, end in before if (w == "run") == (who == "run"))
-            for who in ("run", "child")}
+    run = sum(end - start for who, _, start, end in before if who == "run")
+    child = sum(end - start for who, _, start, end in before if who != "run")
     chain = sum(end - start for _, name, start, end in before if name in CHAIN)
     start = min((start for who, _, start, _ in before if who == "run"), default=float("nan"))
-    shared = (took["run"] + took["child"]) / max(1, cores)
-    return {"run_s": took["run"], "child_s": took["child"], "chain_s": chain,
-            "start_s": start, "cores": cores, "bound_s": start + max(chain, shared)}
+    shared = (run + child) / max(1, cores)
+    return {"run_s": run, "child_s": child, "chain_s": chain, "start_s": start,
+            "cores": cores, "bound_s": start + max(chain, shared)}
 
 
 def cold(file: str, out: Path, repeat: int = 1) -> dict:

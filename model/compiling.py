@@ -120,7 +120,7 @@ def signatures(bm, settings) -> dict:
     policy = make_policy(bm)
     p = kernel_params(bm, policy, settings, compiled=False)  # the shock compiled later
     nr, ns = bm.shape
-    ws = kernels.workspace.py_func(nr, ns, p.direct)  # the same types as the compiled one
+    ws = kernels.new_workspace(nr, ns, p.direct)  # the same types as the compiled one
     x = initial_state(bm)
     memory = solver_tuple(settings).memory
     history, gram = np.zeros((memory, x.shape[0])), np.zeros((memory, memory))
@@ -148,7 +148,7 @@ def signatures(bm, settings) -> dict:
         "allocate": (outcomes.allocate, (nr, ns)),
         "compute_outcomes": (outcomes.compute_outcomes,
                              (x, p, outcomes.outcome_inputs(bm, policy), ev,
-                              outcomes.allocate.py_func(nr, ns))),
+                              outcomes.new_outcomes(nr, ns))),
     }
     return {name: (f, tuple(typeof(a) for a in args)) for name, (f, args) in calls.items()}
 

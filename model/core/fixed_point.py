@@ -330,9 +330,8 @@ def solve_with_retries(x0, x_init, p, st, x_out):
         if status == CONVERGED:
             break
     store_shares(ws)
-    # the fields of an Equilibrium, not one: to return a named tuple to Python, numba runs
-    # Python code for its class, where a Ctrl-C that came during the solve is raised, and
-    # then calls the class it did not get (a crash of the process)
+    # the fields of an Equilibrium, not one: a compiled function does not return a named
+    # tuple to Python (model.interrupts.interrupt_from)
     return (status, total, res_w, res_p, res_e, damping,
             (ws.lw, ws.L, ws.lP, ws.lc, ws.pi1, ws.E, ws.Y, ws.rents))
 

@@ -96,9 +96,8 @@ def allocate(nr, ns):
                          np.full((nr, nr, ns), np.nan), np.full((nr, nr), np.nan))
 
 
-#: :func:`allocate` for Python (the plain function, the same arrays): to return a named tuple
-#: to Python, numba runs Python code for its class, where a Ctrl-C that came during the call
-#: is raised, and then calls the class it did not get (a crash of the process)
+#: :func:`allocate` for Python (the plain function, the same arrays): a compiled function
+#: does not return a named tuple to Python (:func:`model.interrupts.interrupt_from`)
 new_outcomes = getattr(allocate, "py_func", allocate)
 
 

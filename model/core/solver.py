@@ -15,7 +15,7 @@ import numpy as np
 
 from calibration.calibrate import Benchmark
 from model.core import fixed_point, layout
-from model.core.kernels import evaluate, prepare_weights, workspace
+from model.core.kernels import evaluate, new_workspace, prepare_weights
 from model.core.params import KernelParams, kernel_params, solver_tuple
 from model.core.policy import Policy
 from model import threads
@@ -193,9 +193,7 @@ def _solution(x, p: KernelParams, converged, iterations, residuals, settings,
     with the kernels.  The arrays are the solution's own (a workspace made for it)."""
     nr, ns = p.structure.beta.shape
     if evaluated is None and np.all(np.isfinite(x)):
-        # made by the plain function: a compiled one returns a named tuple to Python, which
-        # numba builds by running Python code, where a Ctrl-C is raised, then crashes
-        ws = getattr(workspace, "py_func", workspace)(nr, ns, p.direct)
+        ws = new_workspace(nr, ns, p.direct)
         prepare_weights(p, ws)
         evaluate(x, p, ws)
         evaluated = fixed_point.Equilibrium(ws.lw, ws.L, ws.lP, ws.lc, ws.pi1, ws.E, ws.Y,
