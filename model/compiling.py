@@ -43,7 +43,6 @@ import time
 
 import numpy as np
 
-from model.interrupts import deferred_interrupt
 from model.processes import (can_fork, exit_code, fork, forking, kill, leave_after,
                              several_cores)
 
@@ -60,9 +59,8 @@ SHARED = ("split", "gauss_solve")
 RUN = ("evaluate_lean", "solve_with_retries")
 #: compiled by the child after the solver's other kernels, while the run compiles the solver:
 #: what the run needs only once its solver is compiled (the outcomes and the shock's kernel;
-#: ``allocate`` is the run's on a first sweep solved in the draw kernel, :data:`EARLY`, and
-#: so is :data:`SHOCK`)
-LATER = ("allocate", "compute_outcomes", "_shock_arrays")
+#: :data:`SHOCK` is the run's on a first sweep solved in the draw kernel)
+LATER = ("compute_outcomes", "_shock_arrays")
 #: the shock's kernel, which the draw kernel does not call: compiled by the run after the
 #: solver where the child then compiles the draw kernel (the child's is then the longer way),
 #: by the child otherwise (it would wait idle for the run's solver)
@@ -71,10 +69,14 @@ SHOCK = "_shock_arrays"
 #: (the child's way to it, its kernels then the outcomes, is then the longer: the run would
 #: wait for the draw kernel idle), not by the child
 EARLY = ("store_shares", "allocate")
+#: called by the draw kernel only (Python allocates the outcomes with the plain function,
+#: :func:`~model.core.outcomes.new_outcomes`): compiled for a sweep solved in the draw kernel
+#: (:data:`EARLY`), by neither process otherwise
+DRAWS_ONLY = ("allocate",)
 
 
 #: the kernels a study's solves call from Python: the solver, the shock and the outcomes
-STUDY = ("solve_with_retries", "_shock_arrays", "allocate", "compute_outcomes")
+STUDY = ("solve_with_retries", "_shock_arrays", "compute_outcomes")
 
 
 def loaded(bm, settings, names: tuple[str, ...] = STUDY) -> bool:
@@ -91,11 +93,8 @@ def loaded(bm, settings, names: tuple[str, ...] = STUDY) -> bool:
         chosen = [kernels[name] for name in names]
         if not all(function.signatures or compiled(function) for function, _ in chosen):
             return False
-        # Ctrl-C held meanwhile: one that lands in llvmlite's callback reading the cached code
-        # leaves the code unread, and numba then writes through an address of 0 (a crash)
-        with deferred_interrupt():
-            for function, types in chosen:
-                function.compile(types)
+        for function, types in chosen:  # Ctrl-C held during each load (model.core.cache)
+            function.compile(types)
     except Exception:  # numba's JIT off (plain functions), a kernel's arguments changed:
         return False   # the solves compile or run what they need, on threads
     _LOADED.update(names)
@@ -302,14 +301,14 @@ def _word(fd: int, timeout: float) -> bytes | None:
 
 def _child(kernels: dict, bm, sweep: bool, words: int, go: int) -> None:
     """Compile the child's kernels into the cache and say so on ``words``, the solver's first,
-    then :data:`LATER` (for a sweep, without :data:`EARLY` and :data:`SHOCK`, the run's);
-    then, for a sweep,
-    the draw kernel as soon as the run's evaluation is in the cache (the draw kernel inlines
-    the solver's iteration: it does not wait for the solver), or leave when the run says on ``go`` that it has solved and the evaluation is not
-    in the cache, or has left."""
+    then :data:`LATER` (for a sweep, without :data:`EARLY` and :data:`SHOCK`, the run's;
+    otherwise without :data:`DRAWS_ONLY`, which nothing then calls); then, for a sweep, the
+    draw kernel as soon as the run's evaluation is in the cache (the draw kernel inlines the
+    solver's iteration: it does not wait for the solver), or leave when the run says on
+    ``go`` that it has solved and the evaluation is not in the cache, or has left."""
     run = SHARED + RUN + (EARLY + (SHOCK,) if sweep else ())
     for name, (function, types) in kernels.items():
-        if name not in run + LATER:
+        if name not in run + LATER + DRAWS_ONLY:
             function.compile(types)
     os.write(words, _READY)
     for name in LATER:

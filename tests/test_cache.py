@@ -2,9 +2,12 @@
 (model.core.cache)."""
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from model.core.cache import SOURCES, digest
 
@@ -166,3 +169,63 @@ def test_the_figures_child_loads_no_compiled_code():
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=_env(),
                           capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+KERNEL = "from numba import njit\n\n\n@njit(cache=True)\ndef h(x):\n    return x + 1.0\n"
+
+
+def _fresh(path: Path, name: str):
+    """The module at ``path`` imported anew as ``name``: its function a new dispatcher, which
+    loads from the cache what an earlier import compiled."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.h
+
+
+def _interrupted_load(path: Path) -> list:
+    """Load ``h`` of ``path`` from the cache with a Ctrl-C (SIGINT) coming where numba rebuilds
+    the cached code (where llvmlite calls Python back to read it); returns what the rebuild
+    returned, empty where the interrupt stopped it."""
+    from numba.core import types
+
+    assert _fresh(path, f"{path.stem}_first")(1.0) == 2.0  # compiled, into the cache
+    h = _fresh(path, f"{path.stem}_again")
+    impl = h._cache._impl
+    rebuild, done = impl.rebuild, []
+
+    def rebuild_interrupted(target_context, payload):
+        signal.raise_signal(signal.SIGINT)
+        done.append(rebuild(target_context, payload))
+        return done[-1]
+
+    impl.rebuild = rebuild_interrupted
+    with pytest.raises(KeyboardInterrupt):
+        h.compile((types.float64,))
+    del impl.rebuild
+    assert h(1.0) == 2.0 and h.stats.cache_hits  # loaded from the cache, whole
+    return done
+
+
+def test_ctrl_c_waits_while_a_checked_function_loads_from_the_cache(tmp_path):
+    """A Ctrl-C that comes while numba loads a function the check follows is raised once the
+    function is loaded, not inside the load (where it would land in llvmlite's callback that
+    reads the machine code, be dropped, and numba would write through the address 0 of the
+    code it did not get: a crash); a function of a file the check does not follow loads as
+    numba loads it, stopped by the Ctrl-C."""
+    from numba.core import caching
+
+    from model.core.cache import hold_interrupts_while_loading, install
+
+    held, free = tmp_path / "held.py", tmp_path / "free.py"
+    for path in (held, free):
+        path.write_text(KERNEL, encoding="utf-8")
+    original = list(caching.CacheImpl._locator_classes)
+    try:
+        assert install([held]) and hold_interrupts_while_loading()  # installed once: True
+        assert len(_interrupted_load(held)) == 1
+        assert _interrupted_load(free) == []
+    finally:
+        caching.CacheImpl._locator_classes = original

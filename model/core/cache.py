@@ -1,8 +1,9 @@
 """numba's cache of the compiled kernels, kept in step with all their sources.
 
-Importing this module installs the check (:func:`install`) and loads numba's array functions
-(:func:`load_array_functions`); each module of :data:`SOURCES` imports it before it defines
-its compiled functions.
+Importing this module installs the check (:func:`install`), holds Ctrl-C while numba loads
+one of the checked functions from its cache (:func:`hold_interrupts_while_loading`) and loads
+numba's array functions (:func:`load_array_functions`); each module of :data:`SOURCES` imports
+it before it defines its compiled functions.
 
 numba checks a cached function against its own source file only: a function whose file is
 unchanged keeps the compiled code of a function it calls from another file, even after that
@@ -21,6 +22,8 @@ import hashlib
 import sys
 import warnings
 from pathlib import Path
+
+from model.interrupts import deferred_interrupt
 
 #: the files of the package with compiled (numba) functions, relative to ``model/``
 SOURCES = ("core/fixed_point.py", "core/kernels.py", "core/layout.py", "core/linalg.py",
@@ -96,6 +99,35 @@ def _locator(base, claims: frozenset, stamp: str):
     return Locator
 
 
+def hold_interrupts_while_loading() -> bool:
+    """Hold Ctrl-C while numba loads a function checked by :func:`install` from its cache, and
+    raise it once the function is loaded.  numba reads the cached machine code in a callback
+    from llvmlite; a KeyboardInterrupt raised there is dropped (Python cannot raise it out of
+    a callback from C), the code is then missing, and numba writes the function's environment
+    through the address 0 that LLVM gives for it: a segmentation fault.  A load takes a few
+    milliseconds; compiling stays interruptible.  numba's other functions load as before.
+    Returns False where this numba loads its cache otherwise (its internals have changed)."""
+    try:
+        from numba.core import caching
+
+        load = caching.Cache._load_overload
+    except (ImportError, AttributeError):
+        return False
+    if getattr(load, "holds_interrupts", False):
+        return True
+
+    def _load_overload(self, sig, target_context):
+        locator = getattr(getattr(self, "_impl", None), "locator", None)
+        if getattr(type(locator), "claims", None) is None:  # not a checked function
+            return load(self, sig, target_context)
+        with deferred_interrupt():
+            return load(self, sig, target_context)
+
+    _load_overload.holds_interrupts = True
+    caching.Cache._load_overload = _load_overload
+    return True
+
+
 def load_array_functions() -> bool:
     """Load numba's array functions (``numba.np.arraymath``) without their probe for scipy's
     BLAS: numba loads them before it compiles or loads any function from its cache, and the
@@ -131,4 +163,5 @@ def load_array_functions() -> bool:
 #: whether the check is installed (done once, when a module with compiled functions is first
 #: imported)
 INSTALLED = install()
+hold_interrupts_while_loading()
 load_array_functions()
