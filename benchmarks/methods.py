@@ -21,7 +21,7 @@ from benchmarks.numpy_fixed_point import solve_numpy
 from benchmarks.problems import Problem
 from model.core import equations
 from model.core.fixed_point import fixed_point_map
-from model.core.kernels import workspace
+from model.core.kernels import new_workspace
 from model.core.settings import SolverSettings
 from model.core.solver import ConvergenceError, initial_state, solve
 from model.core.params import kernel_params
@@ -62,7 +62,7 @@ def equilibrium_residual(problem: Problem, x: np.ndarray) -> float:
     from one evaluation of the compiled map with absorption as part of the state."""
     p = kernel_params(problem.bm, problem.policy, SolverSettings(expenditure="iterative"))
     nr, ns = problem.shape
-    ws = workspace(nr, ns, False)
+    ws = new_workspace(nr, ns, False)
     g = np.empty_like(x)
     if not np.all(np.isfinite(x)):
         return float("nan")
@@ -114,7 +114,7 @@ def _compiled_map(problem: Problem):
     """``x -> G(x)`` by the numba kernel (a fresh output array each call)."""
     p = kernel_params(problem.bm, problem.policy, SolverSettings())
     nr, ns = problem.shape
-    ws = workspace(nr, ns, False)
+    ws = new_workspace(nr, ns, False)
 
     def G(x):
         g = np.empty_like(x)

@@ -60,6 +60,25 @@ def size(request):
     return request.param
 
 
+@njit
+def _prepare(p, ws):
+    """:func:`~model.core.kernels.prepare_weights` from Python (it is compiled for compiled
+    callers only)."""
+    k.prepare_weights(p, ws)
+
+
+@njit
+def _lean(x, p, ws):
+    """:func:`~model.core.kernels.evaluate_lean` from Python (as :func:`_prepare`)."""
+    k.evaluate_lean(x, p, ws)
+
+
+@njit
+def _store(ws):
+    """:func:`~model.core.kernels.store_shares` from Python (as :func:`_prepare`)."""
+    k.store_shares(ws)
+
+
 def make_state(size, option):
     nr, ns, zeros = size
     rng = np.random.default_rng(nr * 100 + ns)
@@ -83,25 +102,25 @@ def test_evaluate_and_map_agree_with_numpy(size, option, direct, prepared):
     bm, p, x = make_state(size, option)
     p = p._replace(direct=direct)
     nr, ns = bm.shape
-    ws = k.workspace(nr, ns, direct)
+    ws = k.new_workspace(nr, ns, direct)
     if prepared:
-        k.prepare_weights(p, ws)
+        _prepare(p, ws)
         fused = not direct and not np.any(p.shock.lpref)
         assert bool(ws.flags[k.FUSED]) == (not np.any(p.shock.lpref))
         assert bool(ws.flags[k.TAXED]) == np.any(p.shock.inv1pe != 1.0)
         if fused:  # a fused evaluation elsewhere first, then the other path here
-            k.evaluate_lean(x * 1.01, p, ws)
+            _lean(x * 1.01, p, ws)
             ws.flags[k.FUSED] = 0
-            k.evaluate_lean(x, p, ws)
+            _lean(x, p, ws)
             assert not ws.flags[k.STALE]
-            k.store_shares(ws)  # must leave the shares of the last evaluation
+            _store(ws)  # must leave the shares of the last evaluation
             np.testing.assert_allclose(ws.pi1, eq.evaluate(x, p)["pi1"], rtol=1e-10,
                                        atol=1e-12)
             ws.flags[k.FUSED] = 1
-        k.evaluate_lean(x, p, ws)
+        _lean(x, p, ws)
         # without export taxes the import shares are not stored yet (with them they are)
         assert bool(ws.flags[k.STALE]) == (fused and not ws.flags[k.TAXED])
-        k.store_shares(ws)
+        _store(ws)
     else:
         assert not ws.ready[0]
         k.evaluate(x, p, ws)
@@ -113,9 +132,9 @@ def test_evaluate_and_map_agree_with_numpy(size, option, direct, prepared):
     for name, got in pairs.items():
         np.testing.assert_allclose(got, twin[name], rtol=1e-10, atol=1e-12, err_msg=name)
     g = np.empty_like(x)
-    ws = k.workspace(nr, ns, direct)
+    ws = k.new_workspace(nr, ns, direct)
     if prepared:
-        k.prepare_weights(p, ws)
+        _prepare(p, ws)
     res = fp.fixed_point_map(x, p, 0.7, g, ws)
     assert ws.ready[0]
     g_twin, *res_twin = eq.fixed_point_map(x, p, 0.7)
@@ -260,8 +279,8 @@ def test_prepared_price_step_agrees_with_the_full_one_and_its_twin(case):
     from calibration.calibrate import calibrate
     from calibration.synthetic import random_dataset
     from model.core import equations
-    from model.core.kernels import (_prices_and_shares, _prices_and_shares_prepared,
-                                    prepare_weights, workspace)
+    from model.core.kernels import _prices_and_shares, _prices_and_shares_prepared
+    from model.core.kernels import new_workspace as workspace
     from model.core.params import kernel_params
     from model.core.policy import make_policy
 
@@ -282,7 +301,7 @@ def test_prepared_price_step_agrees_with_the_full_one_and_its_twin(case):
     full = workspace(4, 5, False)
     _prices_and_shares(lc, p, full.lPs, full.lP, full.pi1)
     ws = workspace(4, 5, False)
-    prepare_weights(p, ws)
+    _prepare(p, ws)
     _prices_and_shares_prepared(lc, p, ws)
     twin = equations.prices_and_shares_prepared(lc, p, equations.price_weights(p))
     old_twin = equations.prices_and_shares(lc, p)
@@ -300,7 +319,7 @@ def test_prepared_price_step_agrees_with_the_full_one_and_its_twin(case):
         x = layout.join(rng.uniform(0.8, 1.2, 4), *(rng.normal(0, 0.1, (4, 5)) for _ in "PKE"))
         x[-20:] = np.exp(x[-20:])  # absorption relative to the benchmark
         ws = workspace(4, 5, False)
-        prepare_weights(p, ws)
+        _prepare(p, ws)
         k.evaluate(x, p, ws)
         twin = eq.evaluate(x, p)
         for name, got in {"lP": ws.lP, "pi1": ws.pi1, "E1": ws.E, "Y1": ws.Y, "LD": ws.LD,
@@ -350,3 +369,28 @@ def test_split_gives_the_same_views_compiled_and_in_python(nr, ns):
     m = nr * ns
     assert (x[nr - 1], x[nr + m - 1], x[nr + 2 * m - 1], x[-1]) == (1.0, 2.0, 3.0, 4.0)
     assert python[3][-1, -1] == 4.0  # the Python parts see the compiled writes
+
+
+def test_a_kernel_for_compiled_callers_only_refuses_a_call_from_python():
+    """A kernel compiled without numba's wrapper for Python callers
+    (:func:`model.core.linalg.inner`) raises TypeError, naming it, when Python calls it (numba
+    would call the missing wrapper at address 0, a crash); compiled code calls it as before,
+    and its plain function runs from Python."""
+    from model.core import linalg, markets, outcomes
+
+    bm, p, x = make_state((2, 3, 0), "plain")
+    ws = k.new_workspace(2, 3, False)
+    for kernel, args in ((k.evaluate_lean, (x, p, ws)), (k.prepare_weights, (p, ws)),
+                         (k.workspace, (2, 3, False)), (outcomes.allocate, (2, 3)),
+                         (fp._copy, (x, x.copy()))):
+        assert isinstance(kernel, linalg.CompiledCallersOnly)
+        with pytest.raises(TypeError, match=f"{kernel.py_func.__name__} is compiled for "
+                                            "compiled callers only"):
+            kernel(*args)
+    assert isinstance(markets.sales_untaxed, linalg.CompiledCallersOnly)
+    assert not isinstance(k.evaluate, linalg.CompiledCallersOnly)  # Python calls it
+    _prepare(p, ws)
+    _lean(x, p, ws)
+    _store(ws)
+    np.testing.assert_allclose(ws.E, eq.evaluate(x, p)["E1"], rtol=1e-10, atol=1e-12)
+    assert k.workspace.py_func(2, 3, False).pi1.shape == (2, 2, 3)

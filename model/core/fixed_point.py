@@ -17,7 +17,7 @@ from numba import njit
 from model.core import cache  # noqa: F401 (numba's cache check, before any kernel here)
 from model.core.kernels import evaluate_lean, prepare_weights, store_shares, workspace
 from model.core.layout import split
-from model.core.linalg import LEAF, SUMS, gauss_solve
+from model.core.linalg import CACHED, LEAF, SUMS, gauss_solve, inner
 
 
 class Equilibrium(NamedTuple):
@@ -43,7 +43,7 @@ NOT_FINITE = 2
 ATTEMPTS = 3
 
 
-@njit(cache=True)
+@njit(**CACHED)
 def fixed_point_map(x, p, damping, g, ws):
     r"""The map ``G`` of the joint fixed point in ``x = (a, log P, log r, E / E0)``.
 
@@ -70,7 +70,7 @@ def fixed_point_map(x, p, damping, g, ws):
     return _map_update(x, p, damping, g, ws)
 
 
-@njit(cache=True, inline="always")
+@njit(**CACHED, inline="always")
 def _map_update(x, p, damping, g, ws):
     """:func:`fixed_point_map` after the evaluation: ``g`` from the quantities in ``ws``
     (a function of its own so that the solver calls the evaluation directly, one call level
@@ -81,7 +81,7 @@ def _map_update(x, p, damping, g, ws):
     return _update(*split(x, nr, ns), *split(g, nr, ns), damping, *_update_arrays(p, ws))
 
 
-@njit(cache=True, inline="always")
+@njit(**CACHED, inline="always")
 def _update_arrays(p, ws):
     """The arguments of :func:`_update` after the parts of ``x`` and ``g`` and ``damping``:
     arrays of the parameters ``p`` and of the workspace ``ws``."""
@@ -90,7 +90,7 @@ def _update_arrays(p, ws):
             ws.er)
 
 
-@njit(cache=True, **LEAF)
+@inner(**LEAF)
 def _update(a, lP, lr, e, ga, gP, gr, ge, damping, va, vaL, vaK, frw, alpha, E0, lw, L,
             lP_new, E, LD, KD, er):
     """:func:`_map_update` on plain arrays: the parts of ``x`` and of ``g``
@@ -144,7 +144,7 @@ def _update(a, lP, lr, e, ga, gP, gr, ge, damping, va, vaL, vaK, frw, alpha, E0,
     return res_f, res_p, res_e
 
 
-@njit(cache=True, fastmath=SUMS, **LEAF)
+@njit(**CACHED, fastmath=SUMS, **LEAF)
 def _gram_row(dF, h, stored, gram):
     """Row and column ``h`` of the Gram matrix ``gram[p, q] = dF[p] . dF[q]`` of the first
     ``stored`` rows of ``dF``, after row ``h`` was written: the other entries are kept from
@@ -160,7 +160,7 @@ def _gram_row(dF, h, stored, gram):
         gram[q0, p0] = acc
 
 
-@njit(cache=True, fastmath=SUMS, **LEAF)
+@njit(**CACHED, fastmath=SUMS, **LEAF)
 def _mixing_weights(gram, dF, stored, f, A, b):
     r"""Least-squares weights ``argmin |f - dF[:stored].T gamma|`` from the normal equations
     (``gram`` holds ``dF dF.T``, see :func:`_gram_row`), with a small ridge (1e-12 of the
@@ -189,7 +189,7 @@ def _mixing_weights(gram, dF, stored, f, A, b):
     return True
 
 
-@njit(cache=True, **LEAF)
+@inner(**LEAF)
 def _copy(src, dst):
     """``dst[:] = src`` for equal shapes (a loop: the slice assignment would compile a
     shape check with its error message, seconds of a first run)."""
@@ -197,7 +197,7 @@ def _copy(src, dst):
         dst[a] = src[a]
 
 
-@njit(cache=True, **LEAF)
+@inner(**LEAF)
 def _anderson_step(x, g, f, dF, dG, gram, stored, x_new, wages, A, coef):
     """Set ``x`` to the Anderson extrapolation ``G(x) - dG gamma`` from the ``stored`` past
     differences (``gram``: their Gram matrix); returns False (leaving ``x``) when the step is
@@ -338,5 +338,5 @@ def solve_with_retries(x0, x_init, p, st, x_out):
 
 #: :func:`solve_with_retries` inlined where compiled code calls it (numba's
 #: ``inline="always"``): the draw kernel
-iterate = njit(cache=True, inline="always")(solve_with_retries)
-solve_with_retries = njit(cache=True, nogil=True)(solve_with_retries)
+iterate = njit(**CACHED, inline="always")(solve_with_retries)
+solve_with_retries = njit(**CACHED, nogil=True)(solve_with_retries)

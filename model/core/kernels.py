@@ -24,7 +24,7 @@ from numba import njit
 
 from model.core import cache  # noqa: F401 (numba's cache check, before any kernel here)
 from model.core.layout import split_leaf
-from model.core.linalg import LEAF, SUMS, gauss_solve
+from model.core.linalg import CACHED, LEAF, SUMS, gauss_solve, inner
 from model.core.markets import (add_imports, cost_factors, effective_price, import_shares,
                                 market_prices, sales_of, sales_untaxed)
 
@@ -76,7 +76,7 @@ class Workspace(NamedTuple):
     smt: np.ndarray     # [j] one importer's sum of wMt ec over sources
 
 
-@njit(cache=True)
+@inner()
 def workspace(nr, ns, direct):
     """A :class:`Workspace` for ``nr`` regions and ``ns`` sectors (``direct``: with the
     matrix of the direct absorption option)."""
@@ -100,7 +100,7 @@ new_workspace = getattr(workspace, "py_func", workspace)
 FUSED, TAXED, STALE = 0, 1, 2  # the entries of Workspace.flags
 
 
-@njit(cache=True, **LEAF)
+@inner(**LEAF)
 def prepare_weights(p, ws):
     r"""The constant factors of the price step for the parameters ``p`` of one solve:
     :math:`w^D_{nj} = \pi^0_{nnj} a_{nnj}` and
@@ -156,7 +156,7 @@ def prepare_weights(p, ws):
     ws.flags[STALE] = 0
 
 
-@njit(cache=True, inline="always")
+@njit(**CACHED, inline="always")
 def _factor_prices(a, lP, lr, p, lw, L, lpva):
     r"""Wages, employment and the log price of value added from the state.
 
@@ -185,7 +185,7 @@ def _factor_prices(a, lP, lr, p, lw, L, lpva):
                 lpva[n, j] += (1.0 - th) * lr[n, j]
 
 
-@njit(cache=True, fastmath=SUMS, **LEAF)
+@inner(fastmath=SUMS, **LEAF)
 def _unit_costs(lpva, lP, beta, gamma, out):
     r"""``lc[n, j] = beta[n, j] lpva[n, j] + sum_k gamma[n, k, j] lP[n, k]`` (docs/model.md,
     step 1)."""
@@ -199,7 +199,7 @@ def _unit_costs(lpva, lP, beta, gamma, out):
                 out[n, j] += gamma[n, k, j] * lp
 
 
-@njit(cache=True)
+@njit(**CACHED)
 def _prices_and_shares(lc, p, lPs, lPe, pi1):
     r"""Armington price indices and expenditure shares (docs/model.md steps 2-3), nested form,
     each flow's exponentials taken in full: the formulation that the prepared step the solver
@@ -267,7 +267,7 @@ def _prices_and_shares(lc, p, lPs, lPe, pi1):
             lPe[n, j] = effective_price(n, j, lc, p, pi1, d, m0, uD) if shifted else lp
 
 
-@njit(cache=True, inline="always")
+@njit(**CACHED, inline="always")
 def _prices_and_shares_prepared(lc, p, ws):
     """:func:`_prices_and_shares` with the constant factors of :func:`prepare_weights`: the
     same equations, one exponential per cell ``(i, j)`` and one per market ``(n, j)``.  The
@@ -293,7 +293,7 @@ def _prices_and_shares_prepared(lc, p, ws):
                                                uD)
 
 
-@njit(cache=True, **LEAF)
+@inner(**LEAF)
 def store_shares(ws):
     """Store the import shares ``pi1[n, i, j]`` of the last fused evaluation (if not yet)."""
     if ws.flags[STALE] == 0:
@@ -303,7 +303,7 @@ def store_shares(ws):
     ws.flags[STALE] = 0
 
 
-@njit(cache=True, inline="always")
+@njit(**CACHED, inline="always")
 def _sales(pi1, p, E, Y, rents, revenue):
     r"""One pass over the flows at absorption ``E``: producer revenue
     ``Y[i, j] = sum_n pi1 E / ((1 + t1) (1 + e1))``, export-tax rents of each exporter
@@ -315,7 +315,7 @@ def _sales(pi1, p, E, Y, rents, revenue):
         sales_of(n, pi1, p.shock.inv1pt, p.shock.inv1pe, E, Y, rents, revenue)
 
 
-@njit(cache=True, inline="always")
+@njit(**CACHED, inline="always")
 def _expenditure(pi1, p, income_exog, mat, rhs, out):
     r"""Solve the linear expenditure system of docs/model.md step 4 for ``E1[n, j]`` by LU.
 
@@ -363,7 +363,7 @@ def _expenditure(pi1, p, income_exog, mat, rhs, out):
             out[n, j] = rhs[n * ns + j]
 
 
-@njit(cache=True, inline="always")
+@njit(**CACHED, inline="always")
 def _expenditure_step(pi1, p, income_exog, E, out, Y, rents, revenue):
     r"""One Jacobi step of the expenditure system: the right-hand side of
     :func:`_expenditure` at ``E`` (``Y``, ``rents`` and ``revenue`` are scratch: the sales at
@@ -372,7 +372,7 @@ def _expenditure_step(pi1, p, income_exog, E, out, Y, rents, revenue):
     _absorption(p.structure.alpha, p.structure.gamma, income_exog, Y, rents, revenue, out)
 
 
-@njit(cache=True, fastmath=SUMS, **LEAF)
+@inner(fastmath=SUMS, **LEAF)
 def _absorption(alpha, gamma, income_exog, Y, rents, revenue, out):
     r"""The right-hand side of the expenditure system from the sales at the current absorption:
     :math:`\alpha(\text{income} + R + \text{rents}) + \gamma Y`."""
@@ -385,7 +385,7 @@ def _absorption(alpha, gamma, income_exog, Y, rents, revenue, out):
             out[n, j] = acc
 
 
-@njit(cache=True)
+@njit(**CACHED)
 def evaluate(x, p, ws):
     """Steps 1-5 at the state ``x``: fills ``ws`` with factor prices, costs, the new price
     indices, shares, absorption, gross output, rents and factor demands (the weights of the
@@ -397,7 +397,7 @@ def evaluate(x, p, ws):
     store_shares(ws)
 
 
-@njit(cache=True, **LEAF)
+@inner(**LEAF)
 def evaluate_lean(x, p, ws):
     """:func:`evaluate`, except that after a fused evaluation the import shares are not stored
     in ``ws.pi1`` until :func:`store_shares` (the fixed point needs only their sums), and that

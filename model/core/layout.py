@@ -23,12 +23,13 @@ from numba import njit
 from numba.extending import overload
 
 from model.core import cache  # noqa: F401 (numba's cache check, before any kernel here)
+from model.core.linalg import CACHED
 
 #: the parts of the state, in order, with their shapes (``R`` regions, ``S`` sectors)
 PARTS = (("a", "R"), ("log_P", "R x S"), ("log_r", "R x S"), ("e", "R x S"))
 
 
-@njit(cache=True)
+@njit(**CACHED)
 def split(x, nr, ns):
     """Views ``(a[n], lP[n, j], lr[n, j], e[n, j])`` of the state ``x``."""
     m = nr * ns
@@ -36,7 +37,7 @@ def split(x, nr, ns):
             _grid(x, nr + 2 * m, nr, ns))
 
 
-@njit(cache=True, inline="always")
+@njit(**CACHED, inline="always")
 def split_leaf(x, nr, ns):
     """:func:`split` inside a kernel compiled without reference counts
     (:data:`~model.core.linalg.LEAF`), which may call no function that returns an array: the

@@ -10,10 +10,10 @@ import numpy as np
 from numba import njit
 
 from model.core import cache  # noqa: F401 (numba's cache check, before any kernel here)
-from model.core.linalg import LEAF, SUMS
+from model.core.linalg import CACHED, LEAF, SUMS, inner
 
 
-@njit(cache=True, inline="always")
+@njit(**CACHED, inline="always")
 def cost_factors(lc, sigma_m, ec):
     r"""``ec[i, j]`` = :math:`\hat c_{ij}^{1-\sigma^M_j}`."""
     nr, ns = lc.shape
@@ -22,7 +22,7 @@ def cost_factors(lc, sigma_m, ec):
             ec[i, j] = np.exp((1.0 - sigma_m[j]) * lc[i, j])
 
 
-@njit(cache=True, fastmath=SUMS, **LEAF)
+@inner(fastmath=SUMS, **LEAF)
 def market_prices(n, lc, pi0, sigma, sigma_m, wD, wM, m0, ec, lPs, lP, pi1, sm, scale, live):
     """The price indices of importer ``n``'s markets (``lPs``, ``lP``), its domestic shares
     ``pi1[n, n, :]``, and ``scale[j]``, the factor that turns ``wM[n, i, j] ec[i, j]`` into the
@@ -61,7 +61,7 @@ def market_prices(n, lc, pi0, sigma, sigma_m, wD, wM, m0, ec, lPs, lP, pi1, sm, 
         scale[j] = imp / s / sm[j] if imp > 0.0 else 0.0
 
 
-@njit(cache=True, fastmath=SUMS, **LEAF)
+@inner(fastmath=SUMS, **LEAF)
 def sales_untaxed(n, inv1pt, wMt, ec, pi1, scale, smr, E, Y, Ym, revenue, sm, first, f, smt):
     """Importer ``n``'s sales without export taxes: its domestic purchases go to ``Y``, its
     imports, before the exporter's cost factor ``ec``, to ``Ym`` (``Y = Y + ec Ym`` once every
@@ -96,7 +96,7 @@ def sales_untaxed(n, inv1pt, wMt, ec, pi1, scale, smr, E, Y, Ym, revenue, sm, fi
     revenue[n] = rev
 
 
-@njit(cache=True, inline="always")
+@njit(**CACHED, inline="always")
 def import_shares(n, wM, ec, scale, pi1):
     """Importer ``n``'s import shares ``pi1[n, i, j] = wM[n, i, j] ec[i, j] scale[n, j]``."""
     nr, _, ns = wM.shape
@@ -106,7 +106,7 @@ def import_shares(n, wM, ec, scale, pi1):
                 pi1[n, i, j] = wM[n, i, j] * ec[i, j] * scale[n, j]
 
 
-@njit(cache=True, fastmath=SUMS, **LEAF)
+@inner(fastmath=SUMS, **LEAF)
 def add_imports(ec, Ym, Y):
     """``Y += ec Ym``: the imports of a fused evaluation, summed before the exporter's cost
     factor, added to gross output."""
@@ -116,7 +116,7 @@ def add_imports(ec, Ym, Y):
             Y[i, j] += ec[i, j] * Ym[i, j]
 
 
-@njit(cache=True, inline="always")
+@njit(**CACHED, inline="always")
 def sales_of(n, pi1, inv1pt, inv1pe, E, Y, rents, revenue):
     """Importer ``n``'s part of :func:`~model.core.kernels._sales`: adds to ``Y`` and
     ``rents``, sets ``revenue[n]``."""
@@ -135,7 +135,7 @@ def sales_of(n, pi1, inv1pt, inv1pe, E, Y, rents, revenue):
     revenue[n] = rev
 
 
-@njit(cache=True, inline="always")
+@njit(**CACHED, inline="always")
 def effective_price(n, j, lc, p, pi1, d, m0, uD):
     """Minus the log of the CES quantity index, at benchmark preferences, of what one unit of
     spending buys in market ``(n, j)`` (the effective price index under preference shifts);

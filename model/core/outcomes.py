@@ -27,6 +27,7 @@ from model.core import cache  # noqa: F401 (numba's cache check, before any kern
 from model.core.catalogue import OUTCOMES
 from model.core.fixed_point import Equilibrium
 from model.core.layout import split
+from model.core.linalg import CACHED, inner
 from model.core.params import benchmark_array
 from model.core.policy import Policy
 
@@ -89,7 +90,7 @@ def outcome_inputs(bm: Benchmark, policy: Policy) -> OutcomeInputs:
         log_cif=np.log(policy.d_hat) + log_fob, log_fob=log_fob)
 
 
-@njit(cache=True)
+@inner()
 def allocate(nr, ns):
     """Arrays for the outcomes of one solution (NaN until written)."""
     return OutcomeArrays(np.full((N_REGION, nr), np.nan), np.full((N_SECTOR, nr, ns), np.nan),
@@ -124,7 +125,7 @@ def equilibrium(sol) -> Equilibrium:
                        sol.pi1, sol.E1, sol.Y1, sol.rents)
 
 
-@njit(cache=True, inline="always")
+@njit(**CACHED, inline="always")
 def _tornqvist_log(lp, v0, v1, t0, t1):
     r"""Log Törnqvist price change over flows: :math:`\sum \bar s\,\log\hat p`, with
     :math:`\bar s = (v_0/t_0 + v_1/t_1)/2` (the twin of ``outcomes_numpy.tornqvist``)."""
@@ -136,7 +137,7 @@ def _tornqvist_log(lp, v0, v1, t0, t1):
     return acc
 
 
-@njit(cache=True, nogil=True)
+@njit(**CACHED, nogil=True)
 def compute_outcomes(x, p, oi, ws, out):
     """Every outcome at the solution ``x`` of parameters ``p`` into ``out`` (an
     :class:`OutcomeArrays`); ``ws`` holds the quantities at ``x`` (an
@@ -162,7 +163,7 @@ def compute_outcomes(x, p, oi, ws, out):
         _sector_outcomes(n, lr, p, oi, ws, out)
 
 
-@njit(cache=True, inline="always")
+@njit(**CACHED, inline="always")
 def _region_outcomes(n, lr, p, oi, ws, X1, out):
     """Outcomes of region ``n`` (rows :data:`REGION` of ``out.region``)."""
     s = p.structure
@@ -211,7 +212,7 @@ def _region_outcomes(n, lr, p, oi, ws, X1, out):
     region[VALUE_ADDED, n] = factors
 
 
-@njit(cache=True, inline="always")
+@njit(**CACHED, inline="always")
 def _terms_of_trade(n, oi, ws, X1):
     """Percent change of the Törnqvist export (fob) over import (cif) price index of region
     ``n`` over its foreign flows; NaN when it trades nothing in either situation."""
@@ -238,7 +239,7 @@ def _terms_of_trade(n, oi, ws, X1):
                            - _tornqvist_log(lpm, vm0, vm1, tm0, tm1)) - 1.0)
 
 
-@njit(cache=True, inline="always")
+@njit(**CACHED, inline="always")
 def _sector_outcomes(n, lr, p, oi, ws, out):
     """Outcomes of the sectors of region ``n`` (rows :data:`SECTOR` of ``out.sector``)."""
     s = p.structure

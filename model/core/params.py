@@ -18,6 +18,7 @@ from numba import njit
 
 from calibration.calibrate import Benchmark
 from model.core import cache  # noqa: F401 (numba's cache check, before any kernel here)
+from model.core.linalg import CACHED
 from model.core.policy import Policy
 from model.core.settings import SolverSettings
 from model.interrupts import interrupt_from
@@ -161,7 +162,7 @@ def shock_inputs(bm: Benchmark, policy: Policy) -> tuple:
                  for a in (policy.d_hat, policy.t1, bm.t0, policy.e1, policy.pref))
 
 
-@njit(cache=True)
+@njit(**CACHED)
 def _shock_arrays(d_hat, t1, t0, e1, pref):
     """The arrays of :func:`shock`, cell by cell; a cell the policy leaves at its benchmark
     (no trade-cost change, the benchmark tariff, no export tax or preference shift) takes no
@@ -231,7 +232,7 @@ def writable(params):
     return type(params)(**values)
 
 
-@njit(cache=True)
+@njit(**CACHED)
 def scale_elasticities(el, scale):
     """``el`` with both elasticities of sector ``j`` multiplied by ``scale[j]``."""
     return Elasticities(el.sigma * scale, el.sigma_m * scale)

@@ -16,6 +16,7 @@ from numba import njit
 
 from model.core import cache  # noqa: F401 (numba's cache check, before any kernel here)
 from model.core.fixed_point import CONVERGED, MAX_ITER, NOT_FINITE, Equilibrium, iterate
+from model.core.linalg import CACHED
 from model.core.outcomes import allocate, compute_outcomes
 from model.core.params import KernelParams, Shock, scale_elasticities
 
@@ -27,7 +28,7 @@ STATUS = {CONVERGED: "converged", MAX_ITER: "iteration_limit", NOT_FINITE: "not_
           INVALID: "elasticity_at_or_below_one", SEARCH_FAILED: "instrument_not_found"}
 
 
-@njit(cache=True)
+@njit(**CACHED)
 def shock_at(shocks, g):
     """The :class:`~model.core.params.Shock` of grid point ``g`` from shocks stacked over grid
     points."""
@@ -35,7 +36,7 @@ def shock_at(shocks, g):
                  shocks.D1[g])
 
 
-@njit(cache=True, nogil=True)
+@njit(**CACHED, nogil=True)
 def solve_draws(structure, elasticities, direct, oi, shocks, st, point, x0s, x_init, scales,
                 rows_region, rows_sector, status, iterations, residuals, out_region,
                 out_sector):
