@@ -15,7 +15,7 @@ import numpy as np
 
 from calibration.calibrate import Benchmark
 from model.core import fixed_point, layout
-from model.core.kernels import evaluate, new_workspace, prepare_weights
+from model.core.kernels import evaluate, new_workspace
 from model.core.params import KernelParams, kernel_params, solver_tuple
 from model.core.policy import Policy
 from model import threads
@@ -194,8 +194,7 @@ def _solution(x, p: KernelParams, converged, iterations, residuals, settings,
     nr, ns = p.structure.beta.shape
     if evaluated is None and np.all(np.isfinite(x)):
         ws = new_workspace(nr, ns, p.direct)
-        prepare_weights(p, ws)
-        evaluate(x, p, ws)
+        evaluate(x, p, ws)  # which prepares the price step's weights first
         evaluated = fixed_point.Equilibrium(ws.lw, ws.L, ws.lP, ws.lc, ws.pi1, ws.E, ws.Y,
                                             ws.rents)
     if evaluated is not None:
