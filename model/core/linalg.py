@@ -1,6 +1,8 @@
 """Small dense linear algebra in compiled loops, shared by the kernels: the direct absorption
 option and the Anderson mixing weights.  Loops rather than ``numpy.linalg``, whose LAPACK
-wrappers take seconds to compile on every first run."""
+wrappers take seconds to compile on every first run.  Also the options every kernel is
+compiled with (:data:`CACHED`, :data:`SUMS`, :data:`LEAF`) and the decorator of the kernels
+that only compiled code calls (:func:`inner`)."""
 
 from __future__ import annotations
 
