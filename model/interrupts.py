@@ -12,8 +12,8 @@ import threading
 import time
 from contextlib import contextmanager
 
-__all__ = ["caused_by_interrupt", "deferred_interrupt", "flush_streams", "interrupt_from",
-           "interrupts_from_callbacks"]
+__all__ = ["caused_by_interrupt", "compiled_call", "deferred_interrupt", "flush_streams",
+           "interrupt_from", "interrupts_from_callbacks"]
 
 
 _held = [0]  # how many deferral blocks are open (the outermost one holds the signal)
@@ -147,6 +147,17 @@ def interrupt_from(exc: SystemError) -> BaseException:
     interrupt = KeyboardInterrupt()
     interrupt.__cause__ = exc
     return interrupt
+
+
+def compiled_call(function, *args):
+    """``function(*args)``, a compiled function called from Python that returns arrays, with
+    a Ctrl-C that came during the call raised as KeyboardInterrupt (:func:`interrupt_from`),
+    not as the SystemError numba raises; otherwise an ``except Exception`` would take it for
+    a failed call."""
+    try:
+        return function(*args)
+    except SystemError as exc:
+        raise interrupt_from(exc)
 
 
 def flush_streams() -> None:

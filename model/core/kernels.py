@@ -93,8 +93,9 @@ def workspace(nr, ns, direct):
                      np.empty(nr), np.empty(ns), np.empty(ns), np.empty(ns, dtype=np.bool_),
                      np.empty(ns), np.empty(ns))
 
-#: :func:`workspace` for Python (the plain function, the same arrays): a compiled function
-#: does not return a named tuple to Python (:func:`model.interrupts.interrupt_from`)
+#: :func:`workspace` for Python (the plain function, the same arrays): the compiled one is for
+#: compiled callers only, and a compiled function does not return a named tuple to Python
+#: (:func:`model.interrupts.interrupt_from`)
 new_workspace = getattr(workspace, "py_func", workspace)
 
 FUSED, TAXED, STALE = 0, 1, 2  # the entries of Workspace.flags

@@ -27,7 +27,7 @@ from model.core.policy import Policy
 from model.core.settings import SolverSettings
 from model.core.solver import ConvergenceError, Solution, initial_state, solve
 from model import threads
-from model.interrupts import interrupt_from
+from model.interrupts import compiled_call
 
 #: step of the central difference of welfare
 STEP = 1e-5
@@ -149,10 +149,8 @@ class _Searcher:
         x0 = self.x_init if self.x is None else self.x
         x = np.empty_like(self.x_init)
         threads.check()
-        try:
-            status, *_, fields = fixed_point.solve_with_retries(x0, self.x_init, p, self.st, x)
-        except SystemError as exc:  # Ctrl-C during the solve
-            raise interrupt_from(exc)
+        status, *_, fields = compiled_call(fixed_point.solve_with_retries, x0, self.x_init, p,
+                                           self.st, x)
         if status != fixed_point.CONVERGED:
             self.solve(pol)  # raises with the solver's message
         self.x = x

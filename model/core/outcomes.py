@@ -97,8 +97,9 @@ def allocate(nr, ns):
                          np.full((nr, nr, ns), np.nan), np.full((nr, nr), np.nan))
 
 
-#: :func:`allocate` for Python (the plain function, the same arrays): a compiled function
-#: does not return a named tuple to Python (:func:`model.interrupts.interrupt_from`)
+#: :func:`allocate` for Python (the plain function, the same arrays): the compiled one is for
+#: compiled callers only, and a compiled function does not return a named tuple to Python
+#: (:func:`model.interrupts.interrupt_from`)
 new_outcomes = getattr(allocate, "py_func", allocate)
 
 

@@ -21,7 +21,7 @@ from model.core import cache  # noqa: F401 (numba's cache check, before any kern
 from model.core.linalg import CACHED
 from model.core.policy import Policy
 from model.core.settings import SolverSettings
-from model.interrupts import interrupt_from
+from model.interrupts import compiled_call
 
 
 class Structure(NamedTuple):
@@ -148,10 +148,7 @@ def shock(bm: Benchmark, policy: Policy, compiled: bool = True) -> Shock:
     function (the same arrays, without compiling it: for the kernels' argument types on a
     first run, :func:`model.compiling.signatures`)."""
     arrays = _shock_arrays if compiled else _shock_arrays.py_func
-    try:
-        ltau, inv1pt, inv1pe, lpref = arrays(*shock_inputs(bm, policy))
-    except SystemError as exc:  # Ctrl-C during the compiled call
-        raise interrupt_from(exc)
+    ltau, inv1pt, inv1pe, lpref = compiled_call(arrays, *shock_inputs(bm, policy))
     return Shock(ltau=ltau, inv1pt=inv1pt, inv1pe=inv1pe, lpref=lpref,
                  D1=np.array(policy.D1, dtype=float))
 

@@ -19,7 +19,7 @@ from model.core.kernels import evaluate, new_workspace
 from model.core.params import KernelParams, kernel_params, solver_tuple
 from model.core.policy import Policy
 from model import threads
-from model.interrupts import interrupt_from
+from model.interrupts import compiled_call
 from model.core.settings import SolverSettings
 
 
@@ -155,11 +155,8 @@ def _solve_fixed(bm: Benchmark, policy: Policy, settings: SolverSettings,
         x_init = _INITIAL[bm.shape] = initial_state(bm)
     x = x_init if x0 is None else np.array(x0, dtype=float)
     out = np.empty_like(x)
-    try:
-        status, total_iter, res_w, res_p, res_e, damping, fields = \
-            fixed_point.solve_with_retries(x, x_init, p, solver_tuple(settings), out)
-    except SystemError as exc:  # Ctrl-C during the solve
-        raise interrupt_from(exc)
+    status, total_iter, res_w, res_p, res_e, damping, fields = compiled_call(
+        fixed_point.solve_with_retries, x, x_init, p, solver_tuple(settings), out)
     converged = status == fixed_point.CONVERGED
     solution = _solution(out, p, converged, total_iter, (res_w, res_p, res_e), settings,
                          policy, fixed_point.Equilibrium(*fields) if converged else None)
